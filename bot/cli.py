@@ -1,0 +1,269 @@
+"""The command line: a second adapter over the same domain as the Telegram bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot.config import Config, ConfigError, load_config
+from bot.messages import LANGUAGES, text
+
+if TYPE_CHECKING:
+    from bot.retrieval.search import Answer, Searcher
+
+log = logging.getLogger("catabot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catabot", description="Assistant du réseau des catalyseurs territoriaux."
+    )
+    parser.add_argument("--config", help="configuration file (default: $CATABOT_CONFIG or config.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to standard error")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer a question (no question: read them from standard input)")
+    ask.add_argument("question", nargs="?", help="the question; without it, one question per line on stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question on standard output")
+    ask.add_argument(
+        "--top", type=int, default=None, metavar="N", help="number of results (default: 1 + leads)"
+    )
+    ask.add_argument(
+        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the answer"
+    )
+
+    evaluate = commands.add_parser("eval", help="measure answer quality on a question set (JSON lines)")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument(
+        "--calibrate", action="store_true", help="fit the answer/abstain decision on this file and save it"
+    )
+
+    index = commands.add_parser("index", help="build the index from the knowledge base")
+    index.add_argument("--force", action="store_true", help="re-embed every passage")
+
+    knowledge = commands.add_parser("knowledge", help="knowledge base tools")
+    knowledge.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "check", help="validate every file of the knowledge base"
+    )
+    model = commands.add_parser("model", help="embedding model tools")
+    model.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "install", help="make the configured embedding model available offline"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"catabot: {exc}", file=sys.stderr)
+        return 2
+    level = logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper())
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    handlers = {"ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model}
+    try:
+        return handlers[args.command](config, args)
+    except Failure as exc:
+        print(f"catabot: {exc}", file=sys.stderr)
+        return 1
+
+
+class Failure(Exception):
+    """An expected failure, reported in one line without a traceback."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _searcher(config: Config) -> Searcher:
+    from bot.app import open_searcher
+    from bot.embedding.install import ModelUnavailable
+    from bot.knowledge import KnowledgeError
+
+    try:
+        return open_searcher(config, say=_say)
+    except (ModelUnavailable, KnowledgeError) as exc:
+        raise Failure(str(exc)) from exc
+
+
+def _questions(stream: TextIO) -> Iterator[str]:
+    for line in stream:
+        if line.strip():
+            yield line.strip()
+
+
+def _ask(config: Config, args: argparse.Namespace) -> int:
+    from bot.retrieval.search import QuestionError
+
+    if args.top is not None and args.top < 1:
+        raise Failure("--top must be 1 or more")
+    searcher = _searcher(config)
+    interactive = args.question is None and not args.json and sys.stdin.isatty()
+    if args.question is not None:
+        questions: Iterator[str] = iter([args.question])
+    elif interactive:
+        questions = _prompt(args.lang)
+    else:
+        questions = _questions(sys.stdin)
+    status = 0
+    for question in questions:
+        try:
+            answer = searcher.search(question, top=args.top)
+        except QuestionError as exc:
+            status = 1
+            if args.json:
+                record = {"question": question, "answered": False, "results": [], "error": exc.reason}
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(text(exc.reason, args.lang, limit=exc.limit), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(_answer_json(answer), ensure_ascii=False), flush=True)
+        else:
+            print(_answer_text(answer, args.lang), flush=True)
+            if interactive or args.question is None:
+                print(flush=True)
+    return status if args.question is not None else 0
+
+
+def _prompt(language: str) -> Iterator[str]:
+    while True:
+        try:
+            line = input(text("ask_prompt", language))
+        except EOFError:
+            return
+        if not line.strip():
+            return
+        yield line
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "results": [
+            {
+                "id": hit.chunk.resource_id,
+                "title": hit.chunk.title,
+                "url": hit.chunk.url,
+                "text": hit.passage,
+                "score": hit.score,
+            }
+            for hit in answer.hits
+        ],
+    }
+
+
+def _answer_text(answer: Answer, language: str) -> str:
+    lines: list[str] = []
+    if answer.answered:
+        best, leads = answer.hits[0], answer.hits[1:]
+        lines += [
+            best.passage,
+            "",
+            text("ask_answer_source", language, title=best.chunk.title),
+            best.chunk.url,
+        ]
+        if leads:
+            lines += ["", text("ask_leads", language)]
+    else:
+        leads = answer.hits
+        lines.append(text("ask_no_answer", language))
+        if leads:
+            lines.append(text("ask_no_answer_leads", language))
+    lines += [f"  • {hit.chunk.title} — {hit.chunk.url}" for hit in leads]
+    if not answer.answered:
+        lines.append(text("ask_no_answer_more", language))
+    return "\n".join(lines)
+
+
+def _eval(config: Config, args: argparse.Namespace) -> int:
+    from bot.retrieval.abstention import fit_logistic, save_calibration
+    from bot.retrieval.evaluate import EvalFileError, calibration_samples, evaluate, load_cases
+
+    try:
+        cases = load_cases(args.file)
+    except (OSError, EvalFileError) as exc:
+        raise Failure(str(exc)) from exc
+    searcher = _searcher(config)
+    if args.calibrate:
+        samples, labels = calibration_samples(searcher, cases)
+        weights = fit_logistic(samples, labels)
+        save_calibration(searcher.embedder.name, weights)
+        _say(f"Calibration saved for {searcher.embedder.name}: {weights}")
+    results = evaluate(searcher, cases)
+    if args.json:
+        print(json.dumps({mode: vars(m) for mode, m in results.items()}, indent=2))
+        return 0
+    names = [
+        ("hit@1", "hit_at_1"),
+        ("hit@3", "hit_at_3"),
+        ("MRR@10", "mrr_at_10"),
+        ("answered", "answered"),
+        ("abstention", "abstention"),
+    ]
+    print(f"{'metric':<12}" + "".join(f"{mode:>10}" for mode in results))
+    for label, attribute in names:
+        print(f"{label:<12}" + "".join(f"{getattr(m, attribute):>10.3f}" for m in results.values()))
+    first = next(iter(results.values()))
+    print(f"({first.in_domain} in-domain questions, {first.out_of_domain} out-of-domain)")
+    return 0
+
+
+def _index(config: Config, args: argparse.Namespace) -> int:
+    from bot.embedding.install import ModelUnavailable, load_embedder
+    from bot.knowledge import KnowledgeError
+    from bot.retrieval.index import build_index
+
+    index_dir = config.path(config.index_dir)
+    try:
+        embedder = load_embedder(config)
+        if args.force:
+            for name in ("manifest.json", "vectors.npy", "chunks.json"):
+                (index_dir / name).unlink(missing_ok=True)
+        report = build_index(config.path(config.knowledge_dir), index_dir, embedder, progress=_say)
+    except (ModelUnavailable, KnowledgeError) as exc:
+        raise Failure(str(exc)) from exc
+    print(
+        f"Index written to {index_dir}: {report.resources} resources, {report.chunks} passages "
+        f"({report.embedded} embedded, {report.reused} unchanged), model {embedder.name}."
+    )
+    return 0
+
+
+def _knowledge(config: Config, args: argparse.Namespace) -> int:
+    from bot.knowledge.loader import check_knowledge
+
+    base, problems = check_knowledge(config.path(config.knowledge_dir))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print(f"{len(base.resources)} resources and {len(base.roles)} métiers: all valid.")
+    return 0
+
+
+def _model(config: Config, args: argparse.Namespace) -> int:
+    from bot.embedding.install import ModelUnavailable, install_model
+
+    try:
+        folder, how = install_model(config)
+    except ModelUnavailable as exc:
+        raise Failure(str(exc)) from exc
+    print(f"{config.embedding.model}: {how} ({folder})")
+    return 0

@@ -1,0 +1,168 @@
+"""Configuration: `config.yaml`, then `CATABOT_<SECTION>_<KEY>` environment overrides, validated at start.
+
+Every key is declared once, in the dataclasses below; the loader derives the accepted keys, their types and
+the names of their environment variables from them, so an error always names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    model: str = "intfloat/multilingual-e5-small"
+    cache_dir: str = "~/.cache/catabot/models"
+    batch_size: int = 32
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    leads: int = 3
+    candidates: int = 20
+    rrf_k: int = 10
+    dense_weight: float = 2.0
+    lexical_weight: float = 1.0
+    max_passage_chars: int = 700
+    max_question_chars: int = 1000
+    answer_threshold: float = 0.35
+
+
+@dataclass(frozen=True)
+class Config:
+    knowledge_dir: str = "knowledge"
+    index_dir: str = "index"
+    log_level: str = "WARNING"
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    base_dir: Path = field(default=Path("."), compare=False)
+
+    def path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder, with `~` expanded."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "base_dir"}
+
+
+def _convert(key: str, value: Any, kind: Any, source: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    elif typing.get_origin(kind) is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            (item_kind, _) = typing.get_args(kind)
+            return tuple(_convert(f"{key}[]", v, item_kind, source) for v in value)
+    elif isinstance(kind, types.UnionType):
+        raise AssertionError(f"unsupported type for {key}")
+    raise ConfigError(f"{source}: {key}: expected {_kind_name(kind)}, got {value!r}")
+
+
+def _kind_name(kind: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(kind, "a list")
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str, source: str, env: Mapping[str, str]) -> Any:
+    unknown = set(data) - set(_fields(cls))
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ConfigError(f"{source}: {prefix}{name}: unknown key (known: {', '.join(_fields(cls))})")
+    values: dict[str, Any] = {}
+    for name, kind in _fields(cls).items():
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(kind):
+            section = data.get(name) or {}
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{source}: {key}: expected a section of keys, got {section!r}")
+            values[name] = _build(typing.cast(type, kind), section, f"{key}.", source, env)
+            continue
+        env_name = "CATABOT_" + key.replace(".", "_").upper()
+        if env_name in env:
+            values[name] = _convert(key, env[env_name], kind, f"environment {env_name}")
+        elif name in data:
+            values[name] = _convert(key, data[name], kind, source)
+    return cls(**values)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the config. `path` defaults to `$CATABOT_CONFIG`, then `config.yaml` if it exists."""
+    env = os.environ if env is None else env
+    chosen = Path(path or env.get("CATABOT_CONFIG") or DEFAULT_CONFIG_FILE)
+    data: Any = {}
+    if chosen.exists():
+        try:
+            data = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{chosen}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{chosen}: expected a mapping of keys at the top level")
+    elif path is not None or "CATABOT_CONFIG" in env:
+        raise ConfigError(f"{chosen}: config file not found")
+    config: Config = _build(Config, data, "", str(chosen), env)
+    config = dataclasses.replace(config, base_dir=chosen.parent.resolve())
+    _validate(config, str(chosen))
+    return config
+
+
+def _validate(config: Config, source: str) -> None:
+    checks: list[tuple[bool, str]] = [
+        (config.retrieval.leads >= 0, "retrieval.leads: must be 0 or more"),
+        (config.retrieval.candidates >= 1, "retrieval.candidates: must be 1 or more"),
+        (config.retrieval.rrf_k >= 1, "retrieval.rrf_k: must be 1 or more"),
+        (config.retrieval.max_passage_chars >= 100, "retrieval.max_passage_chars: must be 100 or more"),
+        (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
+        (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
+        (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
+        (
+            config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "log_level: DEBUG, INFO, WARNING or ERROR",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")

@@ -1,0 +1,67 @@
+"""French lexical search: accents folded, stop words removed, Snowball stemming, BM25 (bm25s)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import Stemmer
+
+from bot.text import fold_accents
+
+# bm25s sets its own logger to DEBUG on import; let the application's logging level decide instead.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_FRENCH
+
+    extra = Path(__file__).with_name("stopwords.txt").read_text(encoding="utf-8")
+    words = set(STOPWORDS_FRENCH) | {
+        w for line in extra.splitlines() if not line.startswith("#") for w in line.split()
+    }
+    return frozenset(fold_accents(w) for w in words)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("french")
+
+
+def tokenize(text: str) -> list[str]:
+    """Content words of `text`, stemmed and folded: « Expérimentations collectives » → experiment, collect."""
+    stop = _stop_words()
+    words = [w for w in _WORD.findall(text.lower()) if fold_accents(w) not in stop and len(w) > 1]
+    # Snowball leaves the -eux plural of -eu nouns (lieux, enjeux) apart from its singular.
+    return [fold_accents(s[:-1] if s.endswith("eux") else s) for s in _stemmer().stemWords(words)]
+
+
+class LexicalIndex:
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._size = len(texts)
+        self._bm25 = bm25s.BM25()
+        corpus = [tokenize(t) or ["∅"] for t in texts]
+        self._vocabulary = {token for tokens in corpus for token in tokens}
+        self._bm25.index(corpus, show_progress=False)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def known(self, tokens: Sequence[str]) -> list[str]:
+        return [t for t in tokens if t in self._vocabulary]
+
+    def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
+        """BM25 score of every chunk for these query tokens (zeros when no token is known)."""
+        known = self.known(tokens)
+        if not known:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

@@ -1,0 +1,34 @@
+"""Text helpers shared by the lexical index, sentence extraction and evaluation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+_SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-Ý0-9*-])|\n+")
+
+
+def fold_accents(text: str) -> str:
+    """Remove diacritics: « Expérimentations » → « Experimentations »."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalize_for_match(text: str) -> str:
+    """The comparison form of the evaluation format (see ../shared/eval/README.md)."""
+    text = fold_accents(text.translate(_APOSTROPHES)).lower()
+    text = re.sub(r"[-_‐‑–—]", " ", text)
+    text = re.sub(r"\s+%", "%", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a passage into sentences and list items, keeping their original wording."""
+    parts = (p.strip() for p in _SENTENCE_END.split(text))
+    return [p for p in parts if p]
+
+
+def collapse_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWLEDGE = ROOT / "knowledge"
+
+
+def write_config(
+    folder: Path, *, model: str = "fake:256", knowledge: Path | None = None, **retrieval: object
+) -> Path:
+    lines = [
+        f"knowledge_dir: {knowledge or folder / 'knowledge'}",
+        f"index_dir: {folder / 'index'}",
+        "embedding:",
+        f"  model: '{model}'",
+        f"  cache_dir: {Path.home() / '.cache/catabot/models'}",
+    ]
+    if retrieval:
+        lines.append("retrieval:")
+        lines += [f"  {key}: {value}" for key, value in retrieval.items()]
+    path = folder / "config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def knowledge_copy(tmp_path: Path) -> Path:
+    """A private copy of the real knowledge base, safe to edit."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, target)
+    return target
+
+
+@pytest.fixture
+def fake_config(tmp_path: Path, knowledge_copy: Path) -> Config:
+    """The real knowledge base with the fast deterministic embedder, in a temporary folder."""
+    return load_config(write_config(tmp_path), env={})

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+from tests.conftest import ROOT
+
+
+def test_repository_config_loads_with_documented_defaults() -> None:
+    config = load_config(ROOT / "config.yaml", env={})
+    assert config.embedding.model == "intfloat/multilingual-e5-small"
+    assert config.path(config.knowledge_dir) == ROOT / "knowledge"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("retrieval:\n  leads: 3\n", encoding="utf-8")
+    env = {"CATABOT_RETRIEVAL_LEADS": "5", "CATABOT_EMBEDDING_MODEL": "fake:32"}
+    config = load_config(tmp_path / "config.yaml", env=env)
+    assert config.retrieval.leads == 5
+    assert config.embedding.model == "fake:32"
+
+
+def test_config_path_comes_from_environment(tmp_path: Path) -> None:
+    (tmp_path / "other.yaml").write_text("log_level: DEBUG\n", encoding="utf-8")
+    config = load_config(env={"CATABOT_CONFIG": str(tmp_path / "other.yaml")})
+    assert config.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "message"),
+    [
+        ("retrieval:\n  leads: beaucoup\n", {}, "retrieval.leads: expected an integer, got 'beaucoup'"),
+        ("retrieval:\n  lead: 3\n", {}, "retrieval.lead: unknown key"),
+        ("embedding: 3\n", {}, "embedding: expected a section of keys"),
+        (
+            "",
+            {"CATABOT_RETRIEVAL_ANSWER_THRESHOLD": "high"},
+            "environment CATABOT_RETRIEVAL_ANSWER_THRESHOLD",
+        ),
+        ("retrieval:\n  answer_threshold: 2\n", {}, "retrieval.answer_threshold: must be within 0..1"),
+        ("retrieval:\n  leads: [1\n", {}, "config.yaml:3: not valid YAML"),
+    ],
+)
+def test_bad_values_are_named(tmp_path: Path, content: str, env: dict[str, str], message: str) -> None:
+    (tmp_path / "config.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_config(tmp_path / "config.yaml", env=env)
+    assert message in str(caught.value)
+
+
+def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml", env={})
