@@ -45,12 +45,29 @@ class RetrievalConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite+aiosqlite:///data/catabot.db"
+    question_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     knowledge_dir: str = "knowledge"
     index_dir: str = "index"
     log_level: str = "WARNING"
+    admins: tuple[int, ...] = ()
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def path(self, value: str) -> Path:
@@ -158,6 +175,9 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
+        (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
+        ("://" in config.database.url, "database.url: expected a URL such as sqlite+aiosqlite:///data/catabot.db"),
+        (1 <= config.telegram.webhook_port <= 65535, "telegram.webhook_port: must be a TCP port (1-65535)"),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
             "log_level: DEBUG, INFO, WARNING or ERROR",

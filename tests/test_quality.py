@@ -1,0 +1,91 @@
+"""Answer quality with the real model, on the development set: the thresholds of the retrieval issue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.app import open_searcher
+from bot.config import load_config
+from bot.retrieval.evaluate import Metrics, evaluate, load_cases
+from bot.retrieval.search import Searcher
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def searcher() -> Searcher:
+    return open_searcher(load_config(ROOT / "config.yaml", env={}), say=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def dev_metrics(searcher: Searcher) -> dict[str, Metrics]:
+    return evaluate(searcher, load_cases(ROOT / "eval" / "dev.jsonl"))
+
+
+def test_dev_set_thresholds(dev_metrics: dict[str, Metrics]) -> None:
+    hybrid = dev_metrics["hybrid"]
+    assert hybrid.hit_at_3 >= 0.90
+    assert hybrid.mrr_at_10 >= 0.80
+    assert hybrid.answered >= 0.95
+    assert hybrid.abstention >= 0.90
+
+
+def test_hybrid_is_at_least_as_good_as_each_retriever(dev_metrics: dict[str, Metrics]) -> None:
+    hybrid = dev_metrics["hybrid"]
+    for alone in (dev_metrics["lexical"], dev_metrics["dense"]):
+        assert hybrid.hit_at_3 >= alone.hit_at_3
+        assert hybrid.mrr_at_10 >= alone.mrr_at_10
+
+
+def test_held_out_wordings_and_near_domain_questions(searcher: Searcher) -> None:
+    metrics = evaluate(searcher, load_cases(ROOT / "eval" / "calibration.jsonl"), ("hybrid",))["hybrid"]
+    assert metrics.hit_at_3 >= 0.90 and metrics.abstention >= 0.90 and metrics.answered >= 0.90
+
+
+def test_out_of_domain_gets_no_answer_but_leads(searcher: Searcher) -> None:
+    answer = searcher.search("Comment faire une pâte à crêpes ?")
+    assert not answer.answered
+    assert answer.hits  # the closest leads are still offered
+
+
+def test_answer_cites_its_source(searcher: Searcher) -> None:
+    answer = searcher.search("Quelle différence entre un partenariat et une alliance ?")
+    assert answer.answered and answer.best is not None
+    assert "côte à côte" in answer.best.passage
+    assert answer.best.chunk.url.startswith("https://")
+
+
+def _catabot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(ROOT / "config.yaml"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_ask_command_end_to_end() -> None:
+    human = _catabot("ask", "Combien de catalyseurs dans le réseau ?")
+    assert human.returncode == 0, human.stderr
+    assert "350" in human.stdout and "Source : " in human.stdout
+    batch = _catabot("ask", "--json", "--top", "2", stdin="Qui est Le RAMEAU ?\nComment dresser un chiot ?\n")
+    assert batch.returncode == 0, batch.stderr
+    first, second = (json.loads(line) for line in batch.stdout.splitlines())
+    assert first["answered"] is True and len(first["results"]) == 2
+    assert second["answered"] is False
+
+
+def test_eval_command_prints_the_three_retrievers() -> None:
+    result = _catabot("eval", str(ROOT / "eval" / "dev.jsonl"), "--json")
+    assert result.returncode == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert set(table) == {"hybrid", "lexical", "dense"}
+    assert set(table["hybrid"]) >= {"hit_at_1", "hit_at_3", "mrr_at_10", "answered", "abstention"}
