@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.config import Config
 from bot.embedding.install import load_embedder
+from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
+from bot.storage.database import Database, open_database
+from bot.storage.repository import Storage
+from bot.users import UserService
+from bot.users.service import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +33,41 @@ def open_searcher(config: Config, *, say: Callable[[str], None] = log.warning) -
             f"({report.embedded} embedded)."
         )
     return Searcher(load_index(index_dir), embedder, config.retrieval)
+
+
+@dataclass
+class Services:
+    """Everything the adapters (Telegram, CLI) call, built once from the config."""
+
+    config: Config
+    database: Database
+    storage: Storage
+    users: UserService
+    questions: QuestionService
+    owned: bool = True
+
+    async def close(self) -> None:
+        await self.questions.close()
+        await self.database.close()
+
+
+async def open_services(
+    config: Config, *, searcher: Searcher | None = None, say: Callable[[str], None] = log.warning
+) -> Services:
+    """Open the database (applying migrations) and load the searcher off the event loop."""
+    database = await open_database(config.database.url, config.base_dir)
+    try:
+        if searcher is None:
+            searcher = await asyncio.to_thread(open_searcher, config, say=say)
+    except BaseException:
+        await database.close()
+        raise
+    storage = database.storage
+    await storage.purge_old_questions(config.database.question_retention_days, now=utc_now())
+    return Services(
+        config=config,
+        database=database,
+        storage=storage,
+        users=UserService(storage, config.admins),
+        questions=QuestionService(searcher, storage),
+    )

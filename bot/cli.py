@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     knowledge.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
         "check", help="validate every file of the knowledge base"
     )
+    commands.add_parser("run", help="run the Telegram bot (TELEGRAM_BOT_TOKEN); without a token, the sandbox")
+    commands.add_parser("chat", help="chat with the real bot in this terminal, against a local fake Telegram")
+    database = commands.add_parser("db", help="database tools")
+    database.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "upgrade", help="apply the schema migrations (also done at every start)"
+    )
     model = commands.add_parser("model", help="embedding model tools")
     model.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
         "install", help="make the configured embedding model available offline"
@@ -73,10 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("bm25s", "sentence_transformers", "transformers", "httpx"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    handlers = {"ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model}
+    handlers = {
+        "ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model,
+        "run": _run, "chat": _chat, "db": _db,
+    }  # fmt: skip
     try:
         return handlers[args.command](config, args)
-    except Failure as exc:
+    except (Failure, ConfigError) as exc:
         print(f"catabot: {exc}", file=sys.stderr)
         return 1
 
@@ -267,3 +276,63 @@ def _model(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     print(f"{config.embedding.model}: {how} ({folder})")
     return 0
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    import os
+
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        _say(text("sandbox_no_token"))
+        return _chat(config, args)
+    from bot.telegram.run import run_bot
+
+    try:
+        run_bot(config, token)
+    except _startup_errors() as exc:
+        raise Failure(str(exc)) from exc
+    return 0
+
+
+def _chat(config: Config, args: argparse.Namespace) -> int:
+    from bot.telegram.run import run_sandbox
+
+    try:
+        run_sandbox(config)
+    except _startup_errors() as exc:
+        raise Failure(str(exc)) from exc
+    except KeyboardInterrupt:
+        print()
+    return 0
+
+
+def _startup_errors() -> tuple[type[Exception], ...]:
+    from bot.embedding.install import ModelUnavailable
+    from bot.knowledge import KnowledgeError
+
+    return (ModelUnavailable, KnowledgeError, OSError)
+
+
+def _db(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.storage.database import normalize_url, open_database
+
+    async def upgrade() -> str:
+        database = await open_database(config.database.url, config.base_dir)
+        await database.close()
+        return normalize_url(config.database.url, config.base_dir)
+
+    try:
+        url = asyncio.run(upgrade())
+    except OSError as exc:
+        raise Failure(f"database: {exc}") from exc
+    print(f"Database schema is up to date ({_safe_url(url)}).")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, fit for output."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -176,7 +176,10 @@ def _validate(config: Config, source: str) -> None:
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
-        ("://" in config.database.url, "database.url: expected a URL such as sqlite+aiosqlite:///data/catabot.db"),
+        (
+            "://" in config.database.url,
+            "database.url: expected a URL such as sqlite+aiosqlite:///data/catabot.db",
+        ),
         (1 <= config.telegram.webhook_port <= 65535, "telegram.webhook_port: must be a TCP port (1-65535)"),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},

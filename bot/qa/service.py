@@ -1,0 +1,61 @@
+"""Ask, keep the question (for the coordinators when unanswered), collect feedback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.qa.batcher import BatchingSearcher
+from bot.retrieval.lexical import tokenize
+from bot.retrieval.search import Answer, Hit, Searcher
+from bot.storage.repository import Storage
+from bot.users.service import Clock, utc_now
+
+
+@dataclass(frozen=True)
+class Asked:
+    answer: Answer
+    question_id: int
+
+
+class QuestionService:
+    def __init__(self, searcher: Searcher, storage: Storage, clock: Clock = utc_now) -> None:
+        self.searcher = searcher
+        self.batcher = BatchingSearcher(searcher)
+        self.storage = storage
+        self.clock = clock
+
+    async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
+        answer = await self.batcher.search(text)
+        best = answer.best
+        question_id = await self.storage.record_question(
+            user_id,
+            chat_type,
+            answer.question,
+            language,
+            answer.answered,
+            best.chunk.resource_id if best else None,
+            round(answer.confidence, 4),
+            now=self.clock(),
+        )
+        return Asked(answer, question_id)
+
+    async def lead(self, question_id: int, resource_id: str) -> Hit | None:
+        """The passage of `resource_id` that best matches the stored question (no model call)."""
+        question = await self.storage.question_text(question_id)
+        chunks = [c for c in self.searcher.index.chunks if c.resource_id == resource_id]
+        if question is None or not chunks:
+            return None
+        tokens = set(tokenize(question))
+        best = max(chunks, key=lambda c: len(tokens & set(tokenize(c.lexical_text))))
+        return Hit(best, 1.0, 0.0, 0.0, self.searcher.excerpt(best, list(tokens)))
+
+    def resource(self, resource_id: str) -> Hit | None:
+        """The opening passage of a resource, to show it on its own (e.g. from a menu)."""
+        chunk = next((c for c in self.searcher.index.chunks if c.resource_id == resource_id), None)
+        return Hit(chunk, 1.0, 0.0, 0.0, self.searcher.excerpt(chunk, [])) if chunk else None
+
+    async def feedback(self, question_id: int, user_id: int, value: int) -> bool:
+        return await self.storage.record_feedback(question_id, user_id, value, now=self.clock())
+
+    async def close(self) -> None:
+        await self.batcher.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the catabot database (run by `bot.storage.database.upgrade`)."""

@@ -1,0 +1,133 @@
+"""The database schema: one SQLAlchemy Core `metadata` shared by the repository and the Alembic migrations.
+
+Any change here needs a new migration in `migrations/versions/` (`test_storage` checks that they agree).
+Constraint names come from `NAMING_CONVENTION`, so the migrations name them the same way on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    true,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(StrEnum):
+    """What a user may do. Admins are not a role: they come from the config (`admins`)."""
+
+    NEWCOMER = "newcomer"
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zone, so the value is stored as naive UTC (which keeps
+    comparisons and ordering right) and read back as aware UTC. Naive datetimes are refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _role_check() -> str:
+    return "role IN (" + ", ".join(f"'{role.value}'" for role in Role) + ")"
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # the Telegram user id
+    Column("language", String(5), nullable=False, server_default="fr"),
+    Column("role", String(16), nullable=False, server_default=Role.NEWCOMER.value),
+    Column("active", Boolean, nullable=False, server_default=true()),  # false once the user blocked the bot
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    CheckConstraint(_role_check(), name="role"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("created_by", BigInteger, nullable=True),  # NULL once its author asked to be forgotten
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_by", BigInteger, nullable=True),  # NULL while unused, or once its user was forgotten
+    Column("used_at", UTCDateTime, nullable=True),  # set once used: the code cannot be used again
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("chat_type", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("normalized_text", Text, nullable=False),  # grouping key, see repository.normalize_question
+    Column("language", String(5), nullable=False),
+    Column("answered", Boolean, nullable=False),
+    Column("resource_id", String(255), nullable=True),  # the best result, if any
+    Column("confidence", Float, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+    Index(None, "answered"),
+    Index(None, "user_id"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("question_id", Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("value", SmallInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("question_id", "user_id"),
+    CheckConstraint("value IN (-1, 1)", name="value"),
+)

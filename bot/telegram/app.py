@@ -1,0 +1,105 @@
+"""Build the python-telegram-bot Application: handlers, commands, HTML defaults, rate limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ChatMemberHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.ext import CallbackQueryHandler as ButtonHandler
+
+from bot.app import Services
+from bot.messages import LANGUAGES, text
+from bot.telegram import handlers as h
+
+DEFAULT_API_ROOT = "https://api.telegram.org"
+COMMANDS = ("start", "aide", "langue", "rejoindre", "mesdonnees", "oubli", "question")
+ServicesFactory = Callable[[], Awaitable[Services]]
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    return [BotCommand(name, text(f"cmd_{name}", language)) for name in COMMANDS]
+
+
+def build_application(
+    token: str,
+    services: Services | ServicesFactory,
+    *,
+    api_root: str = DEFAULT_API_ROOT,
+    rate_limit: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """The bot, with `services` given or opened by `post_init` (and closed at shutdown)."""
+    root = api_root.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limit:
+        # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    application = builder.build()
+    application.bot_data["services"] = services
+    _add_handlers(application)
+    return application
+
+
+def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    fresh = filters.UpdateType.MESSAGE  # edited messages are not new questions
+    app.add_handler(CommandHandler("start", h.start, filters=fresh))
+    app.add_handler(CommandHandler(["aide", "help"], h.help_command, filters=fresh))
+    app.add_handler(CommandHandler(["langue", "language"], h.choose_language, filters=fresh))
+    app.add_handler(CommandHandler("question", h.group_question, filters=fresh, block=False))
+    app.add_handler(CommandHandler("rejoindre", h.join, filters=fresh))
+    app.add_handler(CommandHandler("coordinateur", h.name_coordinator, filters=fresh))
+    app.add_handler(CommandHandler("invitation", h.create_invitation, filters=fresh))
+    app.add_handler(CommandHandler("questions", h.coordinator_questions, filters=fresh))
+    app.add_handler(CommandHandler("stats", h.statistics, filters=fresh))
+    app.add_handler(CommandHandler("mesdonnees", h.my_data, filters=fresh))
+    app.add_handler(CommandHandler("oubli", h.forget_request, filters=fresh))
+    app.add_handler(MessageHandler(private & fresh & filters.COMMAND, h.unknown_command))
+    app.add_handler(MessageHandler(private & fresh & filters.TEXT, h.private_text, block=False))
+    app.add_handler(
+        MessageHandler(groups & fresh & filters.TEXT & ~filters.COMMAND, h.group_mention, block=False)
+    )
+    app.add_handler(MessageHandler(private & fresh & ~filters.TEXT, h.non_text))
+    app.add_handler(ButtonHandler(h.button))
+    app.add_handler(ChatMemberHandler(h.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_error_handler(h.on_error)
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    services = app.bot_data["services"]
+    if not isinstance(services, Services):
+        app.bot_data["services"] = await services()
+    for language in LANGUAGES:
+        await app.bot.set_my_commands(
+            bot_commands(language),
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=None if language == "fr" else language,
+        )
+
+
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    services = app.bot_data.get("services")
+    if isinstance(services, Services) and services.owned:
+        await services.close()
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]

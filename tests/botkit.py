@@ -1,0 +1,87 @@
+"""Run the real application against the fake Bot API, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.app import Services, open_services
+from bot.config import Config, load_config
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.fake_api import FakeTelegram, SentMessage
+from tests.conftest import write_config
+
+ADMIN = 1
+COORDINATOR = 2
+
+
+@dataclass
+class BotEnv:
+    fake: FakeTelegram
+    services: Services
+    app: Application  # type: ignore[type-arg]
+
+    async def say(self, user_id: int, text: str, **kwargs: object) -> SentMessage:
+        """The user sends `text`; returns the bot's first new message in that chat."""
+        chat_id = int(kwargs.get("chat_id", user_id))  # type: ignore[call-overload]
+        before = len(self.fake.sent_to(chat_id))
+        await self.fake.user_sends(user_id, text, **kwargs)  # type: ignore[arg-type]
+        await self.fake.wait_for(lambda: len(self.fake.sent_to(chat_id)) > before)
+        return self.fake.sent_to(chat_id)[before]
+
+    async def click(self, user_id: int, message: SentMessage, data: str) -> str:
+        """Press a button; returns the text of answerCallbackQuery (empty if none)."""
+        query_id = await self.fake.user_clicks(user_id, message, data)
+        await self.fake.wait_for(lambda: self.fake.answered_callback(query_id) is not None)
+        answered = self.fake.answered_callback(query_id)
+        assert answered is not None
+        return str(answered.params.get("text") or "")
+
+
+def bot_config(tmp_path: Path, knowledge: Path, **overrides: object) -> Config:
+    config = load_config(write_config(tmp_path, knowledge=knowledge), env={})
+    database = dataclasses.replace(config.database, url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    return dataclasses.replace(config, admins=(ADMIN,), database=database, **overrides)
+
+
+@asynccontextmanager
+async def running_bot(config: Config, services: Services | None = None) -> AsyncIterator[BotEnv]:
+    own = services is None
+    services = services or await open_services(config, say=lambda _: None)
+    try:
+        async with FakeTelegram() as fake:
+            app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
+            async with app:
+                await app.post_init(app)  # type: ignore[misc]
+                await app.start()
+                assert app.updater is not None
+                await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+                try:
+                    yield BotEnv(fake, services, app)
+                finally:
+                    await app.updater.stop()
+                    await app.stop()
+    finally:
+        if own:
+            await services.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Wait until an async condition (e.g. on the database) holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise TimeoutError("the condition did not come true in time")
+        await asyncio.sleep(0.02)
+
+
+def buttons(message: SentMessage) -> list[tuple[str, str]]:
+    rows = (message.reply_markup or {}).get("inline_keyboard", [])
+    return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]

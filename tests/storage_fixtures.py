@@ -1,0 +1,52 @@
+"""Throw-away databases for tests, on SQLite and (when `CATABOT_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+    @pytest.fixture(params=BACKENDS)
+    async def db_url(request, tmp_path):
+        async with database_url(request.param, tmp_path) as url:
+            yield url
+
+Each PostgreSQL database is a fresh schema (selected with `?options=-csearch_path%3D…`) dropped afterwards,
+so tests can run in any order, repeatedly, and alongside other test sessions on the same server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.storage.engine import create_engine, normalize_url
+
+POSTGRES_ENV = "CATABOT_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@asynccontextmanager
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database for one test; skips the test for PostgreSQL without a server URL."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'catabot.db'}"
+        return
+    assert backend == "postgresql", backend
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} not set")
+    server_url = normalize_url(base, tmp_path)
+    schema = f"catabot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url)
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
