@@ -1,16 +1,18 @@
-"""Retrieval benchmarks on this machine: warm query latency (and where it goes), a synthetic corpus of
+"""Retrieval benchmarks on this machine: warm query latency and where it goes, a synthetic corpus of
 100,000 passages, the index build rate, the cold start to a first answer, and peak memory.
 
     python -m benchmarks.retrieval [--quick] [--json OUT]
 
-Run it from the repository root, with the model installed and the index built (`catabot index`).
-It prints a Markdown table with the targets beside the results; it asserts nothing. The machine may be
-shared: the "others' CPU" column of the latency rows says how busy the other processes were meanwhile.
+Run it from the repository root with the model installed and the index built (`catabot index`). It prints
+a Markdown table with the targets beside the results and asserts nothing. The machine may be shared: the
+"others" figure of a latency row is the CPU share other processes used while it was measured
+(0% = quiet machine, 50% = one of two cores busy elsewhere), shown when the row took a second or more.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -33,7 +35,7 @@ import torch
 
 from bot.app import open_searcher
 from bot.config import Config, load_config
-from bot.embedding.base import Embedder, Vectors
+from bot.embedding.base import Vectors
 from bot.retrieval.chunker import Chunk
 from bot.retrieval.index import Index, build_index, stale_reason
 from bot.retrieval.lexical import tokenize
@@ -50,15 +52,14 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Row:
     section: str
-    measure: str
+    measure: str  # two leading spaces per level of detail
     result: str
     target: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
 
 class OtherLoad:
-    """CPU time used by other processes (and stolen by the hypervisor) since creation, as a share of
-    all cores: 0 on a quiet machine, 0.5 when one of two cores was busy elsewhere."""
+    """CPU time used by other processes (or stolen by the hypervisor) since creation, per core."""
 
     def __init__(self) -> None:
         self._me = psutil.Process()
@@ -70,9 +71,54 @@ class OtherLoad:
         own = self._me.cpu_times()
         return busy, own.user + own.system, time.monotonic()
 
-    def share(self) -> float:
+    def share(self) -> tuple[float, float]:
+        """(share of all cores used by others, seconds elapsed)."""
         (busy0, own0, t0), (busy1, own1, t1) = self._start, self._sample()
-        return max(0.0, ((busy1 - busy0) - (own1 - own0)) / ((t1 - t0) * (psutil.cpu_count() or 1)))
+        others = (busy1 - busy0) - (own1 - own0)
+        return max(0.0, others / ((t1 - t0) * (psutil.cpu_count() or 1))), t1 - t0
+
+
+@dataclass
+class Report:
+    questions: Sequence[str]
+    n: int
+    section: str = ""
+    rows: list[Row] = field(default_factory=list)
+
+    def time(self, measure: str, fn: Callable[[str], object], target: str = "") -> Row:
+        """p50/p95/max milliseconds of `n` calls cycling through the questions, after WARMUP calls."""
+        for i in range(WARMUP):
+            fn(self.questions[i % len(self.questions)])
+        load, samples = OtherLoad(), []
+        for i in range(self.n):
+            question = self.questions[i % len(self.questions)]
+            start = time.perf_counter()
+            fn(question)
+            samples.append((time.perf_counter() - start) * 1000)
+        others, elapsed = load.share()
+        p50, p95, top = float(np.percentile(samples, 50)), float(np.percentile(samples, 95)), max(samples)
+        data = {"p50_ms": p50, "p95_ms": p95, "max_ms": top, "n": self.n, "others_cpu": others}
+        shown = f", others {others:.0%}" if elapsed >= 1 else ""
+        return self.add(
+            Row(
+                self.section,
+                measure,
+                f"p50 {p50:.2f} · p95 {p95:.2f} · max {top:.1f} ms{shown}",
+                target,
+                data,
+            )
+        )
+
+    def value(self, measure: str, number: float, unit: str, digits: int = 1, target: str = "") -> Row:
+        return self.add(
+            Row(
+                self.section, measure, f"{number:,.{digits}f} {unit}", target, {"value": number, "unit": unit}
+            )
+        )
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        return row
 
 
 class PrecomputedEmbedder:
@@ -80,7 +126,6 @@ class PrecomputedEmbedder:
 
     def __init__(self, name: str, vectors: dict[str, Vectors]) -> None:
         self._name, self._vectors = name, vectors
-        self._dimension = len(next(iter(vectors.values())))
 
     @property
     def name(self) -> str:
@@ -88,7 +133,7 @@ class PrecomputedEmbedder:
 
     @property
     def dimension(self) -> int:
-        return self._dimension
+        return len(next(iter(self._vectors.values())))
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return np.stack([self._vectors[t] for t in texts])
@@ -98,52 +143,19 @@ class PrecomputedEmbedder:
 
 
 def load_questions() -> list[str]:
-    return [
-        json.loads(line)["question"]
-        for path in QUESTION_FILES
-        if path.exists()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
+    lines = [
+        line for path in QUESTION_FILES if path.exists() for line in path.read_text("utf-8").splitlines()
     ]
-
-
-def time_calls(fn: Callable[[str], object], questions: Sequence[str], n: int) -> list[float]:
-    """Milliseconds of `n` calls cycling through the questions, after WARMUP untimed calls."""
-    for i in range(WARMUP):
-        fn(questions[i % len(questions)])
-    samples: list[float] = []
-    for i in range(n):
-        question = questions[i % len(questions)]
-        start = time.perf_counter()
-        fn(question)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def latency(
-    section: str,
-    measure: str,
-    fn: Callable[[str], object],
-    questions: Sequence[str],
-    n: int,
-    target: str = "",
-) -> Row:
-    load = OtherLoad()
-    samples = time_calls(fn, questions, n)
-    p50, p95 = (float(np.percentile(samples, q)) for q in (50, 95))
-    data = {"p50_ms": p50, "p95_ms": p95, "max_ms": max(samples), "n": n, "others_cpu": load.share()}
-    result = (
-        f"p50 {p50:.2f} · p95 {p95:.2f} · max {max(samples):.1f} ms (others' CPU {data['others_cpu']:.0%})"
-    )
-    return Row(section, measure, result, target, data)
-
-
-def value(section: str, measure: str, number: float, unit: str, target: str = "", digits: int = 1) -> Row:
-    return Row(section, measure, f"{number:.{digits}f} {unit}", target, {"value": number, "unit": unit})
+    return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
 def rss_mb() -> float:
+    """Current RSS, after returning freed memory to the system so that differences mean something."""
     gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     return float(psutil.Process().memory_info().rss) / MB
 
 
@@ -157,189 +169,157 @@ def query_vectors(searcher: Searcher, questions: Sequence[str]) -> dict[str, Vec
     return dict(zip(texts, searcher.embedder.embed_queries(texts), strict=True))
 
 
-def warm_rows(searcher: Searcher, questions: Sequence[str], n: int) -> list[Row]:
-    """1. Warm latency of `search`, then its parts: query embedding (tokenizer, transformer) and the rest."""
-    embedder = searcher.embedder
-    rows = [latency("1 warm", "search(q), end to end", searcher.search, questions, n, "p95 ≤ 40 ms")]
-    rows.append(value("5 memory", "peak RSS, warm-query process", peak_rss_mb(), "MB"))
-    rows.append(
-        latency(
-            "1 warm", "  query embedding (embed_queries)", lambda q: embedder.embed_queries([q]), questions, n
-        )
-    )
-    model = getattr(embedder, "_model", None)  # the SentenceTransformer, read only, to split its time
+def without_model(searcher: Searcher, vectors: dict[str, Vectors]) -> Callable[[str], object]:
+    """`searcher.search` with the query vectors looked up instead of computed."""
+    precomputed = PrecomputedEmbedder(searcher.embedder.name, vectors)
+
+    def search(question: str) -> object:
+        real, searcher.embedder = searcher.embedder, precomputed
+        try:
+            return searcher.search(question)
+        finally:
+            searcher.embedder = real
+
+    return search
+
+
+def warm(report: Report, searcher: Searcher) -> None:
+    """1. Warm `search` latency, then its parts: the query embedding (tokenizer, transformer), the rest."""
+    report.section = "1 warm"
+    embed = searcher.embedder.embed_queries
+    report.time("search(q), end to end", searcher.search, "p95 ≤ 40 ms")
+    report.rows.append(Row("5 memory", "peak RSS, warm-query process", f"{peak_rss_mb():,.0f} MB"))
+    report.time("  query embedding (embed_queries)", lambda q: embed([q]))
+    model = getattr(searcher.embedder, "_model", None)  # the SentenceTransformer, only to split its time
     if model is not None and hasattr(model, "preprocess"):
         prompt = (model.prompts or {}).get("query")
-        features = {q: model.preprocess([q], prompt=prompt) for q in set(questions)}
+        features = {q: model.preprocess([q], prompt=prompt) for q in set(report.questions)}
 
         def forward(question: str) -> object:
             with torch.inference_mode():
                 return model(features[question])
 
-        tokens = [int(f["input_ids"].shape[1]) for f in features.values()]
-        rows.append(
-            latency("1 warm", "    tokenizer", lambda q: model.preprocess([q], prompt=prompt), questions, n)
+        report.time("    tokenizer", lambda q: model.preprocess([q], prompt=prompt))
+        report.time("    transformer forward (12 layers)", forward)
+        report.value(
+            "    query length with the prompt, mean",
+            np.mean([f["input_ids"].shape[1] for f in features.values()]),
+            "tokens",
         )
-        rows.append(latency("1 warm", "    transformer forward", forward, questions, n))
-        rows.append(value("1 warm", "    query length (mean, with prompt)", float(np.mean(tokens)), "tokens"))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            embed_one = latency(
-                "1 warm",
-                "  query embedding, 1 torch thread",
-                lambda q: embedder.embed_queries([q]),
-                questions,
-                n,
-            )
-        finally:
-            torch.set_num_threads(threads)
-        rows.append(embed_one)
-    searcher.embedder = PrecomputedEmbedder(embedder.name, query_vectors(searcher, questions))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
-        rows.append(
-            latency(
-                "1 warm", "  rest of search (BM25, FAISS, fusion, excerpt)", searcher.search, questions, n
-            )
-        )
+        report.time("  query embedding with 1 torch thread", lambda q: embed([q]))
     finally:
-        searcher.embedder = embedder
-    return rows
+        torch.set_num_threads(threads)
+    report.time(
+        "  rest of search (BM25, FAISS, fusion, excerpts)",
+        without_model(searcher, query_vectors(searcher, report.questions)),
+    )
 
 
-def synthetic_index(real: Index, size: int, dimension: int, model: str, seed: int = 0) -> Index:
-    """`size` passages of 30-80 words drawn from the real passages' words (frequent words stay frequent),
-    four per resource, with random unit vectors."""
-    rng = np.random.default_rng(seed)
+def synthetic_chunks(real: Index, size: int, rng: np.random.Generator) -> list[Chunk]:
+    """Passages of 30-80 words drawn from the real passages' words (frequent words stay frequent),
+    four per resource."""
     words = [w for chunk in real.chunks for w in re.findall(r"[^\W\d_]{2,}", chunk.text)]
     lengths = rng.integers(30, 81, size=size).tolist()
     picks = rng.integers(0, len(words), size=sum(lengths)).tolist()
     chunks: list[Chunk] = []
-    start = 0
+    end = 0
     for i, length in enumerate(lengths):
-        sentence = " ".join(words[j] for j in picks[start : start + length])
-        start += length
+        sentence = " ".join(words[j] for j in picks[end : end + length])
+        end += length
         resource_id = f"synthetic-{i // 4}"
-        chunks.append(
-            Chunk(
-                id=f"{resource_id}#{i % 4}",
-                resource_id=resource_id,
-                title=" ".join(sentence.split()[:5]).capitalize(),
-                heading="",
-                text=sentence[0].upper() + sentence[1:] + ".",
-                url=f"https://example.org/{resource_id}",
-                type="fiche",
-                roles=(),
-                tags=(),
-            )
-        )
-    vectors = rng.standard_normal((size, dimension), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    manifest = {"model": model, "dimension": dimension, "chunks": size, "synthetic": True}
-    return Index(chunks, vectors, manifest)
+        chunks.append(Chunk(
+            id=f"{resource_id}#{i % 4}", resource_id=resource_id, title=" ".join(sentence.split()[:5]).capitalize(),
+            heading="", text=sentence[0].upper() + sentence[1:] + ".", url=f"https://example.org/{resource_id}",
+            type="fiche", roles=(), tags=(),
+        ))  # fmt: skip
+    return chunks
 
 
-def synthetic_rows(real: Searcher, questions: Sequence[str], size: int, n: int) -> list[Row]:
-    """2. The searcher, FAISS flat vs HNSW and BM25 on `size` synthetic passages, with the real embedder."""
-    section, label = "2 synthetic", f"{size:,}"
-    before = rss_mb()
-    start = time.perf_counter()
-    index = synthetic_index(real.index, size, real.embedder.dimension, real.embedder.name)
+def unit_rows(vectors: Vectors) -> Vectors:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def synthetic(report: Report, real: Searcher, size: int) -> None:
+    """2. The searcher, BM25, FAISS flat and HNSW on `size` synthetic passages, with the real embedder."""
+    report.section = "2 synthetic"
+    rng = np.random.default_rng(0)
+    before, start = rss_mb(), time.perf_counter()
+    dimension = real.embedder.dimension
+    vectors = unit_rows(rng.standard_normal((size, dimension), dtype=np.float32))
+    manifest = {"model": real.embedder.name, "dimension": dimension, "chunks": size, "synthetic": True}
+    index = Index(synthetic_chunks(real.index, size, rng), vectors, manifest)
     searcher = Searcher(index, real.embedder, real.config)
-    load_s = time.perf_counter() - start
-    memory = rss_mb() - before
-    vectors = query_vectors(searcher, questions)
-    query = {q: vectors[searcher.check_question(q)].reshape(1, -1) for q in questions}
+    report.value(f"building Index + Searcher for {size:,} passages", time.perf_counter() - start, "s")
+    report.value("  memory of the index (RSS growth)", rss_mb() - before, "MB", 0)
+    report.value("    of which the vectors, held twice (numpy + FAISS)", 2 * vectors.nbytes / MB, "MB", 0)
+    report.time("search(q), end to end", searcher.search, "p95 ≤ 100 ms")
+    queries = query_vectors(searcher, report.questions)
+    report.time("  rest of search (without the embedding)", without_model(searcher, queries))
+    report.time("  BM25 alone (tokenize + scores)", lambda q: index.lexical.scores(tokenize(q)))
+    one = {q: queries[searcher.check_question(q)].reshape(1, -1) for q in report.questions}
     depth = real.config.candidates
-    rows = [
-        value(
-            section,
-            f"corpus: {label} passages, 30-80 words, dimension {index.vectors.shape[1]}",
-            size,
-            "passages",
-            digits=0,
-        ),
-        value(section, "building Index + Searcher (FAISS, BM25, token sets)", load_s, "s"),
-        value(section, "memory of the index (RSS growth)", memory, "MB", digits=0),
-        value(
-            section,
-            "  of which vectors (kept twice: numpy + FAISS)",
-            2 * index.vectors.nbytes / MB,
-            "MB",
-            digits=0,
-        ),
-        latency(section, "search(q), end to end", searcher.search, questions, n, "p95 ≤ 100 ms"),
-    ]
-    searcher.embedder = PrecomputedEmbedder(real.embedder.name, vectors)
-    rows.append(latency(section, "  rest of search (without the embedding)", searcher.search, questions, n))
-    searcher.embedder = real.embedder
-    rows.append(
-        latency(
-            section,
-            "  BM25 alone (tokenize + scores)",
-            lambda q: index.lexical.scores(tokenize(q)),
-            questions,
-            n,
+    report.add(
+        Row(
+            report.section, "  dense index of bot/retrieval/index.py", f"{type(index.dense).__name__} (exact)"
         )
     )
-    rows.append(
-        Row(section, "dense index used by bot/retrieval/index.py", type(index.dense).__name__ + " (exact)")
+    report.time(
+        f"    {type(index.dense).__name__} search alone, k={depth} (search() calls it twice)",
+        lambda q: index.dense.search(one[q], depth),
     )
-    rows.append(
-        latency(
-            section,
-            f"  {type(index.dense).__name__} search alone, k={depth}",
-            lambda q: index.dense.search(query[q], depth),
-            questions,
-            n,
-        )
+    hnsw(report, "random unit vectors", vectors, one, depth)
+    # Random vectors in 384 dimensions are nearly equidistant, the worst case for a graph index. Real e5
+    # vectors share a narrow cone: mixtures of three real passage vectors plus noise come closer to them.
+    picks = rng.integers(0, len(real.index.vectors), size=(size, 3))
+    weights = rng.dirichlet(np.ones(3), size=size).astype(np.float32)
+    mixed = np.einsum("nk,nkd->nd", weights, real.index.vectors[picks])
+    mixed = unit_rows(
+        mixed + rng.standard_normal(mixed.shape, dtype=np.float32) * np.float32(0.2 / dimension**0.5)
     )
-    rows += hnsw_rows(section, index, query, questions, n, depth)
-    return rows
+    hnsw(report, "e5-like mixtures of real vectors", mixed, one, depth)
 
 
-def hnsw_rows(
-    section: str, index: Index, query: dict[str, Vectors], questions: Sequence[str], n: int, depth: int
-) -> list[Row]:
-    """faiss.IndexHNSWFlat on the same vectors: build time, search time, memory, recall@10 vs exact."""
-    hnsw = faiss.IndexHNSWFlat(index.vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+def hnsw(report: Report, label: str, vectors: Vectors, one: dict[str, Vectors], depth: int) -> None:
+    """faiss.IndexHNSWFlat vs the exact IndexFlatIP on these vectors: build, search time, recall@10, size."""
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
     start = time.perf_counter()
-    hnsw.add(index.vectors)
+    graph.add(vectors)
     build_s = time.perf_counter() - start
-    hnsw.hnsw.efSearch = HNSW_EF_SEARCH
-    unique = sorted(set(questions))
-    exact = index.dense.search(np.vstack([query[q] for q in unique]), 10)[1]
-    approx = hnsw.search(np.vstack([query[q] for q in unique]), 10)[1]
-    recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)]))
-    name = f"IndexHNSWFlat M={HNSW_M} efSearch={HNSW_EF_SEARCH}"
-    return [
-        latency(
-            section, f"  {name} search alone, k={depth}", lambda q: hnsw.search(query[q], depth), questions, n
-        ),
-        value(section, f"  {name} recall@10 vs exact", recall, "", digits=3),
-        value(section, f"  {name} build time", build_s, "s"),
-        value(section, f"  {name} size", len(faiss.serialize_index(hnsw)) / MB, "MB", digits=0),
-    ]
+    graph.hnsw.efSearch = HNSW_EF_SEARCH
+    queries = np.vstack(list({q.tobytes(): q for q in one.values()}.values()))
+    exact, approx = flat.search(queries, 10)[1], graph.search(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
+    name = f"IndexHNSWFlat M={HNSW_M} efSearch={HNSW_EF_SEARCH}, {label}"
+    report.time(f"  {name}: search alone, k={depth}", lambda q: graph.search(one[q], depth))
+    if label != "random unit vectors":
+        report.time(f"  IndexFlatIP, {label}: search alone, k={depth}", lambda q: flat.search(one[q], depth))
+    report.value(f"    {name}: recall@10 vs exact", float(recall), "", 3)
+    report.value(f"    {name}: build time", build_s, "s")
+    report.value(f"    {name}: size", len(faiss.serialize_index(graph)) / MB, "MB", 0)
 
 
-def build_rows(config: Config, embedder: Embedder) -> list[Row]:
+def build(report: Report, config: Config, searcher: Searcher) -> None:
     """3. Building the real index from scratch into a temporary folder, then again with nothing changed."""
+    report.section = "3 build"
     knowledge = config.path(config.knowledge_dir)
     with tempfile.TemporaryDirectory(prefix="catabot-bench-") as tmp:
         start = time.perf_counter()
-        full = build_index(knowledge, Path(tmp), embedder)
+        full = build_index(knowledge, Path(tmp), searcher.embedder)
         full_s = time.perf_counter() - start
         start = time.perf_counter()
-        again = build_index(knowledge, Path(tmp), embedder)
+        again = build_index(knowledge, Path(tmp), searcher.embedder)
         again_s = time.perf_counter() - start
-    return [
-        value("3 build", f"full build: {full.embedded} passages embedded", full_s, "s"),
-        value("3 build", "  embedding rate", full.embedded / full_s, "passages/s"),
-        value("3 build", f"incremental rebuild, nothing changed ({again.embedded} embedded)", again_s, "s"),
-    ]
+    report.value(f"full build, {full.embedded} passages embedded", full_s, "s")
+    report.value("  embedding rate", full.embedded / full_s, "passages/s")
+    report.value(f"incremental rebuild, nothing changed ({again.embedded} embedded)", again_s, "s")
 
 
-def cold_start_rows(runs: int) -> list[Row]:
+def cold_start(report: Report, runs: int) -> None:
     """4-5. Wall time and peak RSS of fresh `catabot ask` processes (the index already built)."""
     script = Path(sys.executable).with_name("catabot")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
@@ -349,44 +329,43 @@ def cold_start_rows(runs: int) -> list[Row]:
         with tempfile.TemporaryFile() as out:
             start = time.perf_counter()
             process = subprocess.Popen([*command, "ask", COLD_QUESTION], cwd=ROOT, stdout=out, stderr=out)
-            _, status, usage = os.wait4(process.pid, 0)  # wait4: this child's own peak RSS
+            _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
             walls.append(time.perf_counter() - start)
             process.returncode = os.waitstatus_to_exitcode(status)
             peaks.append(usage.ru_maxrss / 1024)
             if process.returncode != 0:
                 out.seek(0)
-                print(
-                    f"cold start failed ({process.returncode}):\n{out.read().decode()[-2000:]}",
-                    file=sys.stderr,
-                )
-    wall = float(np.median(walls))
-    return [
+                print(f"cold start failed:\n{out.read().decode()[-2000:]}", file=sys.stderr)
+    median = float(np.median(walls))
+    runs_text = ", ".join(f"{w:.2f}" for w in walls)
+    report.add(
         Row(
             "4 cold start",
             f'`catabot ask "{COLD_QUESTION}"`, median of {runs}',
-            f"{wall:.2f} s (runs: " + ", ".join(f"{w:.2f}" for w in walls) + ")",
+            f"{median:.2f} s (runs: {runs_text})",
             "",
-            {"median_s": wall, "runs_s": walls},
-        ),
-        value("5 memory", "peak RSS, cold-start process", max(peaks), "MB"),
-    ]
+            {"median_s": median, "runs_s": walls},
+        )
+    )
+    report.add(
+        Row("5 memory", "peak RSS, cold-start process", f"{max(peaks):,.0f} MB", "", {"peaks_mb": peaks})
+    )
 
 
 def machine_info() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.startswith("model name")
-    ]
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    flags = next((line for line in lines if line.startswith("flags")), "").split()
     return {
         "cores": os.cpu_count(),
-        "cpu": models[0] if models else platform.processor(),
+        "cpu": (models[0] if models else platform.processor())
+        + (" (avx512_bf16)" if "avx512_bf16" in flags else ""),
         "python": platform.python_version(),
         "torch": f"{torch.__version__}, {torch.get_num_threads()} threads",
         "faiss": f"{faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads",
-        "numpy": np.__version__,
-        "load average": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "OMP_NUM_THREADS / OMP_WAIT_POLICY": f"{os.environ.get('OMP_NUM_THREADS', '-')} / {os.environ.get('OMP_WAIT_POLICY', '-')}",
+        "load average at the start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -394,7 +373,7 @@ def markdown(info: dict[str, Any], rows: Sequence[Row]) -> str:
     lines = [f"- {key}: {val}" for key, val in info.items()]
     lines += ["", "| Section | Measure | Result | Target |", "|---|---|---|---|"]
     for r in rows:
-        depth = (len(r.measure) - len(r.measure.lstrip())) // 2  # sub-measures are indented
+        depth = (len(r.measure) - len(r.measure.lstrip())) // 2
         lines.append(f"| {r.section} | {'↳ ' * depth}{r.measure.strip()} | {r.result} | {r.target} |")
     return "\n".join(lines)
 
@@ -404,39 +383,47 @@ def say(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.retrieval", description=__doc__.split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.retrieval", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "--quick", action="store_true", help="10k synthetic passages, 50 queries, 1 cold start"
     )
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a fast smoke run")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    queries, synthetic_size, cold_runs = (50, 10_000, 1) if args.quick else (200, 100_000, 3)
-    questions = load_questions()
+    queries, size, cold_runs = (50, 10_000, 1) if args.quick else (200, 100_000, 3)
     config = load_config()
-    knowledge, index_dir = config.path(config.knowledge_dir), config.path(config.index_dir)
-    reason = stale_reason(index_dir, knowledge, config.embedding.model)
+    reason = stale_reason(
+        config.path(config.index_dir), config.path(config.knowledge_dir), config.embedding.model
+    )
     if reason is not None:
-        print(f"note: the index is stale ({reason}); the first `catabot ask` rebuilds it.", file=sys.stderr)
-    say(f"{len(questions)} questions; cold start x{cold_runs}")
-    rows = cold_start_rows(cold_runs)
+        say(f"note: the index is stale ({reason}): the first cold start rebuilds it")
+    report = Report(load_questions(), queries)
+    info = machine_info()
+    say(f"{len(report.questions)} questions; cold start x{cold_runs}")
+    cold_start(report, cold_runs)
     say("loading the model and the index in this process")
     start = time.perf_counter()
     searcher = open_searcher(config, say=say)
-    rows.append(
-        value("4 cold start", "in-process open_searcher (model + index)", time.perf_counter() - start, "s")
+    info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads (after loading the model)"
+    report.section = "4 cold start"
+    report.value(
+        "in-process open_searcher (model + index; torch already imported)", time.perf_counter() - start, "s"
     )
-    info = machine_info()
     say(f"warm queries x{queries}")
-    rows += warm_rows(searcher, questions, queries)
+    warm(report, searcher)
+    say(f"synthetic corpus of {size:,} passages")
+    synthetic(report, searcher, size)
     say("index build")
-    rows += build_rows(config, searcher.embedder)
-    say(f"synthetic corpus of {synthetic_size:,} passages")
-    rows += synthetic_rows(searcher, questions, synthetic_size, queries)
-    rows.append(
-        value("5 memory", "peak RSS, this whole benchmark (incl. synthetic corpus)", peak_rss_mb(), "MB")
+    build(report, config, searcher)
+    report.add(
+        Row(
+            "5 memory",
+            "peak RSS, this whole benchmark (with the synthetic corpus)",
+            f"{peak_rss_mb():,.0f} MB",
+        )
     )
     info["load average at the end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    rows.sort(key=lambda r: r.section[0])  # stable: keeps the order within a section
+    rows = sorted(report.rows, key=lambda r: r.section[0])  # stable: keeps the order within a section
     print(markdown(info, rows))
     if args.json:
         payload = {"quick": args.quick, "machine": info, "rows": [asdict(r) for r in rows]}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.messages import text
-from bot.telegram.render import html_text
+from bot.telegram.render import html_text, split_message
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, eventually, running_bot
 
 
@@ -149,3 +149,32 @@ async def test_a_user_who_blocks_the_bot_is_marked_inactive(env: BotEnv) -> None
         return user is not None and not user.active
 
     await eventually(inactive)
+
+
+async def test_a_403_on_reply_marks_the_user_inactive(env: BotEnv) -> None:
+    await env.say(51, "/start")
+    await env.fake.user_blocks(51, notify=False)
+    await env.fake.user_sends(51, "Qui est Le RAMEAU ?")  # queued before the block reached the bot
+
+    async def inactive() -> bool:
+        user = await env.services.storage.get_user(51)
+        return user is not None and not user.active
+
+    await eventually(inactive)
+    assert any(c.status == 403 and str(c.params.get("chat_id")) == "51" for c in env.fake.calls)
+
+
+async def test_greetings_and_thanks_are_not_questions(env: BotEnv) -> None:
+    welcome = await env.say(16, "Bonjour !")
+    assert "Réseau des catalyseurs territoriaux" in welcome.text
+    thanks = await env.say(16, "merci beaucoup")
+    assert thanks.text == text("you_are_welcome")
+    assert (await env.services.storage.stats()).questions == 0
+
+
+def test_long_messages_are_split_under_the_limit_at_line_breaks() -> None:
+    lines = [f"<b>Ligne {n}</b> " + "é" * 90 for n in range(200)]
+    parts = split_message("\n".join(lines))
+    assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == "\n".join(lines)
+    assert all(p.count("<b>") == p.count("</b>") for p in parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -21,9 +22,11 @@ from telegram.ext import CallbackQueryHandler as ButtonHandler
 from bot.app import Services
 from bot.messages import LANGUAGES, text
 from bot.telegram import handlers as h
+from bot.users.service import utc_now
 
 DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = ("start", "aide", "langue", "rejoindre", "mesdonnees", "oubli", "question")
+PURGE_EVERY = dt.timedelta(hours=24)
 ServicesFactory = Callable[[], Awaitable[Services]]
 
 
@@ -88,12 +91,23 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     services = app.bot_data["services"]
     if not isinstance(services, Services):
         app.bot_data["services"] = await services()
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            _purge_old_questions, interval=PURGE_EVERY, first=PURGE_EVERY, name="purge"
+        )
     for language in LANGUAGES:
         await app.bot.set_my_commands(
             bot_commands(language),
             scope=BotCommandScopeAllPrivateChats(),
             language_code=None if language == "fr" else language,
         )
+
+
+async def _purge_old_questions(context: h.Context) -> None:
+    services = h.services(context)
+    await services.storage.purge_old_questions(
+        services.config.database.question_retention_days, now=utc_now()
+    )
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]

@@ -918,9 +918,12 @@ class FakeTelegram:
         }
         return await self._push_callback(self._user(user_id, "Test", "fr"), chat_id, message, data)
 
-    async def user_blocks(self, user_id: int) -> int:
+    async def user_blocks(self, user_id: int, *, notify: bool = True) -> int:
+        """Block the bot; with notify=False no my_chat_member update is sent (as when it was lost, or the
+        user's message was already queued), so the bot only learns it from a 403. Returns the update id or 0.
+        """
         self._blocked.add(user_id)
-        return await self._member_update(user_id, "member", "kicked")
+        return await self._member_update(user_id, "member", "kicked") if notify else 0
 
     async def user_unblocks(self, user_id: int) -> int:
         self._blocked.discard(user_id)

@@ -15,6 +15,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.messages import LANGUAGES, text
+from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.search import QuestionError
 from bot.storage.repository import RedeemResult
 from bot.telegram import callbacks
@@ -102,7 +103,14 @@ async def answer_question(update: Update, context: Context, question: str) -> No
 
 async def private_text(update: Update, context: Context) -> None:
     message = update.effective_message
-    if message is not None and message.text is not None:
+    if message is None or message.text is None:
+        return
+    talk = small_talk(message.text)
+    if talk is SmallTalk.GREETING:
+        await start(update, context)
+    elif talk is SmallTalk.THANKS:
+        await send(message, Reply(html_text("you_are_welcome", await _language(update, context))))
+    else:
         await answer_question(update, context, message.text)
 
 

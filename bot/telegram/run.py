@@ -100,7 +100,7 @@ class Sandbox:
             else:
                 await fake.user_sends(SANDBOX_USER, line, first_name="Sandbox")
             await self._settle(fake, before)
-            self._print_new(fake)
+            self._print_new(fake, before)
 
     @staticmethod
     def _activity(fake: FakeTelegram) -> int:
@@ -116,11 +116,16 @@ class Sandbox:
             now_calls = self._activity(fake)
             if now_calls != seen:
                 seen, last_change = now_calls, loop.time()
-            replied = any(c.method.startswith(("send", "edit")) for c in fake.calls[before:])
+            replied = len(fake.sent_to(SANDBOX_USER)) > self.shown or any(
+                c.method in ("answerCallbackQuery", "editMessageText") for c in fake.calls[before:]
+            )
             if replied and loop.time() - last_change >= quiet:
                 return
 
-    def _print_new(self, fake: FakeTelegram) -> None:
+    def _print_new(self, fake: FakeTelegram, before: int) -> None:
+        for call in fake.calls[before:]:
+            if call.method == "answerCallbackQuery" and call.params.get("text"):
+                self.say(f"[{call.params['text']}]")
         messages = fake.sent_to(SANDBOX_USER)
         for message in messages[self.shown :]:
             self.say("")
@@ -133,9 +138,8 @@ class Sandbox:
                         size=len(message.document or b""),
                     )
                 )
-            body = message.text if message.kind == "text" else message.caption
-            if body:
-                self.say(terminal_text(body))
+            if message.source:
+                self.say(terminal_text(message.source) if message.parse_mode == "HTML" else message.source)
             rows = (message.reply_markup or {}).get("inline_keyboard", [])
             choices = [(b["text"], b["callback_data"]) for row in rows for b in row if "callback_data" in b]
             if choices:

@@ -1,0 +1,141 @@
+"""Property-based: whatever users throw at the bot, it never crashes, never sends an invalid request to
+Telegram, and always answers a button press."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.telegram.fake_api import FakeTelegram
+from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
+
+T = TypeVar("T")
+USERS = (ADMIN, 101, 102)
+GROUP = -900
+
+
+class BotThread:
+    """The bot and the fake server on an event loop of their own, driven from the (sync) test."""
+
+    def __init__(self, tmp: Path, knowledge: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready: Future[BotEnv] = Future()
+        self.stop = asyncio.Event()
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._main(tmp, knowledge),)
+        )
+        self.thread.start()
+        self.env = self.ready.result(timeout=120)
+
+    async def _main(self, tmp: Path, knowledge: Path) -> None:
+        try:
+            async with running_bot(bot_config(tmp, knowledge)) as env:
+                self.ready.set_result(env)
+                await self.stop.wait()
+        except BaseException as exc:
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            raise
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=60)
+
+
+class ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotThread]:
+    import shutil
+
+    from tests.conftest import KNOWLEDGE
+
+    tmp = tmp_path_factory.mktemp("properties")
+    shutil.copytree(KNOWLEDGE, tmp / "knowledge")
+    running = BotThread(tmp, tmp / "knowledge")
+    yield running
+    running.close()
+
+
+texts = st.one_of(
+    st.text(min_size=1, max_size=300),
+    st.text(alphabet="<>&\"'/@#*_[]()~`|{}.!-é😀", min_size=1, max_size=50),
+    st.sampled_from(["/start", "/aide", "/langue", "/questions", "/stats", "/oubli", "/mesdonnees",
+                     "/invitation", "/coordinateur", "/coordinateur abc", "/coordinateur 101", "/rejoindre",
+                     "/rejoindre XXXX", "/question", "/question <b>?</b>", "/inconnue", "bonjour", "merci"]),
+    st.builds(lambda w: f"/question {w}", st.text(max_size=100)),
+    st.builds(lambda n: "x" * n, st.integers(900, 4096)),
+)  # fmt: skip
+callback_data = st.one_of(
+    st.text(min_size=1, max_size=64).filter(lambda s: 1 <= len(s.encode()) <= 64),
+    st.sampled_from(["m:ask", "m:diag", "m:net", "m:", "l:1:le-rameau", "l:-5:x", "f:1:1", "f:1:-1", "f:x:1",
+                     "lang:en", "lang:fr", "lang:", "forget:no", "forget:yes"]),
+)  # fmt: skip
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("text"), st.sampled_from(USERS), texts),
+        st.tuples(st.just("group"), st.sampled_from(USERS), texts),
+        st.tuples(st.just("edit"), st.sampled_from(USERS), texts),
+        st.tuples(st.just("click"), st.sampled_from(USERS), callback_data),
+        st.tuples(st.just("sticker"), st.sampled_from(USERS), st.just("")),
+        st.tuples(st.just("photo"), st.sampled_from(USERS), st.just("")),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+async def _play(fake: FakeTelegram, steps: list[tuple[str, int, str]]) -> list[str]:
+    queries: list[str] = []
+    for kind, user, payload in steps:
+        if kind == "text":
+            await fake.user_sends(user, payload)
+        elif kind == "group":
+            await fake.user_sends(user, payload, chat_id=GROUP, chat_type="group")
+        elif kind == "edit":
+            await fake.user_sends(user, payload)
+            await fake.user_sends(user, payload + " (modifié)", edited=True)
+        elif kind == "click":
+            queries.append(await fake.user_sends_raw_callback(user, 1, user, payload))
+        elif kind == "sticker":
+            await fake.user_sends_sticker(user)
+        else:
+            await fake.user_sends_photo(user)
+    await fake.wait_for(lambda: not fake.pending_updates, timeout=30)
+    await fake.wait_for(lambda: all(fake.answered_callback(q) is not None for q in queries), timeout=30)
+    await asyncio.sleep(0.2)  # let replies to the last updates go out
+    return queries
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=actions)
+def test_random_traffic_never_breaks_the_bot(bot: BotThread, steps: list[tuple[str, int, str]]) -> None:
+    errors = ErrorLog()
+    logging.getLogger().addHandler(errors)
+    try:
+        bot.run(bot.env.fake.user_sends(101, "/start"))  # make sure message 1 exists in each private chat
+        # Coordinators then read what was asked: user texts must come back escaped.
+        bot.run(_play(bot.env.fake, [*steps, ("text", ADMIN, "/questions")]))
+    finally:
+        logging.getLogger().removeHandler(errors)
+    assert bot.env.fake.invalid_requests == []
+    assert [r.getMessage() for r in errors.records] == []
