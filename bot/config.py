@@ -29,7 +29,7 @@ class EmbeddingConfig:
     model: str = "intfloat/multilingual-e5-small"
     cache_dir: str = "~/.cache/catabot/models"
     batch_size: int = 32
-    threads: int = 0
+    threads: int = 1
 
 
 @dataclass(frozen=True)

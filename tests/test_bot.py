@@ -76,7 +76,10 @@ async def test_too_long_and_non_text_messages_get_a_polite_reply(env: BotEnv) ->
 async def test_language_choice_is_remembered(env: BotEnv) -> None:
     choice = await env.say(14, "/langue")
     english = next(data for label, data in buttons(choice) if label == "English")
+    sent = len(env.fake.sent_to(14))
     await env.click(14, choice, english)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(14)) > sent)
+    assert env.fake.sent_to(14)[-1].text == text("language_set", "en")
     welcome = await env.say(14, "/start")
     assert welcome.text.startswith("Hello!")
 

@@ -57,7 +57,9 @@ async def test_settings_survive_a_restart(tmp_path: Path, knowledge_copy: Path) 
     config = bot_config(tmp_path, knowledge_copy)
     async with running_bot(config) as first:
         choice = await first.say(70, "/langue")
+        sent = len(first.fake.sent_to(70))
         await first.click(70, choice, "lang:en")
+        await first.fake.wait_for(lambda: len(first.fake.sent_to(70)) > sent)
         await first.say(70, "Quels sont les quatre métiers ?")
     async with running_bot(config) as second:
         welcome = await second.say(70, "/start")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from bot.embedding.base import Vectors
 
 log = logging.getLogger(__name__)
+LARGE_BATCH = 8
 
 
 class SentenceTransformerEmbedder:
@@ -21,8 +23,9 @@ class SentenceTransformerEmbedder:
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-        if threads > 0:
-            torch.set_num_threads(threads)
+        self._torch = torch
+        self._small_threads = threads if threads > 0 else torch.get_num_threads()
+        self._large_threads = max(os.cpu_count() or 1, self._small_threads)
         self._name = name
         self._batch_size = batch_size
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -46,6 +49,9 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str], prompt: str) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        # A lone short query is steadier on one thread (no waiting for a descheduled sibling thread on a
+        # busy machine); batches (index builds, many questions at once) gain from every core.
+        self._torch.set_num_threads(self._large_threads if len(texts) >= LARGE_BATCH else self._small_threads)
         vectors = self._model.encode(
             list(texts),
             prompt_name=prompt if self._has_prompts else None,

@@ -50,6 +50,7 @@ class LexicalIndex:
         self._size = len(texts)
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or ["∅"] for t in texts]
+        self.token_sets = [frozenset(tokens) for tokens in corpus]
         self._vocabulary = {token for tokens in corpus for token in tokens}
         self._bm25.index(corpus, show_progress=False)
 

@@ -54,6 +54,7 @@ class Answer:
 @dataclass(frozen=True)
 class _Ranking:
     order: list[int]
+    dense_order: list[int]
     dense: npt.NDArray[np.float32]
     lexical: npt.NDArray[np.float32]
     fused: dict[int, float]
@@ -64,7 +65,6 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.config = config
-        self._chunk_tokens = [set(tokenize(c.lexical_text)) for c in index.chunks]
 
     def check_question(self, question: str) -> str:
         text = " ".join(question.split())
@@ -108,12 +108,14 @@ class Searcher:
         lexical = self.index.lexical.scores(tokens)
         dense = np.full(size, -1.0, dtype=np.float32)
         fused: dict[int, float] = {}
+        dense_order: list[int] = []
         if mode != "lexical" and size:
             scores, ids = self.index.dense.search(query.reshape(1, -1), size if mode == "dense" else depth)
             for rank, (i, s) in enumerate(zip(ids[0], scores[0], strict=True)):
                 if i < 0:
                     continue
                 dense[i] = s
+                dense_order.append(int(i))
                 fused[int(i)] = fused.get(int(i), 0.0) + self.config.dense_weight / (
                     self.config.rrf_k + rank + 1
                 )
@@ -127,7 +129,7 @@ class Searcher:
                     self.config.rrf_k + rank + 1
                 )
         order = sorted(fused, key=lambda i: -fused[i])
-        return _Ranking(order, dense, lexical, fused)
+        return _Ranking(order, dense_order, dense, lexical, fused)
 
     def _best_per_resource(self, ranking: _Ranking) -> list[int]:
         seen: set[str] = set()
@@ -166,15 +168,18 @@ class Searcher:
         unique = set(tokens)
         top_resource = self.index.chunks[top].resource_id
         lexical_top = int(np.argmax(ranking.lexical)) if ranking.lexical.any() else -1
-        _, dense_ids = self.index.dense.search(query.reshape(1, -1), min(5, len(self.index.chunks)))
+        dense_top = ranking.dense_order[:5]
+        if not dense_top:  # lexical-only ranking: the dense side was not searched yet
+            _, found = self.index.dense.search(query.reshape(1, -1), min(5, len(self.index.chunks)))
+            dense_top = [int(i) for i in found[0] if i >= 0]
         return Evidence(
             dense=float(self.index.vectors[top] @ query),
-            coverage=len(unique & self._chunk_tokens[top]) / len(unique) if unique else 0.0,
+            coverage=len(unique & self.index.lexical.token_sets[top]) / len(unique) if unique else 0.0,
             known=len(set(self.index.lexical.known(tokens))) / len(unique) if unique else 0.0,
             agree=float(
                 lexical_top >= 0
                 and self.index.chunks[lexical_top].resource_id == top_resource
-                and any(self.index.chunks[int(i)].resource_id == top_resource for i in dense_ids[0] if i >= 0)
+                and any(self.index.chunks[i].resource_id == top_resource for i in dense_top)
             ),
         )
 
