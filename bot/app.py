@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.diagnosis.questionnaire import open_questionnaire
+from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
 from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
@@ -44,6 +46,7 @@ class Services:
     storage: Storage
     users: UserService
     questions: QuestionService
+    diagnosis: DiagnosisService
     owned: bool = True
 
     async def close(self) -> None:
@@ -55,6 +58,7 @@ async def open_services(
     config: Config, *, searcher: Searcher | None = None, say: Callable[[str], None] = log.warning
 ) -> Services:
     """Open the database (applying migrations) and load the searcher off the event loop."""
+    questionnaire = open_questionnaire(config.path(config.knowledge_dir))
     database = await open_database(config.database.url, config.base_dir)
     try:
         if searcher is None:
@@ -70,4 +74,5 @@ async def open_services(
         storage=storage,
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
+        diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
     )

@@ -51,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     knowledge.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
         "check", help="validate every file of the knowledge base"
     )
+    diagnose = commands.add_parser(
+        "diagnose", help="the self-diagnosis questionnaire, in the terminal or from a file"
+    )
+    diagnose.add_argument(
+        "--answers", type=Path, metavar="FILE.yaml", help="score a file of answers {step: option}"
+    )
+    diagnose.add_argument(
+        "--json", action="store_true", help="print scores, statuses and recommendations as JSON"
+    )
+    diagnose.add_argument(
+        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the questions"
+    )
     commands.add_parser("run", help="run the Telegram bot (TELEGRAM_BOT_TOKEN); without a token, the sandbox")
     commands.add_parser("chat", help="chat with the real bot in this terminal, against a local fake Telegram")
     database = commands.add_parser("db", help="database tools")
@@ -81,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     handlers = {
         "ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model,
-        "run": _run, "chat": _chat, "db": _db,
+        "run": _run, "chat": _chat, "db": _db, "diagnose": _diagnose,
     }  # fmt: skip
     try:
         return handlers[args.command](config, args)
@@ -255,15 +267,19 @@ def _index(config: Config, args: argparse.Namespace) -> int:
 
 
 def _knowledge(config: Config, args: argparse.Namespace) -> int:
+    from bot.diagnosis.questionnaire import DIAGNOSTIC_FILE, check_diagnostic
     from bot.knowledge.loader import check_knowledge
 
-    base, problems = check_knowledge(config.path(config.knowledge_dir))
+    knowledge = config.path(config.knowledge_dir)
+    base, problems = check_knowledge(knowledge)
+    if (knowledge / DIAGNOSTIC_FILE).exists():
+        problems += [p for p in check_diagnostic(knowledge) if p not in problems]
     for problem in problems:
         print(problem)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
-    print(f"{len(base.resources)} resources and {len(base.roles)} métiers: all valid.")
+    print(f"{len(base.resources)} resources, {len(base.roles)} métiers and the questionnaire: all valid.")
     return 0
 
 
@@ -336,3 +352,27 @@ def _safe_url(url: str) -> str:
     import re
 
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _diagnose(config: Config, args: argparse.Namespace) -> int:
+    from bot.diagnosis.cli import AnswersError, format_result, load_answers, run_terminal, to_json
+    from bot.diagnosis.engine import score
+    from bot.diagnosis.questionnaire import QuestionnaireError, open_questionnaire
+    from bot.diagnosis.recommend import knowledge_chunks, recommend
+    from bot.knowledge import KnowledgeError
+
+    knowledge = config.path(config.knowledge_dir)
+    try:
+        questionnaire = open_questionnaire(knowledge)
+        if args.answers:
+            diagnosis = score(questionnaire, load_answers(questionnaire, args.answers))
+        else:
+            diagnosis = run_terminal(questionnaire, language=args.lang)
+        recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
+    except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:
+        raise Failure(str(exc)) from exc
+    if args.json:
+        print(json.dumps(to_json(diagnosis, recommendations), ensure_ascii=False, indent=2))
+    else:
+        print(format_result(diagnosis, recommendations, args.lang))
+    return 0

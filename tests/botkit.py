@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +51,16 @@ def bot_config(tmp_path: Path, knowledge: Path, **overrides: object) -> Config:
 
 
 @asynccontextmanager
-async def running_bot(config: Config, services: Services | None = None) -> AsyncIterator[BotEnv]:
+async def running_bot(
+    config: Config, services: Services | None = None, fake: FakeTelegram | None = None
+) -> AsyncIterator[BotEnv]:
+    """The application polling a fake Bot API; pass `fake` to keep the same Telegram across a restart."""
     own = services is None
     services = services or await open_services(config, say=lambda _: None)
     try:
-        async with FakeTelegram() as fake:
+        async with AsyncExitStack() as stack:
+            if fake is None:
+                fake = await stack.enter_async_context(FakeTelegram())
             app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
             async with app:
                 await app.post_init(app)  # type: ignore[misc]

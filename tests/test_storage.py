@@ -23,7 +23,8 @@ from bot.storage.schema import metadata
 from tests.storage_fixtures import BACKENDS, database_url
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-TABLES = {"users", "invitations", "questions", "feedback"}
+HEAD = "0002"
+TABLES = {"users", "invitations", "questions", "feedback", "diagnostic_sessions", "diagnostic_results"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -78,10 +79,10 @@ async def test_migrations_apply_on_an_empty_database_and_rerun_as_a_no_op(db_url
 
     async with await open_database(db_url, Path("/nonexistent")) as db:  # the URL is absolute already
         await db.storage.touch_user(1, now=T0)
-        assert await current_revision(db.engine) == "0001"
+        assert await current_revision(db.engine) == HEAD
     await upgrade(db_url)  # again: nothing to do, nothing lost
     async with await open_database(db_url, Path("/nonexistent")) as db:
-        assert await current_revision(db.engine) == "0001"
+        assert await current_revision(db.engine) == HEAD
         assert await db.storage.get_user(1) is not None
 
 
@@ -108,7 +109,7 @@ async def test_migrations_downgrade_to_empty_and_upgrade_again(db: Database) -> 
     assert await current_revision(db.engine) is None
     async with transaction(db.engine, write=True) as conn:
         await conn.run_sync(run, "upgrade")
-    assert await current_revision(db.engine) == "0001"
+    assert await current_revision(db.engine) == HEAD
 
 
 # -- users --------------------------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ ME, OTHER = 987_654_321, 123_456_789
 
 
 async def populate(storage: Storage) -> dict[str, str]:
-    """ME and OTHER each ask, vote on each other's answers and invite each other."""
+    """ME and OTHER each ask, vote on each other's answers, invite each other and diagnose their territory."""
     await storage.touch_user(ME, language_hint="en", now=T0)
     await storage.touch_user(OTHER, now=T0)
     mine = await ask(storage, "my secret question", at=1, user=ME, answered=True)
@@ -339,6 +340,18 @@ async def populate(storage: Storage) -> dict[str, str]:
     }
     assert await storage.redeem_invitation(codes["mine_used"], OTHER, now=minutes(5)) == "ok"
     assert await storage.redeem_invitation(codes["theirs_used"], ME, now=minutes(6)) == "ok"
+    for user_id, answer in ((ME, "my-answer"), (OTHER, "their-answer")):
+        await storage.save_diagnostic_result(
+            user_id,
+            territory="rural",
+            structure=None,
+            version="1",
+            scores={"animation": 20},
+            statuses={"animation": "missing"},
+            answers={"q1": answer},
+            now=minutes(7),
+        )
+        await storage.save_diagnostic(user_id, {"q1": answer}, now=minutes(8))
     return codes
 
 
@@ -352,7 +365,9 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
     assert [f["value"] for f in exported["feedback"]] == [1]
     assert {i["code"] for i in exported["invitations_created"]} == {codes["mine_used"], codes["mine_unused"]}
     assert [i["code"] for i in exported["invitations_used"]] == [codes["theirs_used"]]
-    assert "their private question" not in dumped
+    assert exported["diagnostic_session"]["answers"] == {"q1": "my-answer"}
+    assert [r["answers"] for r in exported["diagnostic_results"]] == [{"q1": "my-answer"}]
+    assert "their private question" not in dumped and "their-answer" not in dumped
     assert str(OTHER) not in dumped
 
     assert await storage.export_user(404) == {
@@ -361,6 +376,8 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
         "feedback": [],
         "invitations_created": [],
         "invitations_used": [],
+        "diagnostic_session": None,
+        "diagnostic_results": [],
     }
 
 
@@ -381,6 +398,9 @@ async def test_forget_removes_everything_about_the_user_and_nothing_else(db: Dat
     assert after["invitations_created"] == before["invitations_created"]
     assert after["invitations_used"] == before["invitations_used"]  # the code ME gave them
     assert after["feedback"] == []  # their vote was on ME's question, now gone
+    assert after["diagnostic_session"] == before["diagnostic_session"]
+    assert after["diagnostic_results"] == before["diagnostic_results"]
+    assert await storage.load_diagnostic(ME) is None and await storage.diagnostic_results(ME) == []
     # The used codes stay used; the unused one is gone.
     assert await storage.redeem_invitation(codes["mine_used"], 55, now=minutes(9)) == RedeemResult.USED
     assert await storage.redeem_invitation(codes["theirs_used"], 55, now=minutes(9)) == RedeemResult.USED

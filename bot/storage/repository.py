@@ -7,6 +7,8 @@ keyword `now` (default: the current time) so tests can use their own clock.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,11 +33,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.engine import transaction
-from bot.storage.schema import Role, feedback, invitations, questions, users
+from bot.storage.schema import (
+    Role,
+    diagnostic_results,
+    diagnostic_sessions,
+    feedback,
+    invitations,
+    questions,
+    users,
+)
 
 DEFAULT_LANGUAGE = "fr"
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or copied by hand safely
 CODE_GROUP = 4  # "K7QF-2M9X": 31**8 ≈ 8.5e11 codes
+MISSING = "missing"  # the diagnostic statuses counted by `diagnostic_stats`
+FRAGILE = "fragile"
+_USER_ID = frozenset({"user_id"})
 
 
 class RedeemResult(StrEnum):
@@ -85,6 +98,52 @@ class Stats:
     answer_rate: float  # answered / questions, 0.0 without questions
 
 
+@dataclass(frozen=True)
+class DiagnosticSession:
+    """A self-diagnosis in progress."""
+
+    user_id: int
+    answers: dict[str, str]  # step id → option id, in the order they were saved
+    paused: bool
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DiagnosticResult:
+    """A finished self-diagnosis."""
+
+    id: int
+    user_id: int | None
+    created_at: datetime
+    territory: str | None  # the answer to "type of territory"
+    structure: str | None
+    version: str  # of the questionnaire
+    scores: dict[str, int]  # métier id → score 0-100
+    statuses: dict[str, str]  # métier id → status ("missing", "fragile", …)
+    answers: dict[str, str]  # step id → option id
+
+
+@dataclass(frozen=True)
+class TerritoryStats:
+    territory: str | None  # None: territory not given
+    diagnostics: int
+    missing: dict[str, int]  # métier id → results of this territory type where it was "missing"
+
+
+@dataclass(frozen=True)
+class DiagnosticStats:
+    """Anonymous counts over every stored result: no user ids, no answers.
+
+    The métier dicts have every métier seen in a result (0 included), sorted by id.
+    """
+
+    diagnostics: int
+    missing: dict[str, int]  # métier id → results where it was "missing"
+    fragile: dict[str, int]  # métier id → results where it was "fragile"
+    territories: list[TerritoryStats]  # most diagnostics first, "not given" last among equals
+
+
 def normalize_question(text: str) -> str:
     """The grouping key of a question: lowercase, spaces collapsed, trailing ?!.… dropped."""
     key = " ".join(text.replace("’", "'").split()).lower()
@@ -105,7 +164,7 @@ def new_code() -> str:
 
 
 class Storage:
-    """Users, invitations, questions and feedback."""
+    """Users, invitations, questions, feedback and self-diagnoses."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -357,6 +416,159 @@ class Storage:
             result = await conn.execute(delete(questions).where(questions.c.created_at < cutoff))
         return result.rowcount
 
+    # -- self-diagnosis -----------------------------------------------------------------------------------
+
+    async def load_diagnostic(self, user_id: int) -> DiagnosticSession | None:
+        """The user's self-diagnosis in progress, or None."""
+        stmt = select(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id)
+        async with transaction(self._engine, write=False) as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return DiagnosticSession(
+            user_id=row["user_id"],
+            answers=_str_map("answers", row["answers"]),
+            paused=bool(row["paused"]),
+            started_at=row["started_at"],
+            updated_at=row["updated_at"],
+        )
+
+    async def save_diagnostic(
+        self, user_id: int, answers: Mapping[str, str], *, paused: bool = False, now: datetime | None = None
+    ) -> None:
+        """Store the answers so far (replacing the previous ones), and whether the user paused.
+
+        The first save starts the session (`started_at`); an unknown `user_id` is created as a newcomer.
+        """
+        stored = _str_map("answers", answers)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            await _ensure_user(conn, user_id, now)
+            stmt = _insert(conn, diagnostic_sessions).values(
+                user_id=user_id, answers=stored, paused=paused, started_at=now, updated_at=now
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[diagnostic_sessions.c.user_id],
+                    set_={
+                        "answers": stmt.excluded.answers,
+                        "paused": stmt.excluded.paused,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+            )
+
+    async def clear_diagnostic(self, user_id: int) -> None:
+        """Drop the self-diagnosis in progress, if any (its results are kept)."""
+        async with transaction(self._engine, write=True) as conn:
+            await conn.execute(delete(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id))
+
+    async def save_diagnostic_result(
+        self,
+        user_id: int | None,
+        *,
+        territory: str | None,
+        structure: str | None,
+        version: str,
+        scores: Mapping[str, int],
+        statuses: Mapping[str, str],
+        answers: Mapping[str, str],
+        clear_progress: bool = True,
+        now: datetime | None = None,
+    ) -> int:
+        """Store a finished self-diagnosis and return its id; an unknown `user_id` is created as a newcomer.
+
+        With `clear_progress` (the default), the user's session in progress is dropped in the same
+        transaction, so a restart can never offer to finish a diagnosis already saved.
+        """
+        if territory is not None:
+            _check_length("territory", territory, 32)
+        if structure is not None:
+            _check_length("structure", structure, 32)
+        _check_length("version", version, 16)
+        values = {
+            "scores": _score_map(scores),
+            "statuses": _str_map("statuses", statuses),
+            "answers": _str_map("answers", answers),
+        }
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            if user_id is not None:
+                await _ensure_user(conn, user_id, now)
+                if clear_progress:
+                    await conn.execute(
+                        delete(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id)
+                    )
+            result_id = await conn.scalar(
+                insert(diagnostic_results)
+                .values(
+                    user_id=user_id,
+                    created_at=now,
+                    territory=territory,
+                    structure=structure,
+                    questionnaire_version=version,
+                    **values,
+                )
+                .returning(diagnostic_results.c.id)
+            )
+        assert result_id is not None
+        return int(result_id)
+
+    async def diagnostic_results(self, user_id: int, limit: int = 2) -> list[DiagnosticResult]:
+        """The user's latest results, newest first (by default the last one and the one before)."""
+        stmt = (
+            select(diagnostic_results)
+            .where(diagnostic_results.c.user_id == user_id)
+            .order_by(diagnostic_results.c.created_at.desc(), diagnostic_results.c.id.desc())
+            .limit(limit)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_diagnostic_result(row) for row in rows]
+
+    async def diagnostic_stats(self) -> DiagnosticStats:
+        """How often each métier came out "missing" or "fragile", overall and per type of territory.
+
+        Anonymous: only the territory and the statuses of each result are read: no user, no answers.
+        """
+        stmt = select(diagnostic_results.c.territory, diagnostic_results.c.statuses)
+        missing: Counter[str] = Counter()
+        fragile: Counter[str] = Counter()
+        metiers: set[str] = set()
+        per_territory: Counter[str | None] = Counter()
+        missing_per_territory: dict[str | None, Counter[str]] = {}
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).all()
+        for territory, raw in rows:
+            statuses = _str_map("statuses", raw)
+            metiers.update(statuses)
+            per_territory[territory] += 1
+            territory_missing = missing_per_territory.setdefault(territory, Counter())
+            for metier, status in statuses.items():
+                if status == MISSING:
+                    missing[metier] += 1
+                    territory_missing[metier] += 1
+                elif status == FRAGILE:
+                    fragile[metier] += 1
+
+        def by_metier(counts: Counter[str]) -> dict[str, int]:
+            return {metier: counts[metier] for metier in sorted(metiers)}
+
+        territories = [
+            TerritoryStats(
+                territory=territory, diagnostics=count, missing=by_metier(missing_per_territory[territory])
+            )
+            for territory, count in sorted(
+                per_territory.items(), key=lambda item: (-item[1], item[0] is None, item[0] or "")
+            )
+        ]
+        return DiagnosticStats(
+            diagnostics=len(rows),
+            missing=by_metier(missing),
+            fragile=by_metier(fragile),
+            territories=territories,
+        )
+
     # -- statistics and personal data ---------------------------------------------------------------------
 
     async def stats(self) -> Stats:
@@ -424,24 +636,39 @@ class Storage:
                 )
             ).mappings()
             used_list = [_plain(row) for row in used]
+            own_session = select(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id)
+            session = (await conn.execute(own_session)).mappings().first()
+            results = (
+                await conn.execute(
+                    select(diagnostic_results)
+                    .where(diagnostic_results.c.user_id == user_id)
+                    .order_by(diagnostic_results.c.created_at, diagnostic_results.c.id)
+                )
+            ).mappings()
+            results_list = [_plain(row, exclude=_USER_ID) for row in results]
         return {
             "user": None if profile is None else _plain(profile),
             "questions": asked_list,
             "feedback": votes_list,
             "invitations_created": created_list,
             "invitations_used": used_list,
+            "diagnostic_session": None if session is None else _plain(session, exclude=_USER_ID),
+            "diagnostic_results": results_list,
         }
 
     async def forget_user(self, user_id: int) -> None:
         """Erase the user: profile, questions (with everyone's votes on them), votes, unused invitations.
 
-        Invitations already used are kept, without the user's id, so a used code stays used.
+        Their self-diagnosis in progress and results go too. Invitations already used are kept, without the
+        user's id, so a used code stays used.
         """
         own_questions = select(questions.c.id).where(questions.c.user_id == user_id)
         async with transaction(self._engine, write=True) as conn:
             await conn.execute(delete(feedback).where(feedback.c.user_id == user_id))
             await conn.execute(delete(feedback).where(feedback.c.question_id.in_(own_questions)))
             await conn.execute(delete(questions).where(questions.c.user_id == user_id))
+            await conn.execute(delete(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id))
+            await conn.execute(delete(diagnostic_results).where(diagnostic_results.c.user_id == user_id))
             await conn.execute(
                 delete(invitations).where(
                     invitations.c.created_by == user_id, invitations.c.used_at.is_(None)
@@ -495,6 +722,38 @@ def _user(row: RowMapping) -> User:
         created_at=row["created_at"],
         last_seen_at=row["last_seen_at"],
     )
+
+
+def _diagnostic_result(row: RowMapping) -> DiagnosticResult:
+    return DiagnosticResult(
+        id=row["id"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        territory=row["territory"],
+        structure=row["structure"],
+        version=row["questionnaire_version"],
+        scores=_score_map(row["scores"]),
+        statuses=_str_map("statuses", row["statuses"]),
+        answers=_str_map("answers", row["answers"]),
+    )
+
+
+def _str_map(name: str, value: object) -> dict[str, str]:
+    """`value` as a new dict of strings (order kept); ValueError if it is anything else."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f"{name}: expected a dict of strings to strings, got {value!r}")
+    return dict(value)
+
+
+def _score_map(value: object) -> dict[str, int]:
+    """`value` as a new dict of métier id → score, each an int from 0 to 100; ValueError otherwise."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and type(v) is int and 0 <= v <= 100 for k, v in value.items()
+    ):
+        raise ValueError(f"scores: expected a dict of strings to integers 0-100, got {value!r}")
+    return dict(value)
 
 
 def _plain(row: RowMapping, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """The database schema: one SQLAlchemy Core `metadata` shared by the repository and the Alembic migrations.
 
 Any change here needs a new migration in `migrations/versions/` (`test_storage` checks that they agree).
+Migrations spell types plainly: `UTCDateTime` is `sa.DateTime(timezone=True)`, `JSONText` is `sa.Text()`.
 Constraint names come from `NAMING_CONVENTION`, so the migrations name them the same way on every backend.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -28,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 
@@ -73,6 +76,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON in a TEXT column: the same on every backend, and the key order of a dict is kept.
+
+    Values are written compactly, non-ASCII characters as they are; anything `json.dumps` refuses is refused.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
 
 
 def _role_check() -> str:
@@ -130,4 +153,38 @@ feedback = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("question_id", "user_id"),
     CheckConstraint("value IN (-1, 1)", name="value"),
+)
+
+# A self-diagnosis in progress (at most one per user), so it survives a restart of the bot.
+diagnostic_sessions = Table(
+    "diagnostic_sessions",
+    metadata,
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("answers", JSONText, nullable=False),  # {step id: option id}, in the order answered
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Finished self-diagnoses, kept with their date (a user can compare with their previous one).
+diagnostic_results = Table(
+    "diagnostic_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("territory", String(32), nullable=True),  # the "type of territory" answer, for anonymous stats
+    Column("structure", String(32), nullable=True),
+    Column("questionnaire_version", String(16), nullable=False),
+    Column("scores", JSONText, nullable=False),  # {métier id: score 0-100}
+    Column("statuses", JSONText, nullable=False),  # {métier id: status, e.g. "missing", "fragile"}
+    Column("answers", JSONText, nullable=False),  # {step id: option id}
+    Index(None, "user_id"),
+    Index(None, "created_at"),
 )

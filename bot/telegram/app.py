@@ -21,11 +21,22 @@ from telegram.ext import CallbackQueryHandler as ButtonHandler
 
 from bot.app import Services
 from bot.messages import LANGUAGES, text
+from bot.telegram import diagnosis
 from bot.telegram import handlers as h
 from bot.users.service import utc_now
 
 DEFAULT_API_ROOT = "https://api.telegram.org"
-COMMANDS = ("start", "aide", "langue", "rejoindre", "mesdonnees", "oubli", "question")
+COMMANDS = (
+    "start",
+    "aide",
+    "diagnostic",
+    "mondiagnostic",
+    "langue",
+    "rejoindre",
+    "mesdonnees",
+    "oubli",
+    "question",
+)
 PURGE_EVERY = dt.timedelta(hours=24)
 ServicesFactory = Callable[[], Awaitable[Services]]
 
@@ -70,6 +81,8 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler(["langue", "language"], h.choose_language, filters=fresh))
     app.add_handler(CommandHandler("question", h.group_question, filters=fresh, block=False))
     app.add_handler(CommandHandler("rejoindre", h.join, filters=fresh))
+    app.add_handler(CommandHandler("diagnostic", diagnosis.diagnostic, filters=fresh))
+    app.add_handler(CommandHandler("mondiagnostic", diagnosis.my_diagnostic, filters=fresh, block=False))
     app.add_handler(CommandHandler("coordinateur", h.name_coordinator, filters=fresh))
     app.add_handler(CommandHandler("invitation", h.create_invitation, filters=fresh))
     app.add_handler(CommandHandler("questions", h.coordinator_questions, filters=fresh))

@@ -229,6 +229,11 @@ async def coordinator_questions(update: Update, context: Context) -> None:
 
 @privileged(Role.COORDINATOR)
 async def statistics(update: Update, context: Context) -> None:
+    if context.args and context.args[0].lower() in ("diagnostic", "diagnostics", "autodiagnostic"):
+        from bot.telegram.diagnosis import diagnostic_statistics
+
+        await diagnostic_statistics(update, context)
+        return
     language = await _language(update, context)
     s = await services(context).storage.stats()
     rate = round(100 * s.answer_rate) if s.questions else 0
@@ -269,11 +274,20 @@ async def button(update: Update, context: Context) -> None:
     svc = services(context)
     language = await svc.users.language(user.id)
     kind, args = callbacks.parse(query.data)
+    if kind == "d" or (kind == "m" and args == ["diag"]):
+        from bot.telegram.diagnosis import diagnostic, diagnostic_button
+
+        if kind == "m":
+            await query.answer()
+            await diagnostic(update, context)
+        elif (stale := await diagnostic_button(query, context, args)) is not None:
+            await query.answer(stale)
+        return
     notice: str | None = None
     reply: Reply | None = None
     if kind == "m" and args == ["ask"]:
         reply = Reply(html_text("menu_ask_hint", language))
-    elif kind == "m" and args in (["diag"], ["events"]):
+    elif kind == "m" and args == ["events"]:
         reply = Reply(html_text("menu_not_yet", language))
     elif kind == "m" and args == ["net"]:
         hit = svc.questions.resource(NETWORK_RESOURCE)

@@ -15,7 +15,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from bot.storage.engine import create_engine
-from bot.storage.schema import UTCDateTime, metadata
+from bot.storage.schema import JSONText, UTCDateTime, metadata
 
 config = context.config
 
@@ -24,6 +24,8 @@ def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | L
     """Autogenerate writes plain SQLAlchemy types, so migrations never import the current schema module."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, JSONText):
+        return "sa.Text()"
     return False
 
 

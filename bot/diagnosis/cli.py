@@ -1,0 +1,207 @@
+"""The diagnosis in a terminal, or from an answers file: a second adapter over the same engine as the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.diagnosis.engine import (
+    Diagnosis,
+    all_steps,
+    answer,
+    go_back,
+    next_step,
+    previous,
+    progress,
+    score,
+)
+from bot.diagnosis.questionnaire import Questionnaire
+from bot.diagnosis.recommend import Recommendation, recommend
+from bot.diagnosis.texts import say, status_labels
+from bot.knowledge.loader import Problem
+from bot.retrieval.chunker import Chunk
+
+Read = Callable[[str], str]
+Write = Callable[[str], None]
+BACK, QUIT = "p", "q"
+
+
+class AnswersError(Exception):
+    """An answers file that cannot be used; every problem as `file:line: what`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def run_terminal(
+    q: Questionnaire,
+    read: Read = input,
+    out: Write = print,
+    *,
+    language: str = "fr",
+    answers: Mapping[str, str] | None = None,
+) -> Diagnosis:
+    """Ask the questionnaire with numbered options and score it.
+
+    « p » takes the last answer back, « q » or the end of the input stops (the diagnosis is then incomplete).
+    """
+    given = dict(answers or {})
+    out(q.title)
+    out(q.intro)
+    while (step := next_step(q, given)) is not None:
+        position, total = progress(q, given)
+        out("")
+        out(f"{say('diagnosis_progress', language, position=position, total=total)} · "
+            f"{step.metier_label or say('diagnosis_context', language)}")  # fmt: skip
+        out(step.text)
+        if step.help:
+            out(f"  ({step.help})")
+        for number, choice in enumerate(step.options, start=1):
+            out(f"  {number}. {choice.label}")
+        if previous(q, given) is not None:
+            out(f"  {BACK}. {say('diagnosis_previous', language)}")
+        count = len(step.options)
+        try:
+            raw = read(say("diagnosis_choose", language, count=count)).strip()
+        except EOFError:
+            break
+        if raw.lower() == QUIT:
+            break
+        if raw.lower() == BACK:
+            if previous(q, given) is None:
+                out(say("diagnosis_first", language))
+            given = go_back(q, given)
+        elif (choice_id := _choice(raw, step.options)) is not None:
+            given = answer(q, given, step.id, choice_id)
+        else:
+            out(say("diagnosis_invalid", language, count=count))
+    return score(q, given)
+
+
+def _choice(raw: str, options: Sequence[Any]) -> str | None:
+    """The option typed: its number, its id or its label (any case)."""
+    if raw.isdigit() and 1 <= int(raw) <= len(options):
+        return str(options[int(raw) - 1].id)
+    typed = raw.casefold()
+    return next((str(o.id) for o in options if typed in (o.id.casefold(), o.label.casefold())), None)
+
+
+def format_result(
+    diagnosis: Diagnosis, recommendations: Mapping[str, Sequence[Recommendation]], language: str = "fr"
+) -> str:
+    """The result as plain text: each métier worst first, what it means, what to check, what to read."""
+    statuses = status_labels(language)
+    lines = [say("diagnosis_result", language)]
+    if not diagnosis.complete:
+        lines.append(say("diagnosis_incomplete", language))
+    if diagnosis.context_labels:
+        lines.append(" · ".join(diagnosis.context_labels.values()))
+    for metier in diagnosis.metiers:
+        values = {"label": metier.label, "score": metier.score, "status": statuses[metier.status]}
+        key = "diagnosis_score" if metier.score is not None else "diagnosis_score_none"
+        lines += ["", say(key, language, **values)]
+        if metier.meaning:
+            lines.append(f"  {metier.meaning}")
+        if metier.unknown:
+            lines.append(f"  {say('diagnosis_unknown', language, check_with=metier.check_with)}")
+            lines += [f"    – {text}" for text in metier.unknown]
+        if recommendations.get(metier.id):
+            lines.append(f"  {say('diagnosis_resources', language)}")
+            lines += [f"    • {r.title} — {r.url}" for r in recommendations[metier.id]]
+    if diagnosis.notes:
+        lines.append("")
+        lines += [f"ℹ {note}" for note in diagnosis.notes]
+    return "\n".join(lines)
+
+
+def load_answers(q: Questionnaire, path: Path) -> dict[str, str]:
+    """Answers written as YAML `{step_id: option_id}`; `AnswersError` naming each unknown id with its line.
+
+    Answers may be partial, and may answer steps that branching skips (they are then ignored).
+    """
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnswersError([Problem(path, 1, f"cannot read the file: {exc}")]) from exc
+    loader = yaml.SafeLoader(source)
+    try:
+        root = loader.get_single_node()
+        if root is None or not isinstance(root, yaml.MappingNode):
+            line = root.start_mark.line + 1 if root is not None else 1
+            example = "expected a mapping of answers, e.g. 'dt-rencontres: oui'"
+            raise AnswersError([Problem(path, line, example)])
+        steps = {s.id: s for s in all_steps(q)}
+        answers: dict[str, str] = {}
+        problems: list[Problem] = []
+        for key_node, value_node in root.value:
+            line = key_node.start_mark.line + 1
+            step_id = loader.construct_object(key_node, deep=True)
+            value = loader.construct_object(value_node, deep=True)
+            step = steps.get(step_id) if isinstance(step_id, str) else None
+            if step is None:
+                problems.append(Problem(path, line, f"{step_id}: unknown question id"))
+            elif step_id in answers:
+                problems.append(Problem(path, line, f"{step_id}: answered twice"))
+            elif not isinstance(value, str) or step.option(value) is None:
+                known = ", ".join(c.id for c in step.options)
+                problems.append(Problem(path, line, f"{step_id}: unknown option {value!r} (known: {known})"))
+            else:
+                answers[step_id] = value
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AnswersError(
+            [Problem(path, mark.line + 1 if mark is not None else 1, f"not valid YAML: {what}")]
+        ) from exc
+    finally:
+        loader.dispose()
+    if problems:
+        raise AnswersError(problems)
+    return answers
+
+
+def diagnose_file(
+    q: Questionnaire, answers_path: Path, chunks: Sequence[Chunk] | None = None
+) -> dict[str, Any]:
+    """The diagnosis of an answers file as `to_json` gives it (with recommendations if `chunks` are given)."""
+    diagnosis = score(q, load_answers(q, answers_path))
+    return to_json(diagnosis, recommend(diagnosis, chunks) if chunks is not None else {})
+
+
+def to_json(diagnosis: Diagnosis, recommendations: Mapping[str, Sequence[Recommendation]]) -> dict[str, Any]:
+    """Scores, statuses, « Je ne sais pas » statements and recommendations, worst métier first."""
+    return {
+        "complete": diagnosis.complete,
+        "context": {
+            question: {"id": option, "label": diagnosis.context_labels.get(question, option)}
+            for question, option in diagnosis.context.items()
+        },
+        "notes": list(diagnosis.notes),
+        "thresholds": {
+            "present": diagnosis.thresholds.present,
+            "fragile": diagnosis.thresholds.fragile,
+            "min_answered": diagnosis.thresholds.min_answered,
+        },
+        "metiers": [
+            {
+                "id": m.id,
+                "label": m.label,
+                "score": m.score,
+                "status": m.status,
+                "answered": m.answered,
+                "unanswered": m.unanswered,
+                "unknown": list(m.unknown),
+                "meaning": m.meaning,
+                "check_with": m.check_with,
+                "recommendations": [
+                    {"id": r.resource_id, "title": r.title, "url": r.url}
+                    for r in recommendations.get(m.id, [])
+                ],
+            }
+            for m in diagnosis.metiers
+        ],
+    }

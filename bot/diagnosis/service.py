@@ -1,0 +1,131 @@
+"""The self-diagnosis for chat users: progress kept in the database, results stored with their date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.diagnosis import engine
+from bot.diagnosis.engine import Diagnosis, Step
+from bot.diagnosis.questionnaire import Questionnaire
+from bot.diagnosis.recommend import Recommendation, recommend
+from bot.retrieval.chunker import Chunk
+from bot.storage.repository import DiagnosticResult, DiagnosticStats, Storage
+from bot.users.service import Clock, utc_now
+
+TERRITORY_QUESTION = "territoire"
+STRUCTURE_QUESTION = "structure"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a user stands: the next step (None when every step is answered) and the answers so far."""
+
+    answers: dict[str, str]
+    step: Step | None
+    position: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    diagnosis: Diagnosis
+    recommendations: dict[str, list[Recommendation]]
+    result_id: int
+
+
+class DiagnosisService:
+    def __init__(
+        self, questionnaire: Questionnaire, storage: Storage, chunks: Sequence[Chunk], clock: Clock = utc_now
+    ) -> None:
+        self.questionnaire = questionnaire
+        self.storage = storage
+        self.chunks = list(chunks)
+        self.clock = clock
+
+    def _progress(self, answers: dict[str, str]) -> Progress:
+        position, total = engine.progress(self.questionnaire, answers)
+        return Progress(answers, engine.next_step(self.questionnaire, answers), position, total)
+
+    async def in_progress(self, user_id: int) -> Progress | None:
+        session = await self.storage.load_diagnostic(user_id)
+        return self._progress(session.answers) if session else None
+
+    async def start(self, user_id: int) -> Progress:
+        await self.storage.save_diagnostic(user_id, {}, now=self.clock())
+        return self._progress({})
+
+    async def resume(self, user_id: int) -> Progress:
+        current = await self.in_progress(user_id)
+        if current is None:
+            return await self.start(user_id)
+        await self.storage.save_diagnostic(user_id, current.answers, now=self.clock())  # no longer paused
+        return current
+
+    async def answer(self, user_id: int, step_id: str, option_id: str) -> Progress | None:
+        """Record an answer to the step being asked; None when the button is stale or forged."""
+        current = await self.in_progress(user_id)
+        if current is None or current.step is None or current.step.id != step_id:
+            return None
+        try:
+            answers = engine.answer(self.questionnaire, current.answers, step_id, option_id)
+        except engine.AnswerError:
+            return None
+        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        return self._progress(answers)
+
+    async def back(self, user_id: int) -> Progress | None:
+        current = await self.in_progress(user_id)
+        if current is None:
+            return None
+        answers = engine.go_back(self.questionnaire, current.answers)
+        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        return self._progress(answers)
+
+    async def change(self, user_id: int, step_id: str) -> Progress | None:
+        """Take back one answer from the summary, so that its step is asked again."""
+        current = await self.in_progress(user_id)
+        if current is None or step_id not in current.answers:
+            return None
+        answers = {k: v for k, v in current.answers.items() if k != step_id}
+        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        return self._progress(answers)
+
+    async def pause(self, user_id: int) -> bool:
+        current = await self.in_progress(user_id)
+        if current is None:
+            return False
+        await self.storage.save_diagnostic(user_id, current.answers, paused=True, now=self.clock())
+        return True
+
+    def summary(self, answers: dict[str, str]) -> list[tuple[Step, str]]:
+        """Each step asked with the label of its answer, in questionnaire order."""
+        steps = engine.steps(self.questionnaire, answers)
+        return [(s, c.label) for s in steps if (c := s.option(answers.get(s.id, ""))) is not None]
+
+    async def finish(self, user_id: int) -> Finished | None:
+        current = await self.in_progress(user_id)
+        if current is None or current.step is not None:
+            return None
+        diagnosis = engine.score(self.questionnaire, current.answers)
+        result_id = await self.storage.save_diagnostic_result(
+            user_id,
+            territory=diagnosis.context.get(TERRITORY_QUESTION),
+            structure=diagnosis.context.get(STRUCTURE_QUESTION),
+            version=str(self.questionnaire.version),
+            scores={m.id: m.score for m in diagnosis.metiers if m.score is not None},
+            statuses={m.id: m.status for m in diagnosis.metiers},
+            answers=current.answers,
+            now=self.clock(),
+        )
+        return Finished(diagnosis, recommend(diagnosis, self.chunks), result_id)
+
+    async def results(self, user_id: int) -> list[DiagnosticResult]:
+        """The last result and the one before it (newest first)."""
+        return await self.storage.diagnostic_results(user_id, limit=2)
+
+    def rescore(self, result: DiagnosticResult) -> Diagnosis:
+        return engine.score(self.questionnaire, result.answers)
+
+    async def stats(self) -> DiagnosticStats:
+        return await self.storage.diagnostic_stats()

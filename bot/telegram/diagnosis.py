@@ -1,0 +1,262 @@
+"""The self-diagnosis in Telegram: one question per message, edited in place as the user answers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+from telegram import CallbackQuery, Message, Update
+
+from bot.diagnosis.chart import radar_png
+from bot.diagnosis.engine import Diagnosis
+from bot.diagnosis.service import Finished, Progress
+from bot.diagnosis.texts import status_labels
+from bot.messages import text
+from bot.storage.repository import DiagnosticResult
+from bot.telegram.handlers import Context, _language, privileged, send, services
+from bot.telegram.render import Reply, html_text
+from bot.users import Role
+
+PARIS = ZoneInfo("Europe/Paris")
+ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
+_ROW = 2
+
+
+def _date(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(PARIS):%d/%m/%Y}"
+
+
+def _score(score: int | None) -> str:
+    return f"{score}/100" if score is not None else "—"
+
+
+def question_reply(progress: Progress, language: str) -> Reply:
+    step = progress.step
+    assert step is not None
+    section = step.metier_label or text("diagnosis_context", language)
+    body = html_text("diag_question", language, position=progress.position, total=progress.total,
+                     section=section, text=step.text)  # fmt: skip
+    if step.help:
+        body += html_text("diag_help", language, help=step.help)
+    choices = [(c.label, f"d:a:{step.id}:{c.id}") for c in step.options]
+    rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
+    controls = [(text("diag_pause", language), "d:pause")]
+    if progress.answers:
+        controls.insert(0, (text("diagnosis_previous", language), "d:back"))
+    return Reply(body, [*rows, controls])
+
+
+def summary_reply(context: Context, progress: Progress, language: str) -> Reply:
+    lines = [html_text("diag_summary_header", language)]
+    items = services(context).diagnosis.summary(progress.answers)
+    lines += [
+        html_text("diag_summary_item", language, number=n, text=step.text, answer=label)
+        for n, (step, label) in enumerate(items, start=1)
+    ]
+    buttons = [[(text("diag_see_result", language), "d:done")], [(text("diag_change", language), "d:edit")]]
+    return Reply("\n".join(lines), buttons)
+
+
+def change_reply(context: Context, progress: Progress, language: str) -> Reply:
+    items = services(context).diagnosis.summary(progress.answers)
+    numbers = [(str(n), f"d:c:{step.id}") for n, (step, _) in enumerate(items, start=1)]
+    rows = [numbers[i : i + 8] for i in range(0, len(numbers), 8)]
+    return Reply(
+        html_text("diag_change_choose", language), [*rows, [(text("diag_see_result", language), "d:done")]]
+    )
+
+
+def progress_reply(context: Context, progress: Progress, language: str) -> Reply:
+    return question_reply(progress, language) if progress.step else summary_reply(context, progress, language)
+
+
+def result_text(finished: Finished, moment: dt.datetime, language: str) -> str:
+    diagnosis = finished.diagnosis
+    statuses = status_labels(language)
+    lines = [html_text("diag_result_header", language, date=_date(moment))]
+    for metier in diagnosis.metiers:
+        status = statuses[metier.status]
+        icon = ICONS.get(metier.status, "•")
+        score = _score(metier.score)
+        lines += [
+            "",
+            html_text(
+                "diag_result_metier", language, icon=icon, label=metier.label, score=score, status=status
+            ),
+        ]
+        if metier.meaning:
+            lines.append(html_text("diag_result_meaning", language, meaning=metier.meaning))
+        if metier.unknown:
+            lines.append(html_text("diag_result_unknown", language, label=metier.label,
+                                   count=len(metier.unknown), check_with=metier.check_with))  # fmt: skip
+        recommendations = finished.recommendations.get(metier.id, [])
+        if recommendations:
+            lines.append(html_text("diag_result_resources", language, label=metier.label))
+            lines += [
+                html_text("diag_result_link", language, url=r.url, title=r.title) for r in recommendations
+            ]
+    lines += ["", *(html_text("diag_result_note", language, note=note) for note in diagnosis.notes)]
+    return "\n".join(lines).rstrip()
+
+
+async def _chart(diagnosis: Diagnosis, language: str) -> bytes:
+    title = text("diagnosis_chart_title", language)
+    return await asyncio.to_thread(radar_png, diagnosis, None, title, status_labels=status_labels(language))
+
+
+async def diagnostic(update: Update, context: Context) -> None:
+    """`/diagnostic` and the menu button: start, or offer to resume one in progress."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    language = await _language(update, context)
+    svc = services(context)
+    await svc.users.seen(user.id)
+    current = await svc.diagnosis.in_progress(user.id)
+    if current is not None and current.answers:
+        offer = html_text("diag_resume_offer", language, position=current.position, total=current.total)
+        buttons = [
+            [(text("diag_resume", language), "d:resume"), (text("diag_restart", language), "d:restart")]
+        ]
+        await send(message, Reply(offer, buttons))
+        return
+    q = svc.diagnosis.questionnaire
+    intro = html_text("diag_intro", language, title=q.title, intro=q.intro)
+    await send(message, Reply(intro, [[(text("diag_start", language), "d:go")]]))
+
+
+async def _show(query: CallbackQuery, reply: Reply) -> None:
+    """Replace the question message in place (a new message when it cannot be edited)."""
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:
+        return
+    if message.text is not None:
+        await message.edit_text(reply.text, reply_markup=reply.markup(), disable_web_page_preview=True)
+    else:
+        await send(message, reply)
+
+
+async def diagnostic_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """Handle a `d:…` button; returns the notice for answerCallbackQuery, or the stale-button text."""
+    user_id = query.from_user.id
+    svc = services(context).diagnosis
+    language = await services(context).users.language(user_id)
+    stale = text("button_stale", language)
+    progress: Progress | None
+    match args:
+        case ["go"] | ["restart"]:
+            progress = await svc.start(user_id)
+        case ["resume"]:
+            progress = await svc.resume(user_id)
+        case ["a", step_id, option_id]:
+            progress = await svc.answer(user_id, step_id, option_id)
+        case ["back"]:
+            progress = await svc.back(user_id)
+        case ["c", step_id]:
+            progress = await svc.change(user_id, step_id)
+        case ["pause"]:
+            if not await svc.pause(user_id):
+                return stale
+            await query.answer()
+            await _show(query, Reply(html_text("diag_paused", language)))
+            return None
+        case ["edit"]:
+            progress = await svc.in_progress(user_id)
+            if progress is None or progress.step is not None:
+                return stale
+            await query.answer()
+            await _show(query, change_reply(context, progress, language))
+            return None
+        case ["done"]:
+            await _finish(query, context, language)
+            return None
+        case _:
+            return stale
+    if progress is None:
+        return stale
+    await query.answer()
+    await _show(query, progress_reply(context, progress, language))
+    return None
+
+
+async def _finish(query: CallbackQuery, context: Context, language: str) -> None:
+    svc = services(context)
+    finished = await svc.diagnosis.finish(query.from_user.id)
+    if finished is None:
+        await query.answer(text("diag_not_running", language))
+        return
+    await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:
+        return
+    await message.edit_reply_markup(reply_markup=None)
+    moment = svc.diagnosis.clock()
+    await send(message, Reply(result_text(finished, moment, language)))
+    chart = await _chart(finished.diagnosis, language)
+    await message.reply_photo(io.BytesIO(chart), caption=html_text("diag_chart_caption", language))
+
+
+def _evolution(
+    last: DiagnosticResult, before: DiagnosticResult, context: Context, language: str
+) -> list[str]:
+    labels = services(context).diagnosis.questionnaire.labels()
+    lines: list[str] = []
+    for metier_id, label in labels.items():
+        now, then = last.scores.get(metier_id), before.scores.get(metier_id)
+        delta = f"{now - then:+d}" if now is not None and then is not None else "—"
+        lines.append(html_text("diag_evolution", language, label=label, score=_score(now), delta=delta,
+                               date=_date(before.created_at)))  # fmt: skip
+    return lines
+
+
+async def my_diagnostic(update: Update, context: Context) -> None:
+    """`/mondiagnostic`: the last result, and how it changed since the previous one."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    language = await _language(update, context)
+    svc = services(context).diagnosis
+    results = await svc.results(user.id)
+    if not results:
+        await send(message, Reply(html_text("diag_no_result", language)))
+        return
+    last = results[0]
+    diagnosis = svc.rescore(last)
+    finished = Finished(diagnosis, {}, last.id)
+    body = result_text(finished, last.created_at, language).replace(
+        html_text("diag_result_header", language, date=_date(last.created_at)),
+        html_text("diag_last_header", language, date=_date(last.created_at)),
+    )
+    if len(results) > 1:
+        body += "\n\n" + "\n".join(_evolution(last, results[1], context, language))
+    else:
+        body += "\n\n" + html_text("diag_first_result", language)
+    await send(message, Reply(body))
+    chart = await _chart(diagnosis, language)
+    await message.reply_photo(io.BytesIO(chart), caption=html_text("diag_chart_caption", language))
+
+
+@privileged(Role.COORDINATOR)
+async def diagnostic_statistics(update: Update, context: Context) -> None:
+    """`/stats diagnostic`: anonymous counts only, never one person's answers."""
+    language = await _language(update, context)
+    svc = services(context).diagnosis
+    stats = await svc.stats()
+    labels = svc.questionnaire.labels()
+    lines = [html_text("stats_diagnostic", language, count=stats.diagnostics)]
+    lines += [
+        html_text("stats_diagnostic_metier", language, label=label, missing=stats.missing.get(metier_id, 0),
+                  fragile=stats.fragile.get(metier_id, 0))
+        for metier_id, label in labels.items()
+    ]  # fmt: skip
+    territory_labels = {o.id: o.label for c in svc.questionnaire.context for o in c.options}
+    for territory in stats.territories:
+        missing = ", ".join(f"{labels.get(m, m)} ({n})" for m, n in territory.missing.items() if n) or "—"
+        name = territory_labels.get(territory.territory or "", "") or text(
+            "stats_diagnostic_unknown_territory", language
+        )
+        lines.append(html_text("stats_diagnostic_territory", language, territory=name,
+                               count=territory.diagnostics, missing=missing))  # fmt: skip
+    await send(update.effective_message, Reply("\n".join(lines)))
