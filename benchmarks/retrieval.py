@@ -12,6 +12,7 @@ a Markdown table with the targets beside the results and asserts nothing. The ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import json
@@ -99,22 +100,12 @@ class Report:
         p50, p95, top = float(np.percentile(samples, 50)), float(np.percentile(samples, 95)), max(samples)
         data = {"p50_ms": p50, "p95_ms": p95, "max_ms": top, "n": self.n, "others_cpu": others}
         shown = f", others {others:.0%}" if elapsed >= 1 else ""
-        return self.add(
-            Row(
-                self.section,
-                measure,
-                f"p50 {p50:.2f} · p95 {p95:.2f} · max {top:.1f} ms{shown}",
-                target,
-                data,
-            )
-        )
+        result = f"p50 {p50:.2f} · p95 {p95:.2f} · max {top:.1f} ms{shown}"
+        return self.add(Row(self.section, measure, result, target, data))
 
     def value(self, measure: str, number: float, unit: str, digits: int = 1, target: str = "") -> Row:
-        return self.add(
-            Row(
-                self.section, measure, f"{number:,.{digits}f} {unit}", target, {"value": number, "unit": unit}
-            )
-        )
+        data = {"value": number, "unit": unit}
+        return self.add(Row(self.section, measure, f"{number:,.{digits}f} {unit}", target, data))
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
@@ -152,10 +143,8 @@ def load_questions() -> list[str]:
 def rss_mb() -> float:
     """Current RSS, after returning freed memory to the system so that differences mean something."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
     return float(psutil.Process().memory_info().rss) / MB
 
 
@@ -200,7 +189,7 @@ def warm(report: Report, searcher: Searcher) -> None:
                 return model(features[question])
 
         report.time("    tokenizer", lambda q: model.preprocess([q], prompt=prompt))
-        report.time("    transformer forward (12 layers)", forward)
+        report.time("    transformer forward", forward)
         report.value(
             "    query length with the prompt, mean",
             np.mean([f["input_ids"].shape[1] for f in features.values()]),
@@ -230,16 +219,17 @@ def synthetic_chunks(real: Index, size: int, rng: np.random.Generator) -> list[C
         sentence = " ".join(words[j] for j in picks[end : end + length])
         end += length
         resource_id = f"synthetic-{i // 4}"
+        title, text = " ".join(sentence.split()[:5]).capitalize(), sentence[0].upper() + sentence[1:] + "."
         chunks.append(Chunk(
-            id=f"{resource_id}#{i % 4}", resource_id=resource_id, title=" ".join(sentence.split()[:5]).capitalize(),
-            heading="", text=sentence[0].upper() + sentence[1:] + ".", url=f"https://example.org/{resource_id}",
-            type="fiche", roles=(), tags=(),
+            id=f"{resource_id}#{i % 4}", resource_id=resource_id, title=title, heading="", text=text,
+            url=f"https://example.org/{resource_id}", type="fiche", roles=(), tags=(),
         ))  # fmt: skip
     return chunks
 
 
 def unit_rows(vectors: Vectors) -> Vectors:
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms: Vectors = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / norms
 
 
 def synthetic(report: Report, real: Searcher, size: int) -> None:
@@ -261,21 +251,18 @@ def synthetic(report: Report, real: Searcher, size: int) -> None:
     report.time("  BM25 alone (tokenize + scores)", lambda q: index.lexical.scores(tokenize(q)))
     one = {q: queries[searcher.check_question(q)].reshape(1, -1) for q in report.questions}
     depth = real.config.candidates
+    kind = type(index.dense).__name__
     report.add(
-        Row(
-            report.section, "  dense index of bot/retrieval/index.py", f"{type(index.dense).__name__} (exact)"
-        )
-    )
-    report.time(
-        f"    {type(index.dense).__name__} search alone, k={depth} (search() calls it twice)",
-        lambda q: index.dense.search(one[q], depth),
+        Row(report.section, "dense index of bot/retrieval/index.py", f"{kind} (exact), searched twice")
     )
     hnsw(report, "random unit vectors", vectors, one, depth)
     # Random vectors in 384 dimensions are nearly equidistant, the worst case for a graph index. Real e5
     # vectors share a narrow cone: mixtures of three real passage vectors plus noise come closer to them.
     picks = rng.integers(0, len(real.index.vectors), size=(size, 3))
     weights = rng.dirichlet(np.ones(3), size=size).astype(np.float32)
-    mixed = np.einsum("nk,nkd->nd", weights, real.index.vectors[picks])
+    mixed: Vectors = np.zeros((size, dimension), dtype=np.float32)
+    for k in range(3):
+        mixed += weights[:, k, None] * real.index.vectors[picks[:, k]]
     mixed = unit_rows(
         mixed + rng.standard_normal(mixed.shape, dtype=np.float32) * np.float32(0.2 / dimension**0.5)
     )
@@ -294,13 +281,12 @@ def hnsw(report: Report, label: str, vectors: Vectors, one: dict[str, Vectors], 
     queries = np.vstack(list({q.tobytes(): q for q in one.values()}.values()))
     exact, approx = flat.search(queries, 10)[1], graph.search(queries, 10)[1]
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
-    name = f"IndexHNSWFlat M={HNSW_M} efSearch={HNSW_EF_SEARCH}, {label}"
-    report.time(f"  {name}: search alone, k={depth}", lambda q: graph.search(one[q], depth))
-    if label != "random unit vectors":
-        report.time(f"  IndexFlatIP, {label}: search alone, k={depth}", lambda q: flat.search(one[q], depth))
-    report.value(f"    {name}: recall@10 vs exact", float(recall), "", 3)
-    report.value(f"    {name}: build time", build_s, "s")
-    report.value(f"    {name}: size", len(faiss.serialize_index(graph)) / MB, "MB", 0)
+    report.time(f"  {label}: IndexFlatIP search alone, k={depth}", lambda q: flat.search(one[q], depth))
+    hnsw_name = f"IndexHNSWFlat (M={HNSW_M}, efSearch={HNSW_EF_SEARCH})"
+    report.time(f"  {label}: {hnsw_name} search alone, k={depth}", lambda q: graph.search(one[q], depth))
+    report.value("    recall@10 vs exact", float(recall), "", 3)
+    report.value("    build time", build_s, "s")
+    report.value("    size", len(faiss.serialize_index(graph)) / MB, "MB", 0)
 
 
 def build(report: Report, config: Config, searcher: Searcher) -> None:
@@ -364,7 +350,9 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": f"{torch.__version__}, {torch.get_num_threads()} threads",
         "faiss": f"{faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads",
-        "OMP_NUM_THREADS / OMP_WAIT_POLICY": f"{os.environ.get('OMP_NUM_THREADS', '-')} / {os.environ.get('OMP_WAIT_POLICY', '-')}",
+        "OMP_NUM_THREADS, OMP_WAIT_POLICY": ", ".join(
+            os.environ.get(v, "-") for v in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")
+        ),
         "load average at the start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
