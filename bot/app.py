@@ -11,6 +11,8 @@ from bot.config import Config
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
+from bot.events.planning import parse_offsets
+from bot.events.service import EventService
 from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
@@ -47,6 +49,7 @@ class Services:
     users: UserService
     questions: QuestionService
     diagnosis: DiagnosisService
+    events: EventService
     owned: bool = True
 
     async def close(self) -> None:
@@ -75,4 +78,5 @@ async def open_services(
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
+        events=EventService(storage, parse_offsets(config.events.reminder_offsets)),
     )

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the questions"
     )
+    events = commands.add_parser("events", help="event tools")
+    events_import = events.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "import", help="import events from YAML or .ics (idempotent: re-importing updates, never duplicates)"
+    )
+    events_import.add_argument("file", type=Path)
     commands.add_parser("run", help="run the Telegram bot (TELEGRAM_BOT_TOKEN); without a token, the sandbox")
     commands.add_parser("chat", help="chat with the real bot in this terminal, against a local fake Telegram")
     database = commands.add_parser("db", help="database tools")
@@ -93,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     handlers = {
         "ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model,
-        "run": _run, "chat": _chat, "db": _db, "diagnose": _diagnose,
+        "run": _run, "chat": _chat, "db": _db, "diagnose": _diagnose, "events": _events,
     }  # fmt: skip
     try:
         return handlers[args.command](config, args)
@@ -375,4 +380,54 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(to_json(diagnosis, recommendations), ensure_ascii=False, indent=2))
     else:
         print(format_result(diagnosis, recommendations, args.lang))
+    return 0
+
+
+def _events(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.events.importer import EventImportError, load_events_file
+    from bot.events.planning import parse_offsets
+    from bot.events.service import EventService
+    from bot.storage.database import open_database
+    from bot.storage.repository import EventFields
+
+    try:
+        imported = load_events_file(args.file)
+    except EventImportError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    except OSError as exc:
+        raise Failure(f"{args.file}: {exc}") from exc
+
+    async def store() -> dict[str, int]:
+        database = await open_database(config.database.url, config.base_dir)
+        outcomes = {"created": 0, "updated": 0, "unchanged": 0, "cancelled": 0}
+        service = EventService(database.storage, parse_offsets(config.events.reminder_offsets))
+        try:
+            for item in imported:
+                fields = EventFields(
+                    item.title,
+                    item.starts_at,
+                    item.ends_at,
+                    item.place,
+                    item.link,
+                    item.description,
+                    item.audience,
+                )
+                event, outcome = await database.storage.upsert_event(item.uid, fields)
+                outcomes[str(outcome)] += 1
+                if item.status == "cancelled" and event.status != "cancelled":
+                    await service.cancel(event.id)  # subscribers are told, through the outbox
+                    outcomes["cancelled"] += 1
+        finally:
+            await database.close()
+        return outcomes
+
+    counts = asyncio.run(store())
+    print(
+        f"{args.file}: {len(imported)} events — {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['cancelled']} cancelled."
+    )
     return 0

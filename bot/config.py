@@ -59,6 +59,20 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    reminder_offsets: tuple[str, ...] = ("7d", "1d", "2h")
+    tick_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    rate: float = 25.0
+    per_chat_interval: float = 1.0
+    group_per_minute: int = 20
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     knowledge_dir: str = "knowledge"
     index_dir: str = "index"
@@ -68,6 +82,8 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def path(self, value: str) -> Path:
@@ -181,6 +197,11 @@ def _validate(config: Config, source: str) -> None:
             "database.url: expected a URL such as sqlite+aiosqlite:///data/catabot.db",
         ),
         (1 <= config.telegram.webhook_port <= 65535, "telegram.webhook_port: must be a TCP port (1-65535)"),
+        (config.events.tick_seconds >= 1, "events.tick_seconds: must be 1 or more"),
+        (0 < config.delivery.rate <= 30, "delivery.rate: messages per second, above 0 and at most 30"),
+        (config.delivery.per_chat_interval >= 0, "delivery.per_chat_interval: seconds, 0 or more"),
+        (1 <= config.delivery.group_per_minute <= 20, "delivery.group_per_minute: 1 to 20"),
+        (config.delivery.max_attempts >= 1, "delivery.max_attempts: must be 1 or more"),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
             "log_level: DEBUG, INFO, WARNING or ERROR",
@@ -189,3 +210,9 @@ def _validate(config: Config, source: str) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{source}: {message}")
+    from bot.events.planning import parse_offsets
+
+    try:
+        parse_offsets(config.events.reminder_offsets)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: events.reminder_offsets: {exc}") from exc

@@ -61,7 +61,9 @@ async def running_bot(
         async with AsyncExitStack() as stack:
             if fake is None:
                 fake = await stack.enter_async_context(FakeTelegram())
-            app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
+            app = build_application(
+                fake.token, services, api_root=fake.api_root, rate_limit=False, deliver=False
+            )
             async with app:
                 await app.post_init(app)  # type: ignore[misc]
                 await app.start()
@@ -77,7 +79,7 @@ async def running_bot(
             await services.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     """Wait until an async condition (e.g. on the database) holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

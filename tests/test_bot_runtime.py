@@ -32,7 +32,7 @@ async def test_webhook_mode_with_secret(tmp_path: Path, knowledge_copy: Path) ->
     port = _free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     async with FakeTelegram() as fake:
-        app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
+        app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False, deliver=False)
         async with app:
             await app.post_init(app)  # type: ignore[misc]
             await app.start()

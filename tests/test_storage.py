@@ -16,15 +16,28 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select
 
-from bot.storage import Database, RedeemResult, Role, Storage, open_database, upgrade
+from bot.delivery.outbox import Status
+from bot.storage import Database, EventFields, RedeemResult, Role, Storage, open_database, upgrade
 from bot.storage.database import alembic_config, current_revision
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import metadata
 from tests.storage_fixtures import BACKENDS, database_url
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-HEAD = "0002"
-TABLES = {"users", "invitations", "questions", "feedback", "diagnostic_sessions", "diagnostic_results"}
+HEAD = "0003"
+TABLES = {
+    "users",
+    "invitations",
+    "questions",
+    "feedback",
+    "diagnostic_sessions",
+    "diagnostic_results",
+    "events",
+    "event_subscriptions",
+    "rsvps",
+    "preferences",
+    "deliveries",
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -326,7 +339,11 @@ ME, OTHER = 987_654_321, 123_456_789
 
 
 async def populate(storage: Storage) -> dict[str, str]:
-    """ME and OTHER each ask, vote on each other's answers, invite each other and diagnose their territory."""
+    """ME and OTHER each ask, vote on each other's answers, invite each other and diagnose their territory.
+
+    Each creates an event; both ask for reminders of, and answer about, both events; both set preferences;
+    messages to both chats are in the outbox.
+    """
     await storage.touch_user(ME, language_hint="en", now=T0)
     await storage.touch_user(OTHER, now=T0)
     mine = await ask(storage, "my secret question", at=1, user=ME, answered=True)
@@ -352,6 +369,27 @@ async def populate(storage: Storage) -> dict[str, str]:
             now=minutes(7),
         )
         await storage.save_diagnostic(user_id, {"q1": answer}, now=minutes(8))
+    my_event = await storage.create_event(
+        EventFields("my event", minutes(600)), created_by=ME, now=minutes(9)
+    )
+    their_event = await storage.create_event(
+        EventFields("their event", minutes(700), audience="members"), created_by=OTHER, now=minutes(9)
+    )
+    for user_id in (ME, OTHER):
+        for event in (my_event, their_event):
+            assert await storage.toggle_reminder(user_id, event.id, now=minutes(10))
+            await storage.set_rsvp(user_id, event.id, "yes" if user_id == ME else "maybe", now=minutes(11))
+        await storage.set_preference(user_id, "remind_all", True, now=minutes(12))
+        await storage.set_preference(user_id, "announcements", False, now=minutes(12))
+        await storage.set_topics(
+            user_id, ["secret-topic" if user_id == ME else "public-topic"], now=minutes(12)
+        )
+        await storage.enqueue(
+            "reminder", my_event.id, [user_id], "60", not_before=minutes(540), now=minutes(13)
+        )
+        await storage.enqueue("announcement", 1, [user_id, -100], "", not_before=minutes(13), now=minutes(13))
+    [first, *_] = await storage.claim(10, now=minutes(14))
+    await storage.finish(first.id, Status.SENT, now=minutes(15))
     return codes
 
 
@@ -367,7 +405,18 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
     assert [i["code"] for i in exported["invitations_used"]] == [codes["theirs_used"]]
     assert exported["diagnostic_session"]["answers"] == {"q1": "my-answer"}
     assert [r["answers"] for r in exported["diagnostic_results"]] == [{"q1": "my-answer"}]
+    assert [e["title"] for e in exported["events_created"]] == ["my event"]
+    assert len(exported["event_reminders"]) == 2
+    assert [r["answer"] for r in exported["rsvps"]] == ["yes", "yes"]
+    assert exported["preferences"] == {
+        "remind_all": True,
+        "new_event_notices": False,
+        "announcements": False,
+        "topics": ["secret-topic"],
+    }
+    assert sorted(d["kind"] for d in exported["deliveries"]) == ["announcement", "reminder"]
     assert "their private question" not in dumped and "their-answer" not in dumped
+    assert "their event" not in dumped and "public-topic" not in dumped and "-100" not in dumped
     assert str(OTHER) not in dumped
 
     assert await storage.export_user(404) == {
@@ -378,6 +427,11 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
         "invitations_used": [],
         "diagnostic_session": None,
         "diagnostic_results": [],
+        "events_created": [],
+        "event_reminders": [],
+        "rsvps": [],
+        "preferences": None,
+        "deliveries": [],
     }
 
 
@@ -392,6 +446,7 @@ async def test_forget_removes_everything_about_the_user_and_nothing_else(db: Dat
         for row in rows:
             assert ME not in row.values(), (table, row)
             assert "my secret question" not in row.values(), (table, row)
+            assert "secret-topic" not in json.dumps(row, default=str), (table, row)
     assert await storage.get_user(ME) is None
     after = await storage.export_user(OTHER)
     assert after["questions"] == before["questions"]
@@ -400,6 +455,17 @@ async def test_forget_removes_everything_about_the_user_and_nothing_else(db: Dat
     assert after["feedback"] == []  # their vote was on ME's question, now gone
     assert after["diagnostic_session"] == before["diagnostic_session"]
     assert after["diagnostic_results"] == before["diagnostic_results"]
+    for key in ("events_created", "event_reminders", "rsvps", "preferences", "deliveries"):
+        assert after[key] == before[key], key
+    assert after["event_reminders"] and after["rsvps"] and after["deliveries"]
+    assert await storage.get_preferences(ME) == await storage.get_preferences(404)  # the defaults
+    assert await storage.reminder_event_ids(ME) == set()
+    my_event = (await storage.upcoming_events(now=T0, include_members_only=True))[0]
+    assert (my_event.title, my_event.created_by) == ("my event", None)  # kept, without its author
+    assert await storage.rsvp_counts(my_event.id) == {"yes": 0, "maybe": 1, "no": 0}
+    assert await storage.announcement_recipients("all") == []  # OTHER opted out, ME is gone
+    assert await storage.announcement_opted_out_count("all") == 1
+    assert sum((await storage.counts("announcement", 1)).values()) == 2  # to OTHER and to the group
     assert await storage.load_diagnostic(ME) is None and await storage.diagnostic_results(ME) == []
     # The used codes stay used; the unused one is gone.
     assert await storage.redeem_invitation(codes["mine_used"], 55, now=minutes(9)) == RedeemResult.USED

@@ -28,6 +28,7 @@ from bot.storage.database import alembic_config, current_revision, upgrade_engin
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import feedback, invitations, metadata, questions, users
 from tests.storage_fixtures import BACKENDS, database_url
+from tests.test_storage import HEAD
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ME, OTHER = 987_654_321, 123_456_789
@@ -146,7 +147,7 @@ async def test_upgrade_from_0001_keeps_the_data(db_url: str, tmp_path: Path) -> 
         await engine.dispose()
 
     async with await open_database(db_url, tmp_path) as db:  # the new version starts: it migrates
-        assert await current_revision(db.engine) == "0002"
+        assert await current_revision(db.engine) == HEAD
         assert await rows_0001(db.engine) == before
         assert await table_names(db.engine) >= DIAGNOSTIC_TABLES
         assert await schema_differences(db.engine) == []
@@ -167,7 +168,7 @@ async def test_downgrade_to_0001_and_upgrade_again(db: Database) -> None:
     assert await rows_0001(db.engine) == before
 
     await migrate(db.engine, "upgrade", "head")
-    assert await current_revision(db.engine) == "0002"
+    assert await current_revision(db.engine) == HEAD
     assert await schema_differences(db.engine) == []
     assert await rows_0001(db.engine) == before
     assert await db.storage.load_diagnostic(ME) is None  # the diagnostic tables come back empty

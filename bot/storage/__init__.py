@@ -1,4 +1,5 @@
-"""Persistent state of the bot: users, invitations, questions, feedback, self-diagnoses (SQLite, PostgreSQL).
+"""Persistent state of the bot: users, invitations, questions, feedback, self-diagnoses, events, the delivery
+outbox (SQLite, PostgreSQL).
 
 `open_database(url, base_dir)` applies the Alembic migrations and returns a `Database` whose `storage` has the
 queries. Nothing here knows about Telegram.
@@ -8,31 +9,44 @@ from __future__ import annotations
 
 from bot.storage.database import Database, create_engine, normalize_url, open_database, upgrade
 from bot.storage.repository import (
+    AnnouncementAudience,
     DiagnosticResult,
     DiagnosticSession,
     DiagnosticStats,
+    Event,
+    EventFields,
     FeedbackSummary,
+    Preferences,
     QuestionSummary,
     RedeemResult,
     Stats,
     Storage,
     TerritoryStats,
+    UpsertOutcome,
     User,
 )
-from bot.storage.schema import Role
+from bot.storage.schema import Audience, EventStatus, Role, RsvpAnswer
 
 __all__ = [
+    "AnnouncementAudience",
+    "Audience",
     "Database",
     "DiagnosticResult",
     "DiagnosticSession",
     "DiagnosticStats",
+    "Event",
+    "EventFields",
+    "EventStatus",
     "FeedbackSummary",
+    "Preferences",
     "QuestionSummary",
     "RedeemResult",
     "Role",
+    "RsvpAnswer",
     "Stats",
     "Storage",
     "TerritoryStats",
+    "UpsertOutcome",
     "User",
     "create_engine",
     "normalize_url",

@@ -2,17 +2,19 @@
 
 Every method is one transaction. Times are timezone-aware UTC datetimes; methods where time matters take a
 keyword `now` (default: the current time) so tests can use their own clock.
+
+`Storage` is also the outbox of `bot.delivery.outbox` (it implements `OutboxStore`).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,26 +22,40 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
+    Text,
+    and_,
     delete,
     false,
     func,
     insert,
+    or_,
     select,
     true,
+    tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.delivery.outbox import Delivery, Status
 from bot.storage.engine import transaction
 from bot.storage.schema import (
+    Audience,
+    EventStatus,
     Role,
+    RsvpAnswer,
+    deliveries,
     diagnostic_results,
     diagnostic_sessions,
+    event_subscriptions,
+    events,
     feedback,
     invitations,
+    preferences,
     questions,
+    rsvps,
     users,
 )
 
@@ -49,6 +65,16 @@ CODE_GROUP = 4  # "K7QF-2M9X": 31**8 ≈ 8.5e11 codes
 MISSING = "missing"  # the diagnostic statuses counted by `diagnostic_stats`
 FRAGILE = "fragile"
 _USER_ID = frozenset({"user_id"})
+_MEMBER_ROLES = (Role.MEMBER.value, Role.COORDINATOR.value)
+_PREFERENCE_FLAGS = frozenset({"remind_all", "new_event_notices", "announcements"})
+_TOPIC_LENGTH = 64
+_ENQUEUE_CHUNK = 1000  # rows per INSERT: 8 parameters each, far below SQLite's and asyncpg's limits
+_ERROR_LENGTH = 300  # deliveries.last_error
+_FINAL = frozenset({Status.SENT, Status.BLOCKED, Status.FAILED, Status.SKIPPED})
+_UNFINISHED = (Status.PENDING.value, Status.SENDING.value)
+CHAT_MOVED = "chat moved"  # reason of a delivery skipped because the new chat has the same one already
+
+UpsertOutcome = Literal["created", "updated", "unchanged"]
 
 
 class RedeemResult(StrEnum):
@@ -144,6 +170,55 @@ class DiagnosticStats:
     territories: list[TerritoryStats]  # most diagnostics first, "not given" last among equals
 
 
+@dataclass(frozen=True)
+class EventFields:
+    """What a coordinator (or an import) says about an event; `Storage` checks it."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    place: str | None = None
+    link: str | None = None
+    description: str | None = None
+    audience: Audience | str = Audience.ALL
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    uid: str | None  # the external id of an imported event
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    place: str | None
+    link: str | None
+    description: str | None
+    audience: Audience
+    status: EventStatus
+    revision: int  # starts at 1, +1 whenever starts_at changes (reminders are keyed by it)
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Preferences:
+    remind_all: bool = False  # a reminder of every event the user may attend
+    new_event_notices: bool = False  # a message when an event is created
+    announcements: bool = True  # False: opted out of announcements
+    topics: tuple[str, ...] = ()  # for announcements to a topic
+
+
+class AnnouncementAudience(StrEnum):
+    ALL = "all"
+    MEMBERS = "members"  # members and coordinators
+    COORDINATORS = "coordinators"
+    TOPIC = "topic"  # users who follow the topic
+
+
+_EVENT_FIELDS = tuple(field.name for field in fields(EventFields))
+
+
 def normalize_question(text: str) -> str:
     """The grouping key of a question: lowercase, spaces collapsed, trailing ?!.… dropped."""
     key = " ".join(text.replace("’", "'").split()).lower()
@@ -164,7 +239,7 @@ def new_code() -> str:
 
 
 class Storage:
-    """Users, invitations, questions, feedback and self-diagnoses."""
+    """Users, invitations, questions, feedback, self-diagnoses, events and the delivery outbox."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -569,6 +644,536 @@ class Storage:
             territories=territories,
         )
 
+    # -- events -------------------------------------------------------------------------------------------
+
+    async def create_event(
+        self,
+        fields: EventFields,
+        *,
+        created_by: int | None,
+        uid: str | None = None,
+        now: datetime | None = None,
+    ) -> Event:
+        """A new scheduled event, revision 1. IntegrityError if `uid` exists already (see `upsert_event`)."""
+        values = _event_values(fields)
+        if uid is not None:
+            _check_length("uid", uid, 200)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                insert(events)
+                .values(
+                    uid=uid,
+                    status=EventStatus.SCHEDULED.value,
+                    revision=1,
+                    created_by=created_by,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+                .returning(*events.c)
+            )
+            row = result.mappings().one()
+        return _event(row)
+
+    async def update_event(
+        self, event_id: int, fields: EventFields, *, now: datetime | None = None
+    ) -> tuple[Event, frozenset[str]] | None:
+        """Replace the event's fields; return it with the names of the fields that changed (None: unknown).
+
+        The revision goes up when `starts_at` changes; nothing is written when nothing changed. The status
+        is left as it is.
+        """
+        values = _event_values(fields)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            row = await _locked_event(conn, events.c.id == event_id)
+            if row is None:
+                return None
+            return await _apply_event_values(conn, row, values, now)
+
+    async def upsert_event(
+        self, uid: str, fields: EventFields, *, now: datetime | None = None
+    ) -> tuple[Event, UpsertOutcome]:
+        """Create or update the event imported with this external id: importing twice never duplicates it.
+
+        "created", "updated" (some field changed, see `update_event`) or "unchanged". The status is left as it
+        is: a cancelled event imported again stays cancelled.
+        """
+        _check_length("uid", uid, 200)
+        values = _event_values(fields)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            stmt = _insert(conn, events).values(
+                uid=uid,
+                status=EventStatus.SCHEDULED.value,
+                revision=1,
+                created_by=None,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            result = await conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=[events.c.uid]).returning(*events.c)
+            )
+            created = result.mappings().first()
+            if created is not None:
+                return _event(created), "created"
+            row = await _locked_event(conn, events.c.uid == uid)
+            assert row is not None  # it conflicted, and events are never deleted
+            event, changed = await _apply_event_values(conn, row, values, now)
+        return event, "updated" if changed else "unchanged"
+
+    async def cancel_event(self, event_id: int, *, now: datetime | None = None) -> Event | None:
+        """Mark the event cancelled (once: cancelling again changes nothing). None if unknown."""
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            await conn.execute(
+                update(events)
+                .where(events.c.id == event_id, events.c.status != EventStatus.CANCELLED.value)
+                .values(status=EventStatus.CANCELLED.value, updated_at=now)
+            )
+            row = (await conn.execute(select(events).where(events.c.id == event_id))).mappings().first()
+        return None if row is None else _event(row)
+
+    async def get_event(self, event_id: int) -> Event | None:
+        async with transaction(self._engine, write=False) as conn:
+            row = (await conn.execute(select(events).where(events.c.id == event_id))).mappings().first()
+        return None if row is None else _event(row)
+
+    async def upcoming_events(
+        self,
+        *,
+        now: datetime | None = None,
+        include_members_only: bool = False,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[Event]:
+        """Scheduled events not over at `now` (ends_at, or else starts_at, ≥ now), soonest first.
+
+        Members-only events are left out unless `include_members_only`.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset: 0 or more, got {limit} and {offset}")
+        stmt = (
+            select(events)
+            .where(_upcoming(_utc(now), include_members_only))
+            .order_by(events.c.starts_at, events.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_event(row) for row in rows]
+
+    async def count_upcoming(self, *, now: datetime | None = None, include_members_only: bool = False) -> int:
+        """How many events `upcoming_events` lists over all its pages."""
+        stmt = select(func.count()).select_from(events).where(_upcoming(_utc(now), include_members_only))
+        async with transaction(self._engine, write=False) as conn:
+            return int(await conn.scalar(stmt) or 0)
+
+    async def events_starting_between(self, start: datetime, end: datetime) -> list[Event]:
+        """Scheduled events (any audience) with start ≤ starts_at < end, soonest first: the reminder tick."""
+        stmt = (
+            select(events)
+            .where(
+                events.c.status == EventStatus.SCHEDULED.value,
+                events.c.starts_at >= _utc_value("start", start),
+                events.c.starts_at < _utc_value("end", end),
+            )
+            .order_by(events.c.starts_at, events.c.id)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_event(row) for row in rows]
+
+    # -- per-user event settings --------------------------------------------------------------------------
+
+    async def toggle_reminder(self, user_id: int, event_id: int, *, now: datetime | None = None) -> bool:
+        """Switch "remind me" of this event for the user; return the new state.
+
+        An unknown `user_id` is created as a newcomer; LookupError for an unknown event.
+        """
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            removed = await conn.execute(
+                delete(event_subscriptions).where(
+                    event_subscriptions.c.user_id == user_id, event_subscriptions.c.event_id == event_id
+                )
+            )
+            if removed.rowcount > 0:
+                return False
+            await _check_event(conn, event_id)
+            await _ensure_user(conn, user_id, now)
+            stmt = _insert(conn, event_subscriptions).values(
+                user_id=user_id, event_id=event_id, created_at=now
+            )
+            await conn.execute(stmt.on_conflict_do_nothing())
+        return True
+
+    async def reminder_event_ids(self, user_id: int) -> set[int]:
+        """The events the user asked to be reminded of."""
+        stmt = select(event_subscriptions.c.event_id).where(event_subscriptions.c.user_id == user_id)
+        async with transaction(self._engine, write=False) as conn:
+            return set((await conn.scalars(stmt)).all())
+
+    async def set_rsvp(
+        self, user_id: int, event_id: int, answer: RsvpAnswer | str, *, now: datetime | None = None
+    ) -> None:
+        """The user's answer ("yes", "maybe", "no"), replacing the previous one.
+
+        ValueError for another answer; an unknown `user_id` is created as a newcomer; LookupError for an
+        unknown event.
+        """
+        value = RsvpAnswer(answer).value
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            await _check_event(conn, event_id)
+            await _ensure_user(conn, user_id, now)
+            stmt = _insert(conn, rsvps).values(
+                user_id=user_id, event_id=event_id, answer=value, updated_at=now
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[rsvps.c.user_id, rsvps.c.event_id],
+                    set_={"answer": stmt.excluded.answer, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+
+    async def rsvp_of(self, user_id: int, event_id: int) -> RsvpAnswer | None:
+        stmt = select(rsvps.c.answer).where(rsvps.c.user_id == user_id, rsvps.c.event_id == event_id)
+        async with transaction(self._engine, write=False) as conn:
+            answer = await conn.scalar(stmt)
+        return None if answer is None else RsvpAnswer(answer)
+
+    async def rsvp_counts(self, event_id: int) -> dict[str, int]:
+        """{"yes": n, "maybe": n, "no": n}, zeros included."""
+        stmt = (
+            select(rsvps.c.answer, func.count()).where(rsvps.c.event_id == event_id).group_by(rsvps.c.answer)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            counted = {answer: int(n) for answer, n in (await conn.execute(stmt)).all()}
+        return {answer.value: counted.get(answer.value, 0) for answer in RsvpAnswer}
+
+    async def get_preferences(self, user_id: int) -> Preferences:
+        """The user's preferences; the defaults for a user who never changed any (or is unknown)."""
+        stmt = select(preferences).where(preferences.c.user_id == user_id)
+        async with transaction(self._engine, write=False) as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            return Preferences()
+        return Preferences(
+            remind_all=bool(row["remind_all"]),
+            new_event_notices=bool(row["new_event_notices"]),
+            announcements=bool(row["announcements"]),
+            topics=tuple(_topics(row["topics"])),
+        )
+
+    async def set_preference(
+        self, user_id: int, name: str, value: bool, *, now: datetime | None = None
+    ) -> None:
+        """Set "remind_all", "new_event_notices" or "announcements" (ValueError for another name).
+
+        An unknown `user_id` is created as a newcomer.
+        """
+        if name not in _PREFERENCE_FLAGS:
+            raise ValueError(f"preference: one of {sorted(_PREFERENCE_FLAGS)}, got {name!r}")
+        await self._set_preferences(user_id, _utc(now), {name: bool(value)})
+
+    async def set_topics(self, user_id: int, topics: Iterable[str], *, now: datetime | None = None) -> None:
+        """The topics whose announcements the user receives (duplicates dropped, order kept)."""
+        await self._set_preferences(user_id, _utc(now), {"topics": _topics(list(topics))})
+
+    async def _set_preferences(self, user_id: int, now: datetime, values: dict[str, Any]) -> None:
+        async with transaction(self._engine, write=True) as conn:
+            await _ensure_user(conn, user_id, now)
+            stmt = _insert(conn, preferences).values(user_id=user_id, **values)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[preferences.c.user_id],
+                    set_={name: stmt.excluded[name] for name in values},
+                )
+            )
+
+    async def reminder_recipients(self, event: Event) -> list[int]:
+        """Active users to remind of the event: those who asked for it, and those who want every reminder.
+
+        Only members and coordinators for a members-only event. By id.
+        """
+        chosen = select(event_subscriptions.c.user_id).where(event_subscriptions.c.event_id == event.id)
+        everything = select(preferences.c.user_id).where(preferences.c.remind_all == true())
+        return await self._user_ids(
+            or_(users.c.id.in_(chosen), users.c.id.in_(everything)), _event_audience(event)
+        )
+
+    async def event_notice_recipients(self, event: Event) -> list[int]:
+        """Active users who want to hear about new events (members and coordinators only for a members-only
+        event). By id."""
+        wanted = select(preferences.c.user_id).where(preferences.c.new_event_notices == true())
+        return await self._user_ids(users.c.id.in_(wanted), _event_audience(event))
+
+    async def announcement_recipients(
+        self, audience: AnnouncementAudience | str, topic: str | None = None
+    ) -> list[int]:
+        """Active users of the audience who did not opt out of announcements, by id.
+
+        Audiences: "all", "members" (members and coordinators), "coordinators", "topic" (users following
+        `topic`, which is then required).
+        """
+        return [
+            user_id for user_id, opted_in in await self._announcement_audience(audience, topic) if opted_in
+        ]
+
+    async def announcement_opted_out_count(
+        self, audience: AnnouncementAudience | str, topic: str | None = None
+    ) -> int:
+        """How many active users of the audience `announcement_recipients` leaves out: they opted out."""
+        return sum(not opted_in for _, opted_in in await self._announcement_audience(audience, topic))
+
+    async def _announcement_audience(
+        self, audience: AnnouncementAudience | str, topic: str | None
+    ) -> list[tuple[int, bool]]:
+        """(user id, not opted out) of the active users of the audience, by id."""
+        audience = AnnouncementAudience(audience)
+        if (audience == AnnouncementAudience.TOPIC) != (topic is not None):
+            raise ValueError(f"announcement audience {audience.value!r}: a topic with 'topic' and only then")
+        opted_in = func.coalesce(preferences.c.announcements, true())
+        stmt = (
+            select(users.c.id, opted_in, preferences.c.topics)
+            .select_from(users.outerjoin(preferences, preferences.c.user_id == users.c.id))
+            .where(users.c.active == true())
+            .order_by(users.c.id)
+        )
+        if audience == AnnouncementAudience.MEMBERS:
+            stmt = stmt.where(users.c.role.in_(_MEMBER_ROLES))
+        elif audience == AnnouncementAudience.COORDINATORS:
+            stmt = stmt.where(users.c.role == Role.COORDINATOR.value)
+        elif audience == AnnouncementAudience.TOPIC:
+            # Users following some topic; the topic itself is matched below, in Python (JSON in TEXT).
+            stmt = stmt.where(type_coerce(preferences.c.topics, Text()) != "[]")
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            (user_id, bool(flag))
+            for user_id, flag, topics in rows
+            if topic is None or topic in _topics(topics or [])
+        ]
+
+    async def _user_ids(self, *conditions: ColumnElement[bool]) -> list[int]:
+        stmt = select(users.c.id).where(users.c.active == true(), *conditions).order_by(users.c.id)
+        async with transaction(self._engine, write=False) as conn:
+            return list((await conn.scalars(stmt)).all())
+
+    # -- outbox (bot.delivery.outbox.OutboxStore) ---------------------------------------------------------
+
+    async def enqueue(
+        self,
+        kind: str,
+        ref_id: int,
+        chat_ids: Sequence[int],
+        key: str,
+        *,
+        not_before: datetime,
+        now: datetime,
+        status: Status = Status.PENDING,
+        reason: str | None = None,
+    ) -> int:
+        """Record one pending delivery per chat; existing (kind, ref_id, chat_id, key) are left as they are.
+
+        Returns how many were new. Beyond `OutboxStore`: `status=Status.SKIPPED` (with a `reason`) records
+        deliveries that must never be sent, e.g. reminders superseded by a closer one.
+
+        One transaction; INSERT … ON CONFLICT DO NOTHING RETURNING executed with many rows, which SQLAlchemy
+        ("insertmanyvalues") sends as multi-row INSERTs of `_ENQUEUE_CHUNK` rows, compiled once: 10,000 chats
+        take a fraction of a second.
+        """
+        _check_length("kind", kind, 24)
+        _check_length("key", key, 64, minimum=0)
+        not_before, now = _utc_value("not_before", not_before), _utc(now)
+        status = Status(status)
+        if status not in (Status.PENDING, Status.SKIPPED):
+            raise ValueError(f"enqueue: pending or skipped, got {status.value!r}")
+        finished_at = None if status == Status.PENDING else now
+        last_error = None if reason is None else _reason(reason)
+        unique = list(dict.fromkeys(chat_ids))
+        added = 0
+        async with transaction(self._engine, write=True) as conn:
+            stmt = _insert(conn, deliveries).on_conflict_do_nothing().returning(deliveries.c.id)
+            for start in range(0, len(unique), _ENQUEUE_CHUNK):
+                rows = [
+                    {
+                        "kind": kind,
+                        "ref_id": ref_id,
+                        "chat_id": chat_id,
+                        "key": key,
+                        "status": status.value,
+                        "attempts": 0,
+                        "not_before": not_before,
+                        "finished_at": finished_at,
+                        "last_error": last_error,
+                        "created_at": now,
+                    }
+                    for chat_id in unique[start : start + _ENQUEUE_CHUNK]
+                ]
+                added += len((await conn.execute(stmt, rows)).all())
+        return added
+
+    async def existing_keys(self, kind: str, ref_ids: Sequence[int]) -> set[tuple[int, int, str]]:
+        """(ref_id, chat_id, key) of every delivery of `kind` to these refs, whatever its status: what was
+        recorded already (beyond `OutboxStore`, for planning reminders)."""
+        if not ref_ids:
+            return set()
+        stmt = select(deliveries.c.ref_id, deliveries.c.chat_id, deliveries.c.key).where(
+            deliveries.c.kind == kind, deliveries.c.ref_id.in_(list(dict.fromkeys(ref_ids)))
+        )
+        async with transaction(self._engine, write=False) as conn:
+            return {(ref_id, chat_id, key) for ref_id, chat_id, key in (await conn.execute(stmt)).all()}
+
+    async def claim(self, limit: int, *, now: datetime) -> list[Delivery]:
+        """Up to `limit` pending deliveries due at `now`, oldest `not_before` first (then by id), now SENDING.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent senders take different rows; SQLite: the
+        write transaction serialises them.
+        """
+        if limit < 1:
+            return []
+        now = _utc(now)
+        due = (
+            select(deliveries.c.id)
+            .where(deliveries.c.status == Status.PENDING.value, deliveries.c.not_before <= now)
+            .order_by(deliveries.c.not_before, deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with transaction(self._engine, write=True) as conn:
+            ids = list((await conn.scalars(due)).all())
+            if not ids:
+                return []
+            result = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.status == Status.PENDING.value)
+                .values(status=Status.SENDING.value, claimed_at=now)
+                .returning(*deliveries.c)
+            )
+            rows = result.mappings().all()
+        return sorted((_delivery(row) for row in rows), key=lambda d: (d.not_before, d.id))
+
+    async def finish(
+        self, delivery_id: int, status: Status, *, now: datetime, reason: str | None = None
+    ) -> None:
+        """SENT, BLOCKED, FAILED or SKIPPED (ValueError otherwise); `reason` (cut to 300 characters) is kept
+        as `last_error`, the previous one if None."""
+        status = Status(status)
+        if status not in _FINAL:
+            raise ValueError(f"finish: one of {sorted(s.value for s in _FINAL)}, got {status.value!r}")
+        values: dict[str, Any] = {"status": status.value, "finished_at": _utc(now)}
+        if reason is not None:
+            values["last_error"] = _reason(reason)
+        async with transaction(self._engine, write=True) as conn:
+            await conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+    async def retry(self, delivery_id: int, *, at: datetime, reason: str, now: datetime) -> None:
+        """Back to PENDING not before `at`, attempts + 1, `reason` kept as `last_error`."""
+        _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status=Status.PENDING.value,
+                    not_before=_utc_value("at", at),
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=_reason(reason),
+                    claimed_at=None,
+                )
+            )
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its deliveries not sent yet (pending, or sending, so that the sender's
+        retry goes to the new chat) follow it. One the new chat has already is SKIPPED (`CHAT_MOVED`)."""
+        if old_chat_id == new_chat_id:
+            return
+        unfinished = and_(deliveries.c.chat_id == old_chat_id, deliveries.c.status.in_(_UNFINISHED))
+        at_new_chat = select(deliveries.c.kind, deliveries.c.ref_id, deliveries.c.key).where(
+            deliveries.c.chat_id == new_chat_id
+        )
+        duplicate = tuple_(deliveries.c.kind, deliveries.c.ref_id, deliveries.c.key).in_(at_new_chat)
+        async with transaction(self._engine, write=True) as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(unfinished, duplicate)
+                .values(
+                    status=Status.SKIPPED.value,
+                    finished_at=_utc(None),
+                    last_error=CHAT_MOVED,
+                    claimed_at=None,
+                )
+            )
+            await conn.execute(update(deliveries).where(unfinished).values(chat_id=new_chat_id))
+
+    async def release_stale(self, *, older_than: datetime) -> int:
+        """SENDING deliveries claimed before `older_than` (their sender died) go back to PENDING; how many.
+
+        Their attempts are left as they are."""
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.status == Status.SENDING.value,
+                    deliveries.c.claimed_at < _utc_value("older_than", older_than),
+                )
+                .values(status=Status.PENDING.value, claimed_at=None)
+            )
+        return result.rowcount
+
+    async def counts(self, kind: str, ref_id: int) -> dict[Status, int]:
+        """Deliveries of (kind, ref_id) per status, every status included (0 if none)."""
+        stmt = (
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.kind == kind, deliveries.c.ref_id == ref_id)
+            .group_by(deliveries.c.status)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            counted = {Status(status): int(n) for status, n in (await conn.execute(stmt)).all()}
+        return {status: counted.get(status, 0) for status in Status}
+
+    async def failures(self, kind: str, ref_id: int) -> dict[str, int]:
+        """reason → count for the FAILED deliveries of (kind, ref_id), most frequent first ("" for none)."""
+        reason = func.coalesce(deliveries.c.last_error, "")
+        stmt = (
+            select(reason, func.count())
+            .where(
+                deliveries.c.kind == kind,
+                deliveries.c.ref_id == ref_id,
+                deliveries.c.status == Status.FAILED.value,
+            )
+            .group_by(reason)
+            .order_by(func.count().desc(), reason)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            return {str(text): int(n) for text, n in (await conn.execute(stmt)).all()}
+
+    async def skip_pending(self, kind: str, ref_id: int, reason: str, *, now: datetime) -> int:
+        """PENDING deliveries of (kind, ref_id) become SKIPPED with `reason`; how many. Claimed ones (SENDING)
+        are left to their sender."""
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.kind == kind,
+                    deliveries.c.ref_id == ref_id,
+                    deliveries.c.status == Status.PENDING.value,
+                )
+                .values(status=Status.SKIPPED.value, finished_at=_utc(now), last_error=_reason(reason))
+            )
+        return result.rowcount
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        async with transaction(self._engine, write=False) as conn:
+            result = await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
+            row = result.mappings().first()
+        return None if row is None else _delivery(row)
+
     # -- statistics and personal data ---------------------------------------------------------------------
 
     async def stats(self) -> Stats:
@@ -646,6 +1251,47 @@ class Storage:
                 )
             ).mappings()
             results_list = [_plain(row, exclude=_USER_ID) for row in results]
+            events_created = (
+                await conn.execute(
+                    select(events.c.id, events.c.title, events.c.starts_at, events.c.created_at)
+                    .where(events.c.created_by == user_id)
+                    .order_by(events.c.created_at, events.c.id)
+                )
+            ).mappings()
+            events_created_list = [_plain(row) for row in events_created]
+            reminders = (
+                await conn.execute(
+                    select(event_subscriptions.c.event_id, event_subscriptions.c.created_at)
+                    .where(event_subscriptions.c.user_id == user_id)
+                    .order_by(event_subscriptions.c.created_at, event_subscriptions.c.event_id)
+                )
+            ).mappings()
+            reminders_list = [_plain(row) for row in reminders]
+            answers = (
+                await conn.execute(
+                    select(rsvps.c.event_id, rsvps.c.answer, rsvps.c.updated_at)
+                    .where(rsvps.c.user_id == user_id)
+                    .order_by(rsvps.c.updated_at, rsvps.c.event_id)
+                )
+            ).mappings()
+            answers_list = [_plain(row) for row in answers]
+            own_preferences = select(preferences).where(preferences.c.user_id == user_id)
+            prefs = (await conn.execute(own_preferences)).mappings().first()
+            messages = (
+                await conn.execute(
+                    select(
+                        deliveries.c.kind,
+                        deliveries.c.ref_id,
+                        deliveries.c.status,
+                        deliveries.c.created_at,
+                        deliveries.c.not_before,
+                        deliveries.c.finished_at,
+                    )
+                    .where(deliveries.c.chat_id == user_id)
+                    .order_by(deliveries.c.created_at, deliveries.c.id)
+                )
+            ).mappings()
+            messages_list = [_plain(row) for row in messages]
         return {
             "user": None if profile is None else _plain(profile),
             "questions": asked_list,
@@ -654,13 +1300,19 @@ class Storage:
             "invitations_used": used_list,
             "diagnostic_session": None if session is None else _plain(session, exclude=_USER_ID),
             "diagnostic_results": results_list,
+            "events_created": events_created_list,
+            "event_reminders": reminders_list,
+            "rsvps": answers_list,
+            "preferences": None if prefs is None else _plain(prefs, exclude=_USER_ID),
+            "deliveries": messages_list,
         }
 
     async def forget_user(self, user_id: int) -> None:
         """Erase the user: profile, questions (with everyone's votes on them), votes, unused invitations.
 
-        Their self-diagnosis in progress and results go too. Invitations already used are kept, without the
-        user's id, so a used code stays used.
+        Their self-diagnosis in progress and results go too, and so do their event reminders, answers,
+        preferences and the deliveries to their private chat. Invitations already used are kept, without the
+        user's id, so a used code stays used; so are the events they created, without their id.
         """
         own_questions = select(questions.c.id).where(questions.c.user_id == user_id)
         async with transaction(self._engine, write=True) as conn:
@@ -680,6 +1332,11 @@ class Storage:
             await conn.execute(
                 update(invitations).where(invitations.c.used_by == user_id).values(used_by=None)
             )
+            await conn.execute(delete(event_subscriptions).where(event_subscriptions.c.user_id == user_id))
+            await conn.execute(delete(rsvps).where(rsvps.c.user_id == user_id))
+            await conn.execute(delete(preferences).where(preferences.c.user_id == user_id))
+            await conn.execute(delete(deliveries).where(deliveries.c.chat_id == user_id))
+            await conn.execute(update(events).where(events.c.created_by == user_id).values(created_by=None))
             await conn.execute(delete(users).where(users.c.id == user_id))
 
 
@@ -711,6 +1368,118 @@ async def _ensure_user(conn: AsyncConnection, user_id: int, now: datetime) -> No
         last_seen_at=now,
     )
     await conn.execute(stmt.on_conflict_do_nothing(index_elements=[users.c.id]))
+
+
+def _event_values(fields: EventFields) -> dict[str, Any]:
+    """The columns of `fields`, checked (same rules on both backends) and normalised (UTC, Audience)."""
+    _check_length("title", fields.title, 200)
+    for name, maximum in (("place", 300), ("link", 500)):
+        value = getattr(fields, name)
+        if value is not None:
+            _check_length(name, value, maximum)
+    starts_at = _utc_value("starts_at", fields.starts_at)
+    ends_at = None if fields.ends_at is None else _utc_value("ends_at", fields.ends_at)
+    if ends_at is not None and ends_at < starts_at:
+        raise ValueError(f"ends_at {ends_at} is before starts_at {starts_at}")
+    return {
+        "title": fields.title,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "place": fields.place,
+        "link": fields.link,
+        "description": fields.description,
+        "audience": Audience(fields.audience).value,
+    }
+
+
+async def _locked_event(conn: AsyncConnection, condition: ColumnElement[bool]) -> RowMapping | None:
+    """The event's row, locked until the end of the transaction on PostgreSQL (SQLite: the write lock)."""
+    stmt = select(events).where(condition).with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def _apply_event_values(
+    conn: AsyncConnection, row: RowMapping, values: Mapping[str, Any], now: datetime
+) -> tuple[Event, frozenset[str]]:
+    """Write the values that differ from `row` (revision + 1 if starts_at is one); the event, what changed."""
+    changed = frozenset(name for name in _EVENT_FIELDS if values[name] != row[name])
+    if not changed:
+        return _event(row), changed
+    new: dict[str, Any] = {name: values[name] for name in changed} | {"updated_at": now}
+    if "starts_at" in changed:
+        new["revision"] = events.c.revision + 1
+    result = await conn.execute(
+        update(events).where(events.c.id == row["id"]).values(**new).returning(*events.c)
+    )
+    return _event(result.mappings().one()), changed
+
+
+def _upcoming(now: datetime, include_members_only: bool) -> ColumnElement[bool]:
+    conditions = [
+        events.c.status == EventStatus.SCHEDULED.value,
+        func.coalesce(events.c.ends_at, events.c.starts_at) >= now,
+    ]
+    if not include_members_only:
+        conditions.append(events.c.audience == Audience.ALL.value)
+    return and_(*conditions)
+
+
+async def _check_event(conn: AsyncConnection, event_id: int) -> None:
+    if await conn.scalar(select(events.c.id).where(events.c.id == event_id)) is None:
+        raise LookupError(f"unknown event {event_id}")
+
+
+def _event_audience(event: Event) -> ColumnElement[bool]:
+    """The users who may attend the event: everyone, or members and coordinators."""
+    if Audience(event.audience) == Audience.MEMBERS:
+        return users.c.role.in_(_MEMBER_ROLES)
+    return true()
+
+
+def _event(row: RowMapping) -> Event:
+    return Event(
+        id=row["id"],
+        uid=row["uid"],
+        title=row["title"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        place=row["place"],
+        link=row["link"],
+        description=row["description"],
+        audience=Audience(row["audience"]),
+        status=EventStatus(row["status"]),
+        revision=row["revision"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _topics(value: object) -> list[str]:
+    """`value` as a list of topics (1 to 64 characters each), duplicates dropped; ValueError otherwise."""
+    if not isinstance(value, list) or not all(isinstance(topic, str) for topic in value):
+        raise ValueError(f"topics: expected a list of strings, got {value!r}")
+    for topic in value:
+        _check_length("topic", topic, _TOPIC_LENGTH)
+    return list(dict.fromkeys(value))
+
+
+def _reason(reason: str) -> str:
+    return reason[:_ERROR_LENGTH]
+
+
+def _delivery(row: RowMapping) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        kind=row["kind"],
+        ref_id=row["ref_id"],
+        chat_id=row["chat_id"],
+        key=row["key"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        not_before=row["not_before"],
+        last_error=row["last_error"],
+    )
 
 
 def _user(row: RowMapping) -> User:
@@ -767,9 +1536,13 @@ def _plain(row: RowMapping, exclude: frozenset[str] = frozenset()) -> dict[str, 
 def _utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware datetime (UTC)")
-    return now.astimezone(UTC)
+    return _utc_value("now", now)
+
+
+def _utc_value(name: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name}: naive datetime {value!r}: pass a timezone-aware datetime (UTC)")
+    return value.astimezone(UTC)
 
 
 def _language_from_hint(hint: str | None) -> str:

@@ -1,7 +1,8 @@
 """The database schema: one SQLAlchemy Core `metadata` shared by the repository and the Alembic migrations.
 
 Any change here needs a new migration in `migrations/versions/` (`test_storage` checks that they agree).
-Migrations spell types plainly: `UTCDateTime` is `sa.DateTime(timezone=True)`, `JSONText` is `sa.Text()`.
+Migrations spell types plainly: `UTCDateTime` is `sa.DateTime(timezone=True)`, `JSONText` is `sa.Text()`,
+`BigId` is `sa.BigInteger().with_variant(sa.Integer(), "sqlite")`.
 Constraint names come from `NAMING_CONVENTION`, so the migrations name them the same way on every backend.
 """
 
@@ -34,6 +35,8 @@ from sqlalchemy import (
     true,
 )
 
+from bot.delivery.outbox import Status
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -44,6 +47,10 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+# A 64-bit autoincrement primary key: BIGSERIAL on PostgreSQL; on SQLite only INTEGER PRIMARY KEY
+# autoincrements (it is 64-bit there anyway).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Role(StrEnum):
     """What a user may do. Admins are not a role: they come from the config (`admins`)."""
@@ -51,6 +58,24 @@ class Role(StrEnum):
     NEWCOMER = "newcomer"
     MEMBER = "member"
     COORDINATOR = "coordinator"
+
+
+class Audience(StrEnum):
+    """Who may see an event."""
+
+    ALL = "all"
+    MEMBERS = "members"  # members and coordinators
+
+
+class EventStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class RsvpAnswer(StrEnum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,7 +124,11 @@ class JSONText(TypeDecorator[Any]):
 
 
 def _role_check() -> str:
-    return "role IN (" + ", ".join(f"'{role.value}'" for role in Role) + ")"
+    return _in_check("role", Role)
+
+
+def _in_check(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{value.value}'" for value in values) + ")"
 
 
 users = Table(
@@ -187,4 +216,91 @@ diagnostic_results = Table(
     Column("answers", JSONText, nullable=False),  # {step id: option id}
     Index(None, "user_id"),
     Index(None, "created_at"),
+)
+
+# Events of the network (meetings, webinars, …), created by coordinators or imported (then with a `uid`).
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uid", String(200), nullable=True),  # external id of an imported event, for idempotent imports
+    Column("title", String(200), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("place", String(300), nullable=True),
+    Column("link", String(500), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("audience", String(16), nullable=False, server_default=Audience.ALL.value),
+    Column("status", String(16), nullable=False, server_default=EventStatus.SCHEDULED.value),
+    Column("revision", Integer, nullable=False, server_default="1"),  # +1 whenever starts_at changes
+    Column("created_by", BigInteger, nullable=True),  # NULL for imports, or once its author was forgotten
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("uid"),
+    CheckConstraint(_in_check("audience", Audience), name="audience"),
+    CheckConstraint(_in_check("status", EventStatus), name="status"),
+    Index(None, "status", "starts_at"),
+)
+
+# "Me rappeler": the user wants a reminder before this event.
+event_subscriptions = Table(
+    "event_subscriptions",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "event_id"),
+)
+
+# Whether the user comes to an event: one answer per user and event.
+rsvps = Table(
+    "rsvps",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("answer", String(8), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(_in_check("answer", RsvpAnswer), name="answer"),
+    Index(None, "event_id"),
+)
+
+# What the user wants to receive; no row means the defaults below.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("remind_all", Boolean, nullable=False, server_default=false()),  # reminders of every event
+    Column("new_event_notices", Boolean, nullable=False, server_default=false()),
+    Column("announcements", Boolean, nullable=False, server_default=true()),  # false: opted out
+    Column("topics", JSONText, nullable=False, server_default="[]"),  # [topic, …] for topic announcements
+)
+
+# The outbox (see bot.delivery.outbox): one message to one chat, recorded before it is sent. Chat ids are
+# not user ids (groups are negative), hence no foreign key.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    Column("ref_id", BigInteger, nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "ref_id", "chat_id", "key"),
+    CheckConstraint(_in_check("status", Status), name="status"),
+    Index(None, "status", "not_before"),
+    Index(None, "kind", "ref_id", "status"),
+    Index(None, "chat_id"),
 )

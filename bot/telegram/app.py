@@ -21,22 +21,16 @@ from telegram.ext import CallbackQueryHandler as ButtonHandler
 
 from bot.app import Services
 from bot.messages import LANGUAGES, text
-from bot.telegram import diagnosis
+from bot.telegram import diagnosis, events
 from bot.telegram import handlers as h
+from bot.telegram.delivery import DeliveryRuntime
 from bot.users.service import utc_now
 
 DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = (
-    "start",
-    "aide",
-    "diagnostic",
-    "mondiagnostic",
-    "langue",
-    "rejoindre",
-    "mesdonnees",
-    "oubli",
-    "question",
-)
+    "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
+    "langue", "rejoindre", "mesdonnees", "oubli", "question",
+)  # fmt: skip
 PURGE_EVERY = dt.timedelta(hours=24)
 ServicesFactory = Callable[[], Awaitable[Services]]
 
@@ -51,6 +45,7 @@ def build_application(
     *,
     api_root: str = DEFAULT_API_ROOT,
     rate_limit: bool = True,
+    deliver: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """The bot, with `services` given or opened by `post_init` (and closed at shutdown)."""
     root = api_root.rstrip("/")
@@ -68,6 +63,7 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["delivery_settings"] = (token, root) if deliver else None
     _add_handlers(application)
     return application
 
@@ -82,6 +78,10 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("question", h.group_question, filters=fresh, block=False))
     app.add_handler(CommandHandler("rejoindre", h.join, filters=fresh))
     app.add_handler(CommandHandler("diagnostic", diagnosis.diagnostic, filters=fresh))
+    app.add_handler(CommandHandler("evenements", events.events_command, filters=fresh))
+    app.add_handler(CommandHandler("abonnements", events.subscriptions, filters=fresh))
+    app.add_handler(CommandHandler("nouvel_evenement", events.new_event, filters=fresh))
+    app.add_handler(CommandHandler("annuler", events.cancel_flow, filters=fresh))
     app.add_handler(CommandHandler("mondiagnostic", diagnosis.my_diagnostic, filters=fresh, block=False))
     app.add_handler(CommandHandler("coordinateur", h.name_coordinator, filters=fresh))
     app.add_handler(CommandHandler("invitation", h.create_invitation, filters=fresh))
@@ -104,10 +104,18 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     services = app.bot_data["services"]
     if not isinstance(services, Services):
         app.bot_data["services"] = await services()
+    services = app.bot_data["services"]
     if app.job_queue is not None:
         app.job_queue.run_repeating(
             _purge_old_questions, interval=PURGE_EVERY, first=PURGE_EVERY, name="purge"
         )
+        tick = dt.timedelta(seconds=services.config.events.tick_seconds)
+        app.job_queue.run_repeating(_plan_reminders, interval=tick, first=1, name="reminders")
+    if app.bot_data.get("delivery_settings"):
+        token, root = app.bot_data["delivery_settings"]
+        runtime = DeliveryRuntime(services, token, root, services.config.delivery)
+        await runtime.start()
+        app.bot_data["delivery"] = runtime
     for language in LANGUAGES:
         await app.bot.set_my_commands(
             bot_commands(language),
@@ -123,7 +131,18 @@ async def _purge_old_questions(context: h.Context) -> None:
     )
 
 
+async def _plan_reminders(context: h.Context) -> None:
+    await h.services(context).events.plan_reminders()
+
+
+async def stop_delivery(app: Application) -> None:  # type: ignore[type-arg]
+    runtime = app.bot_data.pop("delivery", None)
+    if isinstance(runtime, DeliveryRuntime):
+        await runtime.stop()
+
+
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    await stop_delivery(app)
     services = app.bot_data.get("services")
     if isinstance(services, Services) and services.owned:
         await services.close()

@@ -15,7 +15,7 @@ from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
 from bot.storage.repository import DiagnosticResult
-from bot.telegram.handlers import Context, _language, privileged, send, services
+from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
 from bot.users import Role
 
@@ -127,17 +127,6 @@ async def diagnostic(update: Update, context: Context) -> None:
     await send(message, Reply(intro, [[(text("diag_start", language), "d:go")]]))
 
 
-async def _show(query: CallbackQuery, reply: Reply) -> None:
-    """Replace the question message in place (a new message when it cannot be edited)."""
-    message = query.message if isinstance(query.message, Message) else None
-    if message is None:
-        return
-    if message.text is not None:
-        await message.edit_text(reply.text, reply_markup=reply.markup(), disable_web_page_preview=True)
-    else:
-        await send(message, reply)
-
-
 async def diagnostic_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """Handle a `d:…` button; returns the notice for answerCallbackQuery, or the stale-button text."""
     user_id = query.from_user.id
@@ -159,15 +148,15 @@ async def diagnostic_button(query: CallbackQuery, context: Context, args: list[s
         case ["pause"]:
             if not await svc.pause(user_id):
                 return stale
+            await replace(query, Reply(html_text("diag_paused", language)))
             await query.answer()
-            await _show(query, Reply(html_text("diag_paused", language)))
             return None
         case ["edit"]:
             progress = await svc.in_progress(user_id)
             if progress is None or progress.step is not None:
                 return stale
+            await replace(query, change_reply(context, progress, language))
             await query.answer()
-            await _show(query, change_reply(context, progress, language))
             return None
         case ["done"]:
             await _finish(query, context, language)
@@ -176,8 +165,8 @@ async def diagnostic_button(query: CallbackQuery, context: Context, args: list[s
             return stale
     if progress is None:
         return stale
+    await replace(query, progress_reply(context, progress, language))
     await query.answer()
-    await _show(query, progress_reply(context, progress, language))
     return None
 
 

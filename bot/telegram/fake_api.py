@@ -765,7 +765,7 @@ class FakeTelegram:
         """Make the next calls of `method` fail with 429, one call per retry_after value."""
         self._flood.setdefault(method.lower(), []).extend(retry_after)
 
-    async def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Callable[[], object], timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() >= deadline:

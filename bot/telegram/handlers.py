@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from telegram import Chat, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatAction, ChatMemberStatus
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.messages import LANGUAGES, text
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 NETWORK_RESOURCE = "reseau-catalyseurs-territoriaux"
+_LAST_SHOWN: OrderedDict[tuple[int, int], tuple[str, str]] = OrderedDict()
+_LAST_SHOWN_SIZE = 2048
 _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
 _REDEEM_KEYS = {
     RedeemResult.OK: "join_ok",
@@ -56,6 +60,42 @@ async def send(message: Message | None, reply: Reply) -> None:
         await message.reply_html(
             part, reply_markup=reply.markup() if number == len(parts) else None, disable_web_page_preview=True
         )
+
+
+async def replace(query: CallbackQuery, reply: Reply) -> None:
+    """Show `reply` in place of the message whose button was pressed: edited when it is one of the bot's
+    text messages, sent as a new message otherwise (a photo, a document, or a message that is not ours)."""
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:
+        return
+    ours = message.from_user is not None and message.from_user.id == query.get_bot().id
+    if not ours or message.text is None:
+        await send(message, reply)
+        return
+    # Telegram refuses an edit that changes nothing. With two quick taps the second query still carries the
+    # old message, so what we last showed is remembered too.
+    key, shown = (message.chat_id, message.message_id), (reply.text, repr(reply.buttons))
+    if _shows(message, reply) or _LAST_SHOWN.get(key) == shown:
+        return
+    try:
+        await message.edit_text(reply.text, reply_markup=reply.markup(), disable_web_page_preview=True)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+    _LAST_SHOWN[key] = shown
+    while len(_LAST_SHOWN) > _LAST_SHOWN_SIZE:
+        _LAST_SHOWN.popitem(last=False)
+
+
+def _shows(message: Message, reply: Reply) -> bool:
+    """Whether `message` already shows `reply`: same visible text, same buttons."""
+    visible = html.unescape(re.sub(r"<[^>]+>", "", reply.text))
+    markup = reply.markup()
+    current = message.reply_markup
+    same_buttons = (current is None and markup is None) or (
+        current is not None and markup is not None and current.inline_keyboard == markup.inline_keyboard
+    )
+    return message.text == visible and same_buttons
 
 
 async def start(update: Update, context: Context) -> None:
@@ -104,6 +144,10 @@ async def answer_question(update: Update, context: Context, question: str) -> No
 async def private_text(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
+        return
+    from bot.telegram.events import flow_text
+
+    if await flow_text(update, context):
         return
     talk = small_talk(message.text)
     if talk is SmallTalk.GREETING:
@@ -274,6 +318,19 @@ async def button(update: Update, context: Context) -> None:
     svc = services(context)
     language = await svc.users.language(user.id)
     kind, args = callbacks.parse(query.data)
+    if kind in ("e", "s", "ne") or (kind == "m" and args == ["events"]):
+        from bot.telegram import events
+
+        if kind == "m":
+            await query.answer()
+            await events.list_events(update, context)
+            return
+        route = {"e": events.event_button, "s": events.subscription_button, "ne": events.new_event_button}[
+            kind
+        ]
+        if (stale := await route(query, context, args)) is not None:
+            await query.answer(stale)
+        return
     if kind == "d" or (kind == "m" and args == ["diag"]):
         from bot.telegram.diagnosis import diagnostic, diagnostic_button
 
@@ -287,8 +344,6 @@ async def button(update: Update, context: Context) -> None:
     reply: Reply | None = None
     if kind == "m" and args == ["ask"]:
         reply = Reply(html_text("menu_ask_hint", language))
-    elif kind == "m" and args == ["events"]:
-        reply = Reply(html_text("menu_not_yet", language))
     elif kind == "m" and args == ["net"]:
         hit = svc.questions.resource(NETWORK_RESOURCE)
         reply = Reply(hit_message(hit, language)) if hit else None

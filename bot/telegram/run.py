@@ -13,7 +13,7 @@ from typing import TextIO
 from bot.app import open_services
 from bot.config import Config, ConfigError
 from bot.messages import text
-from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application
+from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application, stop_delivery
 from bot.telegram.fake_api import FakeTelegram, SentMessage
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class Sandbox:
                 finally:
                     await application.updater.stop()
                     await application.stop()
+                    await stop_delivery(application)
             await services.close()
         self.say(text("sandbox_bye", self.language))
 

@@ -1,0 +1,503 @@
+"""The background sender that drains the outbox within Telegram's flood limits.
+
+The sender claims due deliveries in batches, sends them through a `Transport` one at a time at a paced
+rate, and records each outcome in the `OutboxStore`:
+
+* pacing: a global token bucket (`rate` messages/s, bursts of at most `burst`), at least
+  `per_chat_interval` seconds between two messages to one private chat, and at most `group_per_minute`
+  messages to one group (chat_id < 0) in any sliding 60 s window. A delivery whose chat is busy waits in
+  memory while other chats go ahead; it is *not* put back in the store, so it costs no attempt.
+* outcomes (exceptions raised by the transport):
+
+  ================  ===========================================================================
+  success           SENT
+  `RetryLater(s)`   flood control: ALL sending pauses for s + `flood_margin` seconds, then the same
+                    delivery is sent again (kept in memory: no attempt is counted)
+  `Blocked`         BLOCKED (and every other claimed delivery to that chat), `on_blocked(chat_id)`;
+                    never retried
+  `Rejected(r)`     FAILED with reason r
+  `ChatMoved(new)`  `store.move_chat(old, new)` and retried at once (this counts one attempt)
+  `Transient(r)`    retried after `backoff_base * 2**attempts` seconds (capped at `backoff_max`);
+                    FAILED with reason r once `max_attempts` tries have failed
+  `Skip(r)`         SKIPPED with reason r (the renderer decided not to send)
+  anything else     FAILED with the exception's type name, logged at WARNING without its message
+  ================  ===========================================================================
+
+Memory stays flat: at most `batch` claimed deliveries are held at a time, plus a small per-chat pacing
+history that only keeps chats whose limits are still running.
+
+Held deliveries are SENDING in the store. None is held longer than about `max_hold` seconds (< `stale_after`)
+so that `release_stale` never hands a live sender's claim to another one; the rare overflow (more messages
+for one chat than fit in `max_hold`, e.g. > 40 for one group) goes back to the store, to the time its chat
+is expected to be free, which counts one attempt. On stop, held deliveries go back to PENDING (one attempt).
+Long flood waits (> `max_hold`) do the same, due when the wait is over.
+
+Delivery is at least once: a message whose send succeeded but whose `finish` failed (database down), or a
+timeout after Telegram got the request, may be sent again.
+
+One `Sender` drives one loop: do not call `run` and `drain` concurrently on the same instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import heapq
+import itertools
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.delivery.outbox import Delivery, OutboxStore, Status
+
+log = logging.getLogger(__name__)
+
+GROUP_WINDOW = 60.0  # seconds of the per-group sliding window
+_EPSILON = 1e-6  # waits shorter than this (clock rounding) count as no wait
+
+
+# --------------------------------------------------------------------------- what a transport may raise
+
+
+class DeliveryError(Exception):
+    """Base class of the outcomes a transport (or a renderer) reports by raising."""
+
+
+class RetryLater(DeliveryError):
+    """Telegram's 429 flood control: nothing may be sent for `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds:g} s")
+        self.seconds = float(seconds)
+
+
+class Blocked(DeliveryError):
+    """403: the user blocked the bot, deleted their account, or the bot was removed from the group."""
+
+    def __init__(self, reason: str = "blocked") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Rejected(DeliveryError):
+    """400: a permanent refusal (chat not found, bad markup…)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChatMoved(DeliveryError):
+    """The group became a supergroup with a new id."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class Transient(DeliveryError):
+    """Network error or timeout: worth retrying later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Skip(DeliveryError):
+    """Not sent on purpose: opted out, event already started, campaign cancelled…"""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transport(Protocol):
+    async def send(self, delivery: Delivery) -> None:
+        """Render and send one delivery; report anything but success by raising a `DeliveryError`."""
+        ...
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass
+class SenderSettings:
+    rate: float = 25.0  # messages per second, all chats together (Telegram allows about 30)
+    per_chat_interval: float = 1.0  # seconds between two messages to one private chat
+    group_per_minute: int = 20  # messages to one group (chat_id < 0) in any 60 s window
+    max_attempts: int = 5  # tries before a transient failure becomes FAILED
+    backoff_base: float = 2.0  # first transient retry after this many seconds, doubling each time
+    backoff_max: float = 300.0
+    batch: int = 100  # deliveries claimed (and held in memory) at most at a time
+    idle_poll: float = 1.0  # seconds between two looks at the outbox when nothing is due
+    stale_after: float = 120.0  # SENDING for longer than this at start: the sender died, send again
+    burst: float = 1.0  # token bucket size, 1 ≤ burst ≤ max(rate, 1); 1 spaces messages evenly
+    flood_margin: float = 0.5  # seconds added to Telegram's retry_after
+    max_hold: float = 90.0  # longest a claimed delivery waits in memory for its chat; < stale_after
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.per_chat_interval < 0 or self.group_per_minute < 1:
+            raise ValueError("rate and group_per_minute must be positive, per_chat_interval not negative")
+        if not 1 <= self.burst <= max(self.rate, 1.0):
+            raise ValueError("burst must be between 1 and rate")
+        if self.max_attempts < 1 or self.batch < 1:
+            raise ValueError("max_attempts and batch must be at least 1")
+        if self.backoff_base < 0 or self.backoff_max < 0 or self.idle_poll <= 0 or self.flood_margin < 0:
+            raise ValueError("backoff, idle_poll and flood_margin must be positive")
+        if not 0 < self.max_hold < self.stale_after:
+            raise ValueError("max_hold must be positive and below stale_after")
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the retry of a delivery that failed `attempts` times before this failure."""
+        return float(min(self.backoff_max, self.backoff_base * 2 ** min(attempts, 62)))
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class _Pacer:
+    """The global token bucket and the per-chat histories. Times are seconds (POSIX timestamps)."""
+
+    def __init__(self, settings: SenderSettings) -> None:
+        self._s = settings
+        self._tokens = settings.burst
+        self._stamp: float | None = None
+        self._private: dict[int, float] = {}  # chat → last send
+        self._groups: dict[int, deque[float]] = {}  # chat → its last `group_per_minute` sends
+
+    def _refill(self, now: float) -> None:
+        if self._stamp is None or now > self._stamp:
+            if self._stamp is not None:
+                self._tokens = min(self._s.burst, self._tokens + (now - self._stamp) * self._s.rate)
+            self._stamp = now  # a clock going back refills nothing until it passes the last stamp
+
+    def token_wait(self, now: float) -> float:
+        self._refill(now)
+        return max(0.0, (1.0 - self._tokens) / self._s.rate)
+
+    def empty(self, now: float) -> None:
+        """After a flood pause, start again from an empty bucket."""
+        self._refill(now)
+        self._tokens = min(self._tokens, 0.0)
+
+    def slot(self, chat_id: int, index: int, now: float) -> float:
+        """When the `index`-th message queued for this chat (0 = next) may go, the global rate aside."""
+        if chat_id < 0:
+            k = self._s.group_per_minute
+            past = self._groups.get(chat_id, ())
+            m, j = len(past), index % k
+            base = now if m + j < k else max(now, past[m + j - k] + GROUP_WINDOW)
+            return base + GROUP_WINDOW * (index // k)
+        last = self._private.get(chat_id)
+        first = now if last is None else max(now, last + self._s.per_chat_interval)
+        return first + index * self._s.per_chat_interval
+
+    def record(self, chat_id: int, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1.0
+        if chat_id < 0:
+            history = self._groups.get(chat_id)
+            if history is None:
+                history = self._groups[chat_id] = deque(maxlen=self._s.group_per_minute)
+            history.append(now)
+        else:
+            self._private[chat_id] = now
+
+    def size(self) -> int:
+        return len(self._private) + len(self._groups)
+
+    def prune(self, now: float) -> None:
+        """Forget chats whose limits no longer constrain anything."""
+        interval = self._s.per_chat_interval
+        self._private = {c: t for c, t in self._private.items() if t + interval > now}
+        self._groups = {c: h for c, h in self._groups.items() if h[-1] + GROUP_WINDOW > now}
+
+
+# --------------------------------------------------------------------------- the sender
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Sender:
+    """Drains the outbox: `run(stop)` in the background, or `drain()` once (tests, benchmarks)."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        transport: Transport,
+        settings: SenderSettings | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_blocked: Callable[[int], Awaitable[None]] | None = None,
+        on_progress: Callable[[Delivery, Status], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings or SenderSettings()
+        self._store, self._transport = store, transport
+        self._clock, self._sleep = clock, sleep
+        self._on_blocked, self._on_progress = on_blocked, on_progress
+        self._pacer = _Pacer(self.settings)
+        self._queues: dict[int, deque[Delivery]] = {}  # chat → claimed deliveries, oldest first
+        self._heap: list[tuple[float, int, int]] = []  # (may go at, tie-break, chat) per queued chat
+        self._scheduled: set[int] = set()  # chats with an entry in _heap
+        self._seq = itertools.count()
+        self._held = 0
+        self._dry_until = float("-inf")  # the store had nothing more due: don't ask again before this
+        self._paused_until = float("-inf")  # flood control
+
+    # ------------------------------------------------------------ public entry points
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; claimed deliveries not sent yet then go back to PENDING."""
+        try:
+            await self._recover()
+        except Exception as exc:  # the database may be down at start: carry on, claims will retry
+            log.warning("outbox: releasing stale deliveries failed (%s)", type(exc).__name__)
+        try:
+            await self._loop(stop)
+        finally:
+            await self._release_held("sender stopped")
+
+    async def drain(self) -> int:
+        """Send everything due now (and what becomes due while doing so); return how many were SENT."""
+        await self._recover()
+        try:
+            return await self._loop(None)
+        finally:
+            await self._release_held("sender stopped")
+
+    # ------------------------------------------------------------ the loop
+
+    async def _recover(self) -> None:
+        now = self._clock()
+        released = await self._store.release_stale(
+            older_than=now - dt.timedelta(seconds=self.settings.stale_after)
+        )
+        if released:
+            log.info("outbox: %d deliveries left SENDING by a previous sender go back to pending", released)
+
+    async def _loop(self, stop: asyncio.Event | None) -> int:
+        sent = 0
+        batch = self.settings.batch
+        while stop is None or not stop.is_set():
+            now_dt = self._clock()
+            now = now_dt.timestamp()
+            if self._paused_until - now > _EPSILON:
+                await self._pause(self._paused_until - now, stop)
+                continue
+            ready = self._ready_at(now)
+            wants = (
+                self._held < batch and now >= self._dry_until and (self._held <= batch // 2 or ready > now)
+            )
+            if self._held == 0 or wants:
+                try:
+                    await self._refill(now_dt)
+                except Exception as exc:
+                    if stop is None:
+                        raise
+                    log.warning("outbox: claiming deliveries failed (%s)", type(exc).__name__)
+                    await self._pause(self.settings.idle_poll, stop)
+                    continue
+                if self._held == 0:
+                    if stop is None:
+                        break
+                    await self._pause(self.settings.idle_poll, stop)
+                    continue
+                ready = self._ready_at(now)
+            if ready - now > _EPSILON:
+                wait = ready - now if stop is None else min(ready - now, self.settings.idle_poll)
+                await self._pause(wait, stop)
+                continue
+            wait = self._pacer.token_wait(now)
+            if wait > _EPSILON:
+                await self._pause(wait, stop)
+                continue
+            delivery = self._pop_next(now)
+            if await self._deliver(delivery, now_dt):
+                sent += 1
+        return sent
+
+    async def _pause(self, seconds: float, stop: asyncio.Event | None) -> None:
+        """Sleep, waking early when `stop` is set."""
+        if stop is None:
+            await self._sleep(seconds)
+            return
+        if stop.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    # ------------------------------------------------------------ claimed deliveries in memory
+
+    async def _refill(self, now_dt: dt.datetime) -> None:
+        now = now_dt.timestamp()
+        if self._pacer.size() > 2 * self.settings.batch:
+            self._pacer.prune(now)
+        limit = self.settings.batch - self._held
+        claimed = await self._store.claim(limit, now=now_dt)
+        if len(claimed) < limit:
+            self._dry_until = now + self.settings.idle_poll
+        overflow: dict[int, int] = {}
+        for delivery in claimed:
+            chat = delivery.chat_id
+            index = len(self._queues.get(chat, ())) + overflow.get(chat, 0)
+            slot = self._pacer.slot(chat, index, now)
+            if slot - now <= self.settings.max_hold:
+                self._push(delivery)
+            else:  # too many for this chat to keep in memory: back to the store until it is free
+                overflow[chat] = overflow.get(chat, 0) + 1
+                at = now_dt + dt.timedelta(seconds=slot - now)
+                await self._retry(delivery, at=at, now=now_dt, reason="paced: chat busy")
+
+    def _push(self, delivery: Delivery, *, front: bool = False) -> None:
+        chat = delivery.chat_id
+        queue = self._queues.get(chat)
+        if queue is None:
+            queue = self._queues[chat] = deque()
+        if front:
+            queue.appendleft(delivery)
+        else:
+            queue.append(delivery)
+        self._held += 1
+        if chat not in self._scheduled:
+            self._scheduled.add(chat)
+            now = self._clock().timestamp()
+            heapq.heappush(self._heap, (self._pacer.slot(chat, 0, now), next(self._seq), chat))
+
+    def _ready_at(self, now: float) -> float:
+        """When the first chat with held deliveries may receive one (inf when nothing is held)."""
+        while self._heap:
+            at, _, chat = self._heap[0]
+            if chat not in self._queues:  # its deliveries were dropped (blocked, moved)
+                heapq.heappop(self._heap)
+                self._scheduled.discard(chat)
+                continue
+            actual = self._pacer.slot(chat, 0, now)
+            if actual > at + _EPSILON:
+                heapq.heapreplace(self._heap, (actual, next(self._seq), chat))
+                continue
+            return max(at, actual)
+        return float("inf")
+
+    def _pop_next(self, now: float) -> Delivery:
+        """Take the next delivery of the first ready chat and record its send at `now`."""
+        _, _, chat = heapq.heappop(self._heap)
+        self._scheduled.discard(chat)
+        self._pacer.record(chat, now)
+        queue = self._queues[chat]
+        delivery = queue.popleft()
+        self._held -= 1
+        if queue:
+            self._scheduled.add(chat)
+            heapq.heappush(self._heap, (self._pacer.slot(chat, 0, now), next(self._seq), chat))
+        else:
+            del self._queues[chat]
+        return delivery
+
+    def _take_chat(self, chat_id: int) -> list[Delivery]:
+        """Remove and return every held delivery for a chat."""
+        queue = self._queues.pop(chat_id, None)
+        if queue is None:
+            return []
+        self._held -= len(queue)
+        return list(queue)
+
+    async def _release_held(self, reason: str) -> None:
+        """Put every held delivery back to PENDING, due now (a flood pause: due when it ends)."""
+        if not self._held:
+            return
+        now_dt = self._clock()
+        at = now_dt + dt.timedelta(seconds=max(0.0, self._paused_until - now_dt.timestamp()))
+        for chat in list(self._queues):
+            for delivery in self._take_chat(chat):
+                await self._retry(delivery, at=at, now=now_dt, reason=reason)
+        self._heap.clear()
+        self._scheduled.clear()
+
+    # ------------------------------------------------------------ one delivery
+
+    async def _deliver(self, delivery: Delivery, now_dt: dt.datetime) -> bool:
+        """Send one delivery and record the outcome; True when it was SENT."""
+        settings = self.settings
+        try:
+            await self._transport.send(delivery)
+        except RetryLater as exc:
+            pause = max(0.0, exc.seconds) + settings.flood_margin
+            log.warning("outbox: flood control, every send waits %.1f s", pause)
+            self._paused_until = now_dt.timestamp() + pause
+            self._pacer.empty(self._paused_until)
+            self._push(delivery, front=True)
+            if pause > settings.max_hold:
+                await self._release_held("flood control")
+        except Blocked:
+            for item in [delivery, *self._take_chat(delivery.chat_id)]:
+                await self._finish(item, Status.BLOCKED, now_dt, None)
+            await self._callback(self._on_blocked, delivery.chat_id)
+        except Rejected as exc:
+            await self._finish(delivery, Status.FAILED, now_dt, exc.reason)
+        except ChatMoved as exc:
+            old = delivery.chat_id
+            for item in [delivery, *self._take_chat(old)]:
+                await self._retry(item, at=now_dt, now=now_dt, reason=f"chat moved to {exc.new_chat_id}")
+            try:
+                await self._store.move_chat(old, exc.new_chat_id)
+            except Exception as error:
+                log.warning("outbox: moving chat deliveries failed (%s)", type(error).__name__)
+            self._dry_until = float("-inf")  # they are due at once
+        except Transient as exc:
+            if delivery.attempts + 1 >= settings.max_attempts:
+                await self._finish(delivery, Status.FAILED, now_dt, exc.reason)
+            else:
+                at = now_dt + dt.timedelta(seconds=settings.backoff(delivery.attempts))
+                await self._retry(delivery, at=at, now=now_dt, reason=exc.reason)
+        except Skip as exc:
+            await self._finish(delivery, Status.SKIPPED, now_dt, exc.reason)
+        except Exception as exc:  # a bug in a renderer or transport must not stop the loop
+            name = type(exc).__name__
+            log.warning(
+                "outbox: delivery %d (%s) failed with an unexpected %s", delivery.id, delivery.kind, name
+            )
+            log.debug("outbox: delivery %d traceback", delivery.id, exc_info=True)
+            await self._finish(delivery, Status.FAILED, now_dt, name)
+        else:
+            await self._finish(delivery, Status.SENT, now_dt, None)
+            return True
+        return False
+
+    async def _finish(self, delivery: Delivery, status: Status, now: dt.datetime, reason: str | None) -> None:
+        try:
+            await self._store.finish(delivery.id, status, now=now, reason=reason)
+        except Exception as exc:  # it stays SENDING: the next start sends it again (at least once)
+            log.warning(
+                "outbox: recording delivery %d as %s failed (%s)", delivery.id, status, type(exc).__name__
+            )
+            return
+        await self._callback(self._on_progress, delivery, status)
+
+    async def _retry(self, delivery: Delivery, *, at: dt.datetime, now: dt.datetime, reason: str) -> None:
+        try:
+            await self._store.retry(delivery.id, at=at, reason=reason, now=now)
+        except Exception as exc:
+            log.warning("outbox: rescheduling delivery %d failed (%s)", delivery.id, type(exc).__name__)
+            return
+        await self._callback(self._on_progress, delivery, Status.PENDING)
+
+    async def _callback(self, callback: Callable[..., Awaitable[None]] | None, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            await callback(*args)
+        except Exception as exc:
+            log.warning(
+                "outbox: %s callback failed (%s)", getattr(callback, "__name__", "a"), type(exc).__name__
+            )

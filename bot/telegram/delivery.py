@@ -1,0 +1,52 @@
+"""The background delivery of the bot: the outbox sender over its own rate-limiter-free Bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from bot.config import DeliveryConfig
+from bot.delivery.sender import Sender, SenderSettings
+from bot.telegram import events
+from bot.telegram.transport import TelegramTransport, build_bot
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+
+class DeliveryRuntime:
+    """Sends what the outbox holds (reminders, notices), paced, until stopped; a crash loses nothing."""
+
+    def __init__(self, services: Services, token: str, api_root: str, config: DeliveryConfig) -> None:
+        self.bot = build_bot(token, api_root=api_root)
+        self.transport = TelegramTransport(self.bot)
+        events.register_renderers(self.transport, services)
+        settings = SenderSettings(
+            rate=config.rate,
+            per_chat_interval=config.per_chat_interval,
+            group_per_minute=config.group_per_minute,
+            max_attempts=config.max_attempts,
+        )
+
+        async def blocked(chat_id: int) -> None:
+            if chat_id > 0:
+                await services.users.blocked(chat_id, True)
+
+        self.sender = Sender(
+            services.storage, self.transport, settings, clock=services.users.clock, on_blocked=blocked
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, *, background: bool = True) -> None:
+        await self.bot.initialize()
+        if background:
+            self._task = asyncio.create_task(self.sender.run(self._stop), name="catabot-delivery")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=30)
+        await self.bot.shutdown()

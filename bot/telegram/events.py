@@ -1,0 +1,438 @@
+"""Events in Telegram: the calendar, reminders, RSVP, agenda files, and the coordinators' event tools."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from telegram import CallbackQuery, Message, Update
+
+from bot.delivery.outbox import Delivery
+from bot.delivery.sender import Skip
+from bot.events.clock import format_when, paris_to_utc, parse_local
+from bot.events.ics import event_to_ics
+from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
+from bot.messages import text
+from bot.storage.repository import Event, EventFields
+from bot.telegram.handlers import Context, _language, privileged, replace, send, services
+from bot.telegram.render import Reply, html_text
+from bot.telegram.transport import Outgoing, TelegramTransport
+from bot.users import Role
+
+RSVP = ("yes", "maybe", "no")
+FLOW = "flow"
+_LIMITS = {"title": 200, "place": 300, "link": 500, "description": 1500}
+_STEPS = ("title", "start", "end", "place", "link", "description")
+
+
+def event_text(event: Event, language: str, counts: dict[str, int] | None = None) -> str:
+    lines = [
+        html_text(
+            "event_card",
+            language,
+            title=event.title,
+            when=format_when(event.starts_at, event.ends_at, language),
+        )
+    ]
+    if event.place:
+        lines.append(html_text("event_place", language, place=event.place))
+    if event.link:
+        lines.append(html_text("event_link", language, link=event.link))
+    if event.description:
+        lines.append(html_text("event_description", language, description=event.description))
+    if event.audience == "members":
+        lines.append(html_text("event_members_only", language))
+    if counts is not None:
+        lines.append(html_text("event_rsvp_counts", language, **{a: counts.get(a, 0) for a in RSVP}))
+    return "\n".join(lines)
+
+
+async def event_reply(context: Context, event: Event, user_id: int, language: str) -> Reply:
+    svc = services(context)
+    storage = svc.storage
+    reminded = event.id in await storage.reminder_event_ids(user_id)
+    chosen = await storage.rsvp_of(user_id, event.id)
+    coordinator = await svc.users.role(user_id) >= Role.COORDINATOR
+    counts = await storage.rsvp_counts(event.id) if coordinator else None
+
+    def rsvp_label(answer: str) -> str:
+        label = text(f"event_{answer}", language)
+        return text("event_chosen", language, label=label) if answer == chosen else label
+
+    rows = [
+        [(text("event_remind_on" if reminded else "event_remind", language), f"e:r:{event.id}"),
+         (text("event_calendar", language), f"e:i:{event.id}")],
+        [(rsvp_label(a), f"e:p:{event.id}:{a}") for a in RSVP],
+    ]  # fmt: skip
+    if coordinator:
+        rows.append(
+            [
+                (text("event_move", language), f"e:m:{event.id}"),
+                (text("event_cancel", language), f"e:x:{event.id}"),
+            ]
+        )
+    return Reply(event_text(event, language, counts), rows)
+
+
+async def list_events(update: Update, context: Context, page: int = 1) -> None:
+    user, message = update.effective_user, update.effective_message
+    if user is not None and message is not None:
+        await _list_for(message, context, user.id, page, await _language(update, context))
+
+
+async def events_command(update: Update, context: Context) -> None:
+    await list_events(update, context)
+
+
+def _subscriptions_reply(remind_all: bool, new_events: bool, language: str) -> Reply:
+    def toggle(on: bool, key: str) -> str:
+        return text("subscription_on" if on else "subscription_off", language, label=text(key, language))
+
+    buttons = [
+        [(toggle(remind_all, "subscription_all"), "s:all")],
+        [(toggle(new_events, "subscription_new"), "s:new")],
+    ]
+    return Reply(html_text("subscriptions_header", language), buttons)
+
+
+async def subscriptions(update: Update, context: Context) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    prefs = await services(context).storage.get_preferences(user.id)
+    language = await _language(update, context)
+    await send(
+        update.effective_message, _subscriptions_reply(prefs.remind_all, prefs.new_event_notices, language)
+    )
+
+
+async def subscription_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    names = {"all": "remind_all", "new": "new_event_notices"}
+    if len(args) != 1 or args[0] not in names:
+        return text("button_stale", await services(context).users.language(query.from_user.id))
+    storage = services(context).storage
+    user_id = query.from_user.id
+    prefs = await storage.get_preferences(user_id)
+    name = names[args[0]]
+    await storage.set_preference(user_id, name, not getattr(prefs, name), now=services(context).users.clock())
+    prefs = await storage.get_preferences(user_id)
+    language = await services(context).users.language(user_id)
+    await replace(query, _subscriptions_reply(prefs.remind_all, prefs.new_event_notices, language))
+    await query.answer()
+    return None
+
+
+async def event_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """`e:…` buttons; returns the stale-button text when the button is forged, stale or not allowed."""
+    svc = services(context)
+    user_id = query.from_user.id
+    language = await svc.users.language(user_id)
+    stale = text("button_stale", language)
+    if args[:1] == ["g"] and len(args) == 2 and args[1].isdigit():
+        await query.answer()
+        if isinstance(query.message, Message):
+            await _list_for(query.message, context, user_id, int(args[1]), language)
+        return None
+    if len(args) < 2 or not args[1].isdigit():
+        return stale
+    event = await svc.storage.get_event(int(args[1]))
+    members = await svc.users.role(user_id) >= Role.MEMBER
+    if event is None or event.status != "scheduled" or (event.audience == "members" and not members):
+        return text("event_unknown", language)
+    action, rest = args[0], args[2:]
+    now = svc.users.clock()
+    notice: str | None = None
+    if action == "r" and not rest:
+        on = await svc.storage.toggle_reminder(user_id, event.id, now=now)
+        notice = text("event_reminder_on" if on else "event_reminder_off", language)
+    elif action == "p" and len(rest) == 1 and rest[0] in RSVP:
+        await svc.storage.set_rsvp(user_id, event.id, rest[0], now=now)
+        notice = text("event_rsvp_saved", language, answer=text(f"event_{rest[0]}", language))
+    elif action == "i" and not rest:
+        await query.answer()
+        await send_ics(query, event, language)
+        return None
+    elif action in ("m", "x", "xc") and not rest:
+        return await _coordinator_action(query, context, event, action, language)
+    else:
+        return stale
+    await replace(query, await event_reply(context, event, user_id, language))
+    await query.answer(notice)
+    return None
+
+
+async def _list_for(message: Message, context: Context, user_id: int, page: int, language: str) -> None:
+    svc = services(context)
+    members = await svc.users.role(user_id) >= Role.MEMBER
+    found = await svc.events.page(page, members=members)
+    if not found.events:
+        await send(message, Reply(html_text("events_none", language)))
+        return
+    for event in found.events:
+        await send(message, await event_reply(context, event, user_id, language))
+    nav = []
+    if found.number > 1:
+        nav.append((text("events_previous", language), f"e:g:{found.number - 1}"))
+    if found.number < found.pages:
+        nav.append((text("events_next", language), f"e:g:{found.number + 1}"))
+    if nav:
+        await send(
+            message, Reply(html_text("events_page", language, number=found.number, pages=found.pages), [nav])
+        )
+
+
+async def send_ics(query: CallbackQuery, event: Event, language: str) -> None:
+    if isinstance(query.message, Message):
+        document = io.BytesIO(event_to_ics(event))
+        caption = html_text("event_ics_caption", language, title=event.title)
+        await query.message.reply_document(document, filename=f"evenement-{event.id}.ics", caption=caption)
+
+
+async def _coordinator_action(
+    query: CallbackQuery, context: Context, event: Event, action: str, language: str
+) -> str | None:
+    svc = services(context)
+    user_id = query.from_user.id
+    if await svc.users.role(user_id) < Role.COORDINATOR:
+        return text("button_stale", language)
+    await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:
+        return None
+    if action == "x":
+        buttons = [
+            [
+                (text("event_cancel_yes", language), f"e:xc:{event.id}"),
+                (text("event_cancel_no", language), "m:ask"),
+            ]
+        ]
+        await send(message, Reply(html_text("event_cancel_confirm", language, title=event.title), buttons))
+    elif action == "xc":
+        await svc.events.cancel(event.id)
+        await send(message, Reply(html_text("event_cancelled_done", language, title=event.title)))
+    else:
+        context.user_data[FLOW] = {"name": "move", "event_id": event.id}  # type: ignore[index]
+        await send(message, Reply(html_text("event_move_ask", language, title=event.title)))
+    return None
+
+
+@privileged(Role.COORDINATOR)
+async def new_event(update: Update, context: Context) -> None:
+    context.user_data[FLOW] = {"name": "new_event", "step": "title", "data": {}}  # type: ignore[index]
+    await send(
+        update.effective_message, Reply(html_text("new_event_title", await _language(update, context)))
+    )
+
+
+async def cancel_flow(update: Update, context: Context) -> None:
+    language = await _language(update, context)
+    had = context.user_data.pop(FLOW, None) if context.user_data is not None else None
+    await send(
+        update.effective_message, Reply(html_text("flow_cancelled" if had else "flow_nothing", language))
+    )
+
+
+async def flow_text(update: Update, context: Context) -> bool:
+    """A text that answers a coordinator flow in progress; False when no flow is waiting for text."""
+    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
+    message, user = update.effective_message, update.effective_user
+    if flow is None or message is None or message.text is None or user is None:
+        return False
+    language = await _language(update, context)
+    svc = services(context)
+    if await svc.users.role(user.id) < Role.COORDINATOR:  # the role was withdrawn meanwhile
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        return False
+    value = message.text.strip()
+    if flow["name"] == "move":
+        try:
+            starts_at = paris_to_utc(parse_local(value))
+        except ValueError as exc:
+            await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
+            return True
+        event = await svc.storage.get_event(flow["event_id"])
+        ends_at = event.ends_at + (starts_at - event.starts_at) if event and event.ends_at else None
+        moved = await svc.events.move(flow["event_id"], starts_at, ends_at)
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        reply = (
+            html_text(
+                "event_moved_done",
+                language,
+                title=moved.title,
+                when=format_when(moved.starts_at, moved.ends_at, language),
+            )
+            if moved
+            else html_text("event_unknown", language)
+        )
+        await send(message, Reply(reply))
+        return True
+    if flow["name"] != "new_event" or flow.get("step") not in _STEPS:
+        return False
+    step: str = flow["step"]
+    data: dict[str, str] = flow["data"]
+    skip = value in ("-", "—")
+    if step in ("start", "end") and not (step == "end" and skip):
+        try:
+            moment = paris_to_utc(parse_local(value))
+        except ValueError as exc:
+            await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
+            return True
+        if step == "end" and moment.isoformat() <= data["start"]:
+            await send(
+                message, Reply(html_text("new_event_invalid", language, error="la fin doit suivre le début"))
+            )
+            return True
+        data[step] = moment.isoformat()
+    elif step == "title" and not value:
+        await send(message, Reply(html_text("new_event_title", language)))
+        return True
+    elif step in _LIMITS and len(value) > _LIMITS[step]:
+        await send(message, Reply(html_text("new_event_too_long", language, limit=_LIMITS[step])))
+        return True
+    elif step == "link" and not skip and not value.startswith(("http://", "https://")):
+        await send(
+            message, Reply(html_text("new_event_invalid", language, error="un lien commence par https://"))
+        )
+        return True
+    elif not skip:
+        data[step] = value
+    following = _STEPS[_STEPS.index(step) + 1] if step != _STEPS[-1] else None
+    flow["step"] = following or "audience"
+    if following:
+        await send(message, Reply(html_text(f"new_event_{following}", language)))
+    else:
+        buttons = [
+            [
+                (text("new_event_audience_all", language), "ne:aud:all"),
+                (text("new_event_audience_members", language), "ne:aud:members"),
+            ]
+        ]
+        await send(message, Reply(html_text("new_event_audience", language), buttons))
+    return True
+
+
+def _draft_fields(data: dict[str, str]) -> EventFields:
+    import datetime as dt
+
+    return EventFields(
+        title=data["title"],
+        starts_at=dt.datetime.fromisoformat(data["start"]),
+        ends_at=dt.datetime.fromisoformat(data["end"]) if data.get("end") else None,
+        place=data.get("place"),
+        link=data.get("link"),
+        description=data.get("description"),
+        audience=data.get("audience", "all"),
+    )
+
+
+async def new_event_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    svc = services(context)
+    user_id = query.from_user.id
+    language = await svc.users.language(user_id)
+    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
+    if flow is None or flow.get("name") != "new_event" or await svc.users.role(user_id) < Role.COORDINATOR:
+        return text("button_stale", language)
+    message = query.message if isinstance(query.message, Message) else None
+    if (
+        args[:1] == ["aud"]
+        and len(args) == 2
+        and args[1] in ("all", "members")
+        and flow["step"] == "audience"
+    ):
+        flow["data"]["audience"] = args[1]
+        flow["step"] = "preview"
+        await query.answer()
+        preview = _PreviewEvent(_draft_fields(flow["data"]))
+        body = html_text("new_event_preview", language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
+        buttons = [
+            [(text("new_event_publish", language), "ne:ok"), (text("new_event_discard", language), "ne:no")]
+        ]
+        await send(message, Reply(body, buttons))
+        return None
+    if args == ["ok"] and flow["step"] == "preview":
+        await svc.events.publish(_draft_fields(flow["data"]), created_by=user_id)
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        await query.answer()
+        await send(message, Reply(html_text("new_event_published", language)))
+        return None
+    if args == ["no"]:
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        await query.answer()
+        await send(message, Reply(html_text("new_event_discarded", language)))
+        return None
+    return text("button_stale", language)
+
+
+class _PreviewEvent:
+    """An unsaved event, shaped like `Event` for `event_text`."""
+
+    def __init__(self, fields: EventFields) -> None:
+        self.title, self.starts_at, self.ends_at = fields.title, fields.starts_at, fields.ends_at
+        self.place, self.link, self.description, self.audience = (
+            fields.place,
+            fields.link,
+            fields.description,
+            fields.audience,
+        )
+
+
+def register_renderers(transport: TelegramTransport, context_services: Any) -> None:
+    """How reminders and event notices look when the sender delivers them (checked again at send time)."""
+
+    async def load(delivery: Delivery) -> tuple[Event, str]:
+        event = await context_services.storage.get_event(delivery.ref_id)
+        if event is None:
+            raise Skip("event deleted")
+        return event, await context_services.users.language(delivery.chat_id)
+
+    def agenda(event: Event, language: str) -> list[list[tuple[str, str]]]:
+        return [[(text("event_calendar", language), f"e:i:{event.id}")]]
+
+    async def reminder(delivery: Delivery) -> Outgoing:
+        event, language = await load(delivery)
+        if event.status != "scheduled" or event.starts_at <= context_services.users.clock():
+            raise Skip("event cancelled or started")
+        if not delivery.key.endswith(f"@r{event.revision}"):
+            raise Skip("event moved")
+        body = html_text(
+            "reminder_message",
+            language,
+            title=event.title,
+            when=format_when(event.starts_at, event.ends_at, language),
+        )
+        extra = [html_text("event_place", language, place=event.place)] if event.place else []
+        extra += [html_text("event_link", language, link=event.link)] if event.link else []
+        return Outgoing("\n".join([body, *extra]), agenda(event, language))
+
+    async def notice(delivery: Delivery) -> Outgoing:
+        event, language = await load(delivery)
+        if event.status != "scheduled" or event.starts_at <= context_services.users.clock():
+            raise Skip("event cancelled or started")
+        body = html_text(
+            "event_notice_message",
+            language,
+            title=event.title,
+            when=format_when(event.starts_at, event.ends_at, language),
+        )
+        buttons = [
+            [
+                (text("event_remind", language), f"e:r:{event.id}"),
+                (text("event_calendar", language), f"e:i:{event.id}"),
+            ]
+        ]
+        return Outgoing(body, buttons)
+
+    async def change(delivery: Delivery) -> Outgoing:
+        event, language = await load(delivery)
+        when = format_when(event.starts_at, event.ends_at, language)
+        if delivery.key == "cancelled":
+            return Outgoing(html_text("event_cancelled_message", language, title=event.title, when=when))
+        if not delivery.key.endswith(f"@r{event.revision}") or event.status != "scheduled":
+            raise Skip("superseded by a later change")
+        return Outgoing(
+            html_text("event_moved_message", language, title=event.title, when=when), agenda(event, language)
+        )
+
+    transport.register(REMINDER, reminder)
+    transport.register(EVENT_NOTICE, notice)
+    transport.register(EVENT_CHANGE, change)
