@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.announcements.service import AnnouncementService
 from bot.config import Config
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
@@ -50,6 +51,7 @@ class Services:
     questions: QuestionService
     diagnosis: DiagnosisService
     events: EventService
+    announcements: AnnouncementService
     owned: bool = True
 
     async def close(self) -> None:
@@ -79,4 +81,5 @@ async def open_services(
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=EventService(storage, parse_offsets(config.events.reminder_offsets)),
+        announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
     )

@@ -70,6 +70,13 @@ class DeliveryConfig:
     per_chat_interval: float = 1.0
     group_per_minute: int = 20
     max_attempts: int = 5
+    claim_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class AnnouncementsConfig:
+    require_approval: bool = False
+    progress_seconds: int = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    announcements: AnnouncementsConfig = field(default_factory=AnnouncementsConfig)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def path(self, value: str) -> Path:
@@ -202,6 +210,8 @@ def _validate(config: Config, source: str) -> None:
         (config.delivery.per_chat_interval >= 0, "delivery.per_chat_interval: seconds, 0 or more"),
         (1 <= config.delivery.group_per_minute <= 20, "delivery.group_per_minute: 1 to 20"),
         (config.delivery.max_attempts >= 1, "delivery.max_attempts: must be 1 or more"),
+        (config.delivery.claim_timeout >= 4, "delivery.claim_timeout: seconds, 4 or more"),
+        (config.announcements.progress_seconds >= 1, "announcements.progress_seconds: must be 1 or more"),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
             "log_level: DEBUG, INFO, WARNING or ERROR",

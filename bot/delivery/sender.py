@@ -41,6 +41,7 @@ One `Sender` drives one loop: do not call `run` and `drain` concurrently on the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import heapq
 import itertools
@@ -239,6 +240,7 @@ class Sender:
         self.settings = settings or SenderSettings()
         self._store, self._transport = store, transport
         self._clock, self._sleep = clock, sleep
+        self._last_recover = 0.0
         self._on_blocked, self._on_progress = on_blocked, on_progress
         self._pacer = _Pacer(self.settings)
         self._queues: dict[int, deque[Delivery]] = {}  # chat → claimed deliveries, oldest first
@@ -274,6 +276,7 @@ class Sender:
 
     async def _recover(self) -> None:
         now = self._clock()
+        self._last_recover = now.timestamp()
         released = await self._store.release_stale(
             older_than=now - dt.timedelta(seconds=self.settings.stale_after)
         )
@@ -305,6 +308,11 @@ class Sender:
                 if self._held == 0:
                     if stop is None:
                         break
+                    # Another sender may have died holding claims (a crash, a restart): take them back
+                    # once they are stale, not only at start.
+                    if now - self._last_recover >= self.settings.stale_after / 2:
+                        with contextlib.suppress(Exception):
+                            await self._recover()
                     await self._pause(self.settings.idle_poll, stop)
                     continue
                 ready = self._ready_at(now)

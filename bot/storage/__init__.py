@@ -1,5 +1,5 @@
 """Persistent state of the bot: users, invitations, questions, feedback, self-diagnoses, events, the delivery
-outbox (SQLite, PostgreSQL).
+outbox, coordinator announcements ("campaigns") (SQLite, PostgreSQL).
 
 `open_database(url, base_dir)` applies the Alembic migrations and returns a `Database` whose `storage` has the
 queries. Nothing here knows about Telegram.
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from bot.storage.database import Database, create_engine, normalize_url, open_database, upgrade
 from bot.storage.repository import (
+    ANNOUNCEMENT,
+    CAMPAIGN_KEY,
     AnnouncementAudience,
+    Campaign,
     DiagnosticResult,
     DiagnosticSession,
     DiagnosticStats,
@@ -25,11 +28,24 @@ from bot.storage.repository import (
     UpsertOutcome,
     User,
 )
-from bot.storage.schema import Audience, EventStatus, Role, RsvpAnswer
+from bot.storage.schema import (
+    Audience,
+    CampaignAudience,
+    CampaignStatus,
+    EventStatus,
+    MediaKind,
+    Role,
+    RsvpAnswer,
+)
 
 __all__ = [
+    "ANNOUNCEMENT",
+    "CAMPAIGN_KEY",
     "AnnouncementAudience",
     "Audience",
+    "Campaign",
+    "CampaignAudience",
+    "CampaignStatus",
     "Database",
     "DiagnosticResult",
     "DiagnosticSession",
@@ -38,6 +54,7 @@ __all__ = [
     "EventFields",
     "EventStatus",
     "FeedbackSummary",
+    "MediaKind",
     "Preferences",
     "QuestionSummary",
     "RedeemResult",

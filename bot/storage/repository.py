@@ -3,7 +3,9 @@
 Every method is one transaction. Times are timezone-aware UTC datetimes; methods where time matters take a
 keyword `now` (default: the current time) so tests can use their own clock.
 
-`Storage` is also the outbox of `bot.delivery.outbox` (it implements `OutboxStore`).
+`Storage` is also the outbox of `bot.delivery.outbox` (it implements `OutboxStore`). A campaign (a
+coordinator's announcement) sends its messages through it: deliveries of kind `ANNOUNCEMENT`, key
+`CAMPAIGN_KEY`, whose `ref_id` is the campaign id.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,9 +46,13 @@ from bot.delivery.outbox import Delivery, Status
 from bot.storage.engine import transaction
 from bot.storage.schema import (
     Audience,
+    CampaignAudience,
+    CampaignStatus,
     EventStatus,
+    MediaKind,
     Role,
     RsvpAnswer,
+    campaigns,
     deliveries,
     diagnostic_results,
     diagnostic_sessions,
@@ -73,6 +80,10 @@ _ERROR_LENGTH = 300  # deliveries.last_error
 _FINAL = frozenset({Status.SENT, Status.BLOCKED, Status.FAILED, Status.SKIPPED})
 _UNFINISHED = (Status.PENDING.value, Status.SENDING.value)
 CHAT_MOVED = "chat moved"  # reason of a delivery skipped because the new chat has the same one already
+ANNOUNCEMENT = "announcement"  # the delivery kind of a campaign's messages (ref_id: the campaign id)
+CAMPAIGN_KEY = "main"  # the delivery key of a campaign's message to one chat
+_MEDIA_LENGTH = 200  # campaigns.media_file_id and campaigns.media_name
+_CAMPAIGN_PRIVATE = frozenset({"author_id", "approved_by", "progress_chat_id", "progress_message_id"})
 
 UpsertOutcome = Literal["created", "updated", "unchanged"]
 
@@ -207,6 +218,30 @@ class Preferences:
     new_event_notices: bool = False  # a message when an event is created
     announcements: bool = True  # False: opted out of announcements
     topics: tuple[str, ...] = ()  # for announcements to a topic
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A coordinator's announcement: what to send, to whom, when, and how far it got."""
+
+    id: int
+    author_id: int | None  # None once the author was forgotten (the campaign is kept)
+    text: str  # Telegram HTML, already safe
+    media_kind: MediaKind | None
+    media_file_id: str | None  # Telegram file_id, to send the media again
+    media_name: str | None
+    audience: CampaignAudience
+    topic: str | None  # with the "topic" audience only
+    status: CampaignStatus
+    send_at: datetime | None  # None: as soon as launched
+    approved_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    recipients: int  # deliveries planned at launch
+    opted_out: int  # users of the audience left out at launch because they opted out
+    progress_chat_id: int | None  # the message that shows the progress, if any
+    progress_message_id: int | None
+    finished_at: datetime | None  # when it became done or cancelled
 
 
 class AnnouncementAudience(StrEnum):
@@ -964,6 +999,266 @@ class Storage:
         async with transaction(self._engine, write=False) as conn:
             return list((await conn.scalars(stmt)).all())
 
+    # -- campaigns (coordinator announcements) ------------------------------------------------------------
+
+    async def create_campaign(
+        self,
+        author_id: int,
+        text: str,
+        *,
+        media_kind: MediaKind | str | None = None,
+        media_file_id: str | None = None,
+        media_name: str | None = None,
+        now: datetime | None = None,
+    ) -> Campaign:
+        """A new draft, for the "me" audience until `set_campaign_audience` chooses another.
+
+        `text` is stored as it is (Telegram HTML); it may be blank only with a media. `media_kind` ("photo"
+        or "document") and `media_file_id` go together (ValueError otherwise). An unknown `author_id` is
+        created as a newcomer.
+        """
+        values = _campaign_media(text, media_kind, media_file_id, media_name)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            await _ensure_user(conn, author_id, now)
+            result = await conn.execute(
+                insert(campaigns)
+                .values(
+                    author_id=author_id,
+                    text=text,
+                    audience=CampaignAudience.ME.value,
+                    topic=None,
+                    status=CampaignStatus.DRAFT.value,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+                .returning(*campaigns.c)
+            )
+            row = result.mappings().one()
+        return _campaign(row)
+
+    async def get_campaign(self, campaign_id: int) -> Campaign | None:
+        async with transaction(self._engine, write=False) as conn:
+            result = await conn.execute(select(campaigns).where(campaigns.c.id == campaign_id))
+            row = result.mappings().first()
+        return None if row is None else _campaign(row)
+
+    async def campaigns(self, limit: int = 10, offset: int = 0) -> list[Campaign]:
+        """Every campaign, whatever its status, newest first."""
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset: 0 or more, got {limit} and {offset}")
+        stmt = (
+            select(campaigns)
+            .order_by(campaigns.c.created_at.desc(), campaigns.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with transaction(self._engine, write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_campaign(row) for row in rows]
+
+    async def set_campaign_audience(
+        self,
+        campaign_id: int,
+        audience: CampaignAudience | str,
+        topic: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> Campaign | None:
+        """Choose who receives a draft: "all", "members", "coordinators", "topic" (with `topic`, and only
+        then) or "me" (ValueError otherwise). The campaign, or None if it is unknown or no longer a draft."""
+        audience = CampaignAudience(audience)
+        if (audience == CampaignAudience.TOPIC) != (topic is not None):
+            raise ValueError(f"campaign audience {audience.value!r}: a topic with 'topic' and only then")
+        if topic is not None:
+            _check_length("topic", topic, _TOPIC_LENGTH)
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT.value)
+                .values(audience=audience.value, topic=topic, updated_at=now)
+                .returning(*campaigns.c)
+            )
+            row = result.mappings().first()
+        return None if row is None else _campaign(row)
+
+    async def schedule_campaign(
+        self, campaign_id: int, send_at: datetime | None, *, now: datetime | None = None
+    ) -> bool:
+        """Remember when to send a draft (None: as soon as it is launched). False if it is unknown or no
+        longer a draft. Launching it (`launch_campaign`) plans its deliveries for that time."""
+        at = None if send_at is None else _utc_value("send_at", send_at)
+        values = {"send_at": at, "updated_at": _utc(now)}
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == CampaignStatus.DRAFT.value)
+                .values(**values)
+            )
+        return result.rowcount > 0
+
+    async def set_campaign_status(
+        self,
+        campaign_id: int,
+        status: CampaignStatus | str,
+        *,
+        now: datetime | None = None,
+        expect: AbstractSet[str] | None = None,
+    ) -> bool:
+        """Change the status, only if the current one is in `expect` (any, if None); whether it changed.
+
+        Compare-and-set in one UPDATE: of concurrent changes expecting the same status, exactly one succeeds
+        (two coordinators pressing at once cannot both act). DONE and CANCELLED set `finished_at`. Nothing
+        else is done: cancelling does not touch the deliveries (see `skip_pending`).
+        """
+        status = CampaignStatus(status)
+        now = _utc(now)
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        if status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
+            values["finished_at"] = now
+        stmt = update(campaigns).where(campaigns.c.id == campaign_id)
+        if expect is not None:
+            stmt = stmt.where(campaigns.c.status.in_(_campaign_statuses(expect)))
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(stmt.values(**values))
+        return result.rowcount > 0
+
+    async def approve_campaign(
+        self, campaign_id: int, approver_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """Record that `approver_id` approves a campaign AWAITING_APPROVAL; whether they may.
+
+        Never its author (a forgotten author's campaign may be approved by anyone), and only one approver per
+        campaign: a second coordinator is refused, the same one may approve again (a retry). The status is
+        left to `launch_campaign` (expect AWAITING_APPROVAL): a cancellation in between wins, and the launch
+        then does nothing.
+        """
+        now = _utc(now)
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(
+                    campaigns.c.id == campaign_id,
+                    campaigns.c.status == CampaignStatus.AWAITING_APPROVAL.value,
+                    or_(campaigns.c.author_id.is_(None), campaigns.c.author_id != approver_id),
+                    or_(campaigns.c.approved_by.is_(None), campaigns.c.approved_by == approver_id),
+                )
+                .values(approved_by=approver_id, updated_at=now)
+            )
+        return result.rowcount > 0
+
+    async def launch_campaign(
+        self,
+        campaign_id: int,
+        recipients: Sequence[int],
+        opted_out: int,
+        *,
+        expect: AbstractSet[str],
+        audience: CampaignAudience | str,
+        topic: str | None = None,
+        now: datetime | None = None,
+    ) -> Campaign | None:
+        """Launch a campaign whose status is in `expect`: one transaction, so it is all or nothing.
+
+        The status becomes SCHEDULED (`send_at` in the future) or SENDING; the counts are stored (`recipients`
+        without duplicates, `opted_out`); one pending `ANNOUNCEMENT` delivery per recipient is recorded (key
+        `CAMPAIGN_KEY`), not before `send_at` (or `now`): the sender only claims due deliveries, so scheduling
+        needs no other job. Deliveries recorded already are left as they are: launching twice sends once.
+
+        `audience` and `topic` are those the recipients were chosen for. The launched campaign, or None
+        (nothing done) if it is unknown, its status is not in `expect` or its audience is another one (it
+        changed meanwhile).
+        """
+        if opted_out < 0:
+            raise ValueError(f"opted_out: 0 or more, got {opted_out}")
+        same_topic = campaigns.c.topic.is_(None) if topic is None else campaigns.c.topic == topic
+        now = _utc(now)
+        unique = list(dict.fromkeys(recipients))
+        async with transaction(self._engine, write=True) as conn:
+            locked = select(campaigns.c.send_at).where(
+                campaigns.c.id == campaign_id,
+                campaigns.c.status.in_(_campaign_statuses(expect)),
+                campaigns.c.audience == CampaignAudience(audience).value,
+                same_topic,
+            )
+            found = (await conn.execute(locked.with_for_update())).first()
+            if found is None:
+                return None
+            send_at: datetime | None = found[0]
+            due = send_at is None or send_at <= now
+            result = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    status=(CampaignStatus.SENDING if due else CampaignStatus.SCHEDULED).value,
+                    recipients=len(unique),
+                    opted_out=opted_out,
+                    updated_at=now,
+                )
+                .returning(*campaigns.c)
+            )
+            row = result.mappings().one()
+            not_before = now if send_at is None else send_at
+            await _enqueue(
+                conn, ANNOUNCEMENT, campaign_id, unique, CAMPAIGN_KEY, not_before, now, Status.PENDING, None
+            )
+        return _campaign(row)
+
+    async def set_campaign_counts(self, campaign_id: int, recipients: int, opted_out: int) -> bool:
+        """Store how many deliveries were planned and how many users were left out (opted out); False if the
+        campaign is unknown. `launch_campaign` does it already."""
+        if recipients < 0 or opted_out < 0:
+            raise ValueError(f"campaign counts: 0 or more, got {recipients} and {opted_out}")
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(recipients=recipients, opted_out=opted_out)
+            )
+        return result.rowcount > 0
+
+    async def set_campaign_progress_message(self, campaign_id: int, chat_id: int, message_id: int) -> bool:
+        """The message that shows the campaign's progress (to edit it); False if the campaign is unknown."""
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(progress_chat_id=chat_id, progress_message_id=message_id)
+            )
+        return result.rowcount > 0
+
+    async def finish_campaign_if_done(self, campaign_id: int, *, now: datetime | None = None) -> bool:
+        """A launched campaign becomes DONE (with `finished_at`) once none of its deliveries is pending or
+        being sent; whether it did. One UPDATE, so it happens once.
+
+        Launched: SENDING, or SCHEDULED with `send_at` come (nobody has to mark it SENDING first).
+        """
+        now = _utc(now)
+        unfinished = select(deliveries.c.id).where(
+            deliveries.c.kind == ANNOUNCEMENT,
+            deliveries.c.ref_id == campaign_id,
+            deliveries.c.status.in_(_UNFINISHED),
+        )
+        async with transaction(self._engine, write=True) as conn:
+            result = await conn.execute(
+                update(campaigns)
+                .where(
+                    campaigns.c.id == campaign_id,
+                    or_(
+                        campaigns.c.status == CampaignStatus.SENDING.value,
+                        and_(
+                            campaigns.c.status == CampaignStatus.SCHEDULED.value,
+                            campaigns.c.send_at <= now,
+                        ),
+                    ),
+                    ~unfinished.exists(),
+                )
+                .values(status=CampaignStatus.DONE.value, finished_at=now, updated_at=now)
+            )
+        return result.rowcount > 0
+
     # -- outbox (bot.delivery.outbox.OutboxStore) ---------------------------------------------------------
 
     async def enqueue(
@@ -993,30 +1288,8 @@ class Storage:
         status = Status(status)
         if status not in (Status.PENDING, Status.SKIPPED):
             raise ValueError(f"enqueue: pending or skipped, got {status.value!r}")
-        finished_at = None if status == Status.PENDING else now
-        last_error = None if reason is None else _reason(reason)
-        unique = list(dict.fromkeys(chat_ids))
-        added = 0
         async with transaction(self._engine, write=True) as conn:
-            stmt = _insert(conn, deliveries).on_conflict_do_nothing().returning(deliveries.c.id)
-            for start in range(0, len(unique), _ENQUEUE_CHUNK):
-                rows = [
-                    {
-                        "kind": kind,
-                        "ref_id": ref_id,
-                        "chat_id": chat_id,
-                        "key": key,
-                        "status": status.value,
-                        "attempts": 0,
-                        "not_before": not_before,
-                        "finished_at": finished_at,
-                        "last_error": last_error,
-                        "created_at": now,
-                    }
-                    for chat_id in unique[start : start + _ENQUEUE_CHUNK]
-                ]
-                added += len((await conn.execute(stmt, rows)).all())
-        return added
+            return await _enqueue(conn, kind, ref_id, chat_ids, key, not_before, now, status, reason)
 
     async def existing_keys(self, kind: str, ref_ids: Sequence[int]) -> set[tuple[int, int, str]]:
         """(ref_id, chat_id, key) of every delivery of `kind` to these refs, whatever its status: what was
@@ -1202,7 +1475,8 @@ class Storage:
     async def export_user(self, user_id: int) -> dict[str, Any]:
         """Everything stored about the user, as JSON-serialisable data (datetimes in ISO 8601).
 
-        Other people's ids are left out (who used the user's invitations, who invited them).
+        Other people's ids are left out (who used the user's invitations, who invited them, who approved their
+        campaigns); so are the ids of the messages showing a campaign's progress.
         """
         async with transaction(self._engine, write=False) as conn:
             profile = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
@@ -1292,6 +1566,18 @@ class Storage:
                 )
             ).mappings()
             messages_list = [_plain(row) for row in messages]
+            authored = (
+                await conn.execute(
+                    select(campaigns)
+                    .where(campaigns.c.author_id == user_id)
+                    .order_by(campaigns.c.created_at, campaigns.c.id)
+                )
+            ).mappings()
+            authored_list = [_plain(row, exclude=_CAMPAIGN_PRIVATE) for row in authored]
+            approved = await conn.scalars(
+                select(campaigns.c.id).where(campaigns.c.approved_by == user_id).order_by(campaigns.c.id)
+            )
+            approved_list = [{"id": campaign_id} for campaign_id in approved]
         return {
             "user": None if profile is None else _plain(profile),
             "questions": asked_list,
@@ -1305,6 +1591,8 @@ class Storage:
             "rsvps": answers_list,
             "preferences": None if prefs is None else _plain(prefs, exclude=_USER_ID),
             "deliveries": messages_list,
+            "campaigns": authored_list,
+            "campaigns_approved": approved_list,
         }
 
     async def forget_user(self, user_id: int) -> None:
@@ -1312,7 +1600,9 @@ class Storage:
 
         Their self-diagnosis in progress and results go too, and so do their event reminders, answers,
         preferences and the deliveries to their private chat. Invitations already used are kept, without the
-        user's id, so a used code stays used; so are the events they created, without their id.
+        user's id, so a used code stays used; so are the events they created, without their id, and the
+        campaigns they wrote: the text stays (it was sent to others), the author becomes NULL (as the foreign
+        key would do). Their approvals of campaigns and the progress messages in their chat are forgotten.
         """
         own_questions = select(questions.c.id).where(questions.c.user_id == user_id)
         async with transaction(self._engine, write=True) as conn:
@@ -1337,6 +1627,17 @@ class Storage:
             await conn.execute(delete(preferences).where(preferences.c.user_id == user_id))
             await conn.execute(delete(deliveries).where(deliveries.c.chat_id == user_id))
             await conn.execute(update(events).where(events.c.created_by == user_id).values(created_by=None))
+            await conn.execute(
+                update(campaigns).where(campaigns.c.author_id == user_id).values(author_id=None)
+            )
+            await conn.execute(
+                update(campaigns).where(campaigns.c.approved_by == user_id).values(approved_by=None)
+            )
+            await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.progress_chat_id == user_id)
+                .values(progress_chat_id=None, progress_message_id=None)
+            )
             await conn.execute(delete(users).where(users.c.id == user_id))
 
 
@@ -1368,6 +1669,43 @@ async def _ensure_user(conn: AsyncConnection, user_id: int, now: datetime) -> No
         last_seen_at=now,
     )
     await conn.execute(stmt.on_conflict_do_nothing(index_elements=[users.c.id]))
+
+
+async def _enqueue(
+    conn: AsyncConnection,
+    kind: str,
+    ref_id: int,
+    chat_ids: Sequence[int],
+    key: str,
+    not_before: datetime,
+    now: datetime,
+    status: Status,
+    reason: str | None,
+) -> int:
+    """`Storage.enqueue` inside the caller's transaction (arguments already checked); how many were new."""
+    finished_at = None if status == Status.PENDING else now
+    last_error = None if reason is None else _reason(reason)
+    unique = list(dict.fromkeys(chat_ids))
+    added = 0
+    stmt = _insert(conn, deliveries).on_conflict_do_nothing().returning(deliveries.c.id)
+    for start in range(0, len(unique), _ENQUEUE_CHUNK):
+        rows = [
+            {
+                "kind": kind,
+                "ref_id": ref_id,
+                "chat_id": chat_id,
+                "key": key,
+                "status": status.value,
+                "attempts": 0,
+                "not_before": not_before,
+                "finished_at": finished_at,
+                "last_error": last_error,
+                "created_at": now,
+            }
+            for chat_id in unique[start : start + _ENQUEUE_CHUNK]
+        ]
+        added += len((await conn.execute(stmt, rows)).all())
+    return added
 
 
 def _event_values(fields: EventFields) -> dict[str, Any]:
@@ -1462,6 +1800,55 @@ def _topics(value: object) -> list[str]:
     for topic in value:
         _check_length("topic", topic, _TOPIC_LENGTH)
     return list(dict.fromkeys(value))
+
+
+def _campaign_media(
+    text: str, media_kind: MediaKind | str | None, media_file_id: str | None, media_name: str | None
+) -> dict[str, Any]:
+    """The media columns of a new campaign, checked."""
+    if (media_kind is None) != (media_file_id is None):
+        raise ValueError("campaign media: media_kind and media_file_id go together")
+    if media_file_id is not None:
+        _check_length("media_file_id", media_file_id, _MEDIA_LENGTH)
+    if media_name is not None:
+        if media_kind is None:
+            raise ValueError("campaign media: media_name without a media")
+        _check_length("media_name", media_name, _MEDIA_LENGTH)
+    if not text.strip() and media_kind is None:
+        raise ValueError("campaign text: blank, and no media")
+    return {
+        "media_kind": None if media_kind is None else MediaKind(media_kind).value,
+        "media_file_id": media_file_id,
+        "media_name": media_name,
+    }
+
+
+def _campaign_statuses(expect: AbstractSet[str]) -> list[str]:
+    """The stored values of `expect` (ValueError for a status that does not exist)."""
+    return sorted(CampaignStatus(status).value for status in expect)
+
+
+def _campaign(row: RowMapping) -> Campaign:
+    return Campaign(
+        id=row["id"],
+        author_id=row["author_id"],
+        text=row["text"],
+        media_kind=None if row["media_kind"] is None else MediaKind(row["media_kind"]),
+        media_file_id=row["media_file_id"],
+        media_name=row["media_name"],
+        audience=CampaignAudience(row["audience"]),
+        topic=row["topic"],
+        status=CampaignStatus(row["status"]),
+        send_at=row["send_at"],
+        approved_by=row["approved_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        recipients=row["recipients"],
+        opted_out=row["opted_out"],
+        progress_chat_id=row["progress_chat_id"],
+        progress_message_id=row["progress_message_id"],
+        finished_at=row["finished_at"],
+    )
 
 
 def _reason(reason: str) -> str:

@@ -78,6 +78,32 @@ class RsvpAnswer(StrEnum):
     NO = "no"
 
 
+class CampaignStatus(StrEnum):
+    """Where a coordinator's announcement ("campaign") is in its life."""
+
+    DRAFT = "draft"  # being written: text, media, audience
+    AWAITING_APPROVAL = "awaiting_approval"  # a second coordinator must approve it
+    SCHEDULED = "scheduled"  # approved, or launched with deliveries due at `send_at`
+    SENDING = "sending"  # its deliveries are due: the sender is sending them
+    DONE = "done"  # no delivery left to send
+    CANCELLED = "cancelled"
+
+
+class CampaignAudience(StrEnum):
+    """Who receives a campaign: the announcement audiences, or only its author (a test send)."""
+
+    ALL = "all"
+    MEMBERS = "members"  # members and coordinators
+    COORDINATORS = "coordinators"
+    TOPIC = "topic"  # users who follow the campaign's topic
+    ME = "me"  # only the author
+
+
+class MediaKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 
@@ -303,4 +329,36 @@ deliveries = Table(
     Index(None, "status", "not_before"),
     Index(None, "kind", "ref_id", "status"),
     Index(None, "chat_id"),
+)
+
+# A coordinator's announcement to many users ("campaign"); each message it sends is a delivery of kind
+# "announcement" with `ref_id` = the campaign id. The text is kept when its author is forgotten, not the id.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("author_id", BigInteger, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("text", Text, nullable=False),  # Telegram HTML, already safe
+    Column("media_kind", String(12), nullable=True),  # a photo or document sent with the text
+    Column("media_file_id", String(200), nullable=True),  # Telegram file_id, to send the media again
+    Column("media_name", String(200), nullable=True),
+    Column("audience", String(16), nullable=False, server_default=CampaignAudience.ME.value),
+    Column("topic", String(64), nullable=True),  # with the "topic" audience only
+    Column("status", String(20), nullable=False, server_default=CampaignStatus.DRAFT.value),
+    Column("send_at", UTCDateTime, nullable=True),  # NULL: as soon as launched
+    Column("approved_by", BigInteger, nullable=True),  # NULL until approved, or the approver forgotten
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("recipients", Integer, nullable=False, server_default="0"),  # deliveries planned at launch
+    Column("opted_out", Integer, nullable=False, server_default="0"),  # left out at launch: opted out
+    Column("progress_chat_id", BigInteger, nullable=True),  # the message showing the progress, if any
+    Column("progress_message_id", BigInteger, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),  # when it became done or cancelled
+    CheckConstraint(_in_check("audience", CampaignAudience), name="audience"),
+    CheckConstraint(_in_check("status", CampaignStatus), name="status"),
+    CheckConstraint(_in_check("media_kind", MediaKind), name="media_kind"),
+    CheckConstraint("(audience = 'topic') = (topic IS NOT NULL)", name="topic"),
+    CheckConstraint("(media_kind IS NULL) = (media_file_id IS NULL)", name="media"),
+    CheckConstraint("recipients >= 0 AND opted_out >= 0", name="counts"),
+    Index(None, "status", "send_at"),
 )

@@ -21,7 +21,7 @@ from telegram.ext import CallbackQueryHandler as ButtonHandler
 
 from bot.app import Services
 from bot.messages import LANGUAGES, text
-from bot.telegram import diagnosis, events
+from bot.telegram import announcements, diagnosis, events
 from bot.telegram import handlers as h
 from bot.telegram.delivery import DeliveryRuntime
 from bot.users.service import utc_now
@@ -82,6 +82,8 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("abonnements", events.subscriptions, filters=fresh))
     app.add_handler(CommandHandler("nouvel_evenement", events.new_event, filters=fresh))
     app.add_handler(CommandHandler("annuler", events.cancel_flow, filters=fresh))
+    app.add_handler(CommandHandler("annonce", announcements.announce, filters=fresh))
+    app.add_handler(CommandHandler("campagnes", announcements.campaigns_command, filters=fresh))
     app.add_handler(CommandHandler("mondiagnostic", diagnosis.my_diagnostic, filters=fresh, block=False))
     app.add_handler(CommandHandler("coordinateur", h.name_coordinator, filters=fresh))
     app.add_handler(CommandHandler("invitation", h.create_invitation, filters=fresh))
@@ -111,6 +113,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         )
         tick = dt.timedelta(seconds=services.config.events.tick_seconds)
         app.job_queue.run_repeating(_plan_reminders, interval=tick, first=1, name="reminders")
+        progress = dt.timedelta(seconds=services.config.announcements.progress_seconds)
+        app.job_queue.run_repeating(
+            announcements.update_progress, interval=progress, first=progress, name="progress"
+        )
     if app.bot_data.get("delivery_settings"):
         token, root = app.bot_data["delivery_settings"]
         runtime = DeliveryRuntime(services, token, root, services.config.delivery)

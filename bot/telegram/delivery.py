@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import DeliveryConfig
 from bot.delivery.sender import Sender, SenderSettings
-from bot.telegram import events
+from bot.telegram import announcements, events
 from bot.telegram.transport import TelegramTransport, build_bot
 
 if TYPE_CHECKING:
@@ -22,11 +22,14 @@ class DeliveryRuntime:
         self.bot = build_bot(token, api_root=api_root)
         self.transport = TelegramTransport(self.bot)
         events.register_renderers(self.transport, services)
+        announcements.register_renderer(self.transport, services)
         settings = SenderSettings(
             rate=config.rate,
             per_chat_interval=config.per_chat_interval,
             group_per_minute=config.group_per_minute,
             max_attempts=config.max_attempts,
+            stale_after=config.claim_timeout,
+            max_hold=config.claim_timeout * 3 / 4,
         )
 
         async def blocked(chat_id: int) -> None:

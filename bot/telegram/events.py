@@ -13,7 +13,7 @@ from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
 from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
-from bot.storage.repository import Event, EventFields
+from bot.storage.repository import Event, EventFields, Preferences
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -84,15 +84,21 @@ async def events_command(update: Update, context: Context) -> None:
     await list_events(update, context)
 
 
-def _subscriptions_reply(remind_all: bool, new_events: bool, language: str) -> Reply:
-    def toggle(on: bool, key: str) -> str:
-        return text("subscription_on" if on else "subscription_off", language, label=text(key, language))
+_SUBSCRIPTIONS = {"all": "remind_all", "new": "new_event_notices", "ann": "announcements"}
+_SUBSCRIPTION_LABELS = {
+    "all": "subscription_all",
+    "new": "subscription_new",
+    "ann": "subscription_announcements",
+}
 
-    buttons = [
-        [(toggle(remind_all, "subscription_all"), "s:all")],
-        [(toggle(new_events, "subscription_new"), "s:new")],
-    ]
-    return Reply(html_text("subscriptions_header", language), buttons)
+
+def _subscriptions_reply(prefs: Preferences, language: str) -> Reply:
+    def toggle(code: str) -> list[tuple[str, str]]:
+        on = bool(getattr(prefs, _SUBSCRIPTIONS[code]))
+        label = text(_SUBSCRIPTION_LABELS[code], language)
+        return [(text("subscription_on" if on else "subscription_off", language, label=label), f"s:{code}")]
+
+    return Reply(html_text("subscriptions_header", language), [toggle(code) for code in _SUBSCRIPTIONS])
 
 
 async def subscriptions(update: Update, context: Context) -> None:
@@ -101,23 +107,20 @@ async def subscriptions(update: Update, context: Context) -> None:
         return
     prefs = await services(context).storage.get_preferences(user.id)
     language = await _language(update, context)
-    await send(
-        update.effective_message, _subscriptions_reply(prefs.remind_all, prefs.new_event_notices, language)
-    )
+    await send(update.effective_message, _subscriptions_reply(prefs, language))
 
 
 async def subscription_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
-    names = {"all": "remind_all", "new": "new_event_notices"}
-    if len(args) != 1 or args[0] not in names:
+    if len(args) != 1 or args[0] not in _SUBSCRIPTIONS:
         return text("button_stale", await services(context).users.language(query.from_user.id))
     storage = services(context).storage
     user_id = query.from_user.id
     prefs = await storage.get_preferences(user_id)
-    name = names[args[0]]
+    name = _SUBSCRIPTIONS[args[0]]
     await storage.set_preference(user_id, name, not getattr(prefs, name), now=services(context).users.clock())
     prefs = await storage.get_preferences(user_id)
     language = await services(context).users.language(user_id)
-    await replace(query, _subscriptions_reply(prefs.remind_all, prefs.new_event_notices, language))
+    await replace(query, _subscriptions_reply(prefs, language))
     await query.answer()
     return None
 

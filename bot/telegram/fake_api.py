@@ -23,7 +23,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -931,6 +931,11 @@ class FakeTelegram:
 
     def _user(self, user_id: int, first_name: str, language_code: str) -> JsonDict:
         return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+
+    def add_private_chats(self, user_ids: Iterable[int]) -> None:
+        """Users who started the bot at some point (Telegram delivers only to them), without new updates."""
+        for user_id in user_ids:
+            self._user_chat(self._user(user_id, "Test", "fr"), None, "private")
 
     def _user_chat(self, user: JsonDict, chat_id: int | None, chat_type: str) -> JsonDict:
         if chat_type == "private":

@@ -145,9 +145,10 @@ async def private_text(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
+    from bot.telegram.announcements import flow_message
     from bot.telegram.events import flow_text
 
-    if await flow_text(update, context):
+    if await flow_message(update, context) or await flow_text(update, context):
         return
     talk = small_talk(message.text)
     if talk is SmallTalk.GREETING:
@@ -181,6 +182,10 @@ async def group_mention(update: Update, context: Context) -> None:
 
 
 async def non_text(update: Update, context: Context) -> None:
+    from bot.telegram.announcements import flow_message
+
+    if await flow_message(update, context):  # a photo or a document for an announcement
+        return
     await send(update.effective_message, Reply(html_text("non_text", await _language(update, context))))
 
 
@@ -318,6 +323,18 @@ async def button(update: Update, context: Context) -> None:
     svc = services(context)
     language = await svc.users.language(user.id)
     kind, args = callbacks.parse(query.data)
+    if kind in ("an", "a"):
+        from bot.telegram import announcements
+
+        if kind == "a" and args == ["unsub"]:
+            await announcements.unsubscribe(query, context)
+        elif (
+            kind == "an" and (stale := await announcements.announce_button(query, context, args)) is not None
+        ):
+            await query.answer(stale)
+        elif kind == "a":
+            await query.answer(text("button_stale", language))
+        return
     if kind in ("e", "s", "ne") or (kind == "m" and args == ["events"]):
         from bot.telegram import events
 

@@ -49,7 +49,7 @@ class Outgoing:
     text: str
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
     photo: bytes | str | None = None
-    document: tuple[str, bytes] | None = None
+    document: tuple[str, bytes] | str | None = None  # (file name, bytes), or a Telegram file_id
     parse_mode: str | None = "HTML"
 
     def __post_init__(self) -> None:
@@ -145,7 +145,7 @@ class TelegramTransport:
                 chat_id, out.photo, caption=out.text or None, parse_mode=out.parse_mode, reply_markup=markup
             )
         elif out.document is not None:
-            name, data = out.document
+            name, data = out.document if isinstance(out.document, tuple) else (None, out.document)
             await self.bot.send_document(
                 chat_id,
                 data,

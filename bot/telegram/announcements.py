@@ -1,0 +1,334 @@
+"""Coordinator announcements in Telegram: compose, choose the audience, preview, send or schedule,
+approval, progress and report. Delivery itself goes through the outbox, like reminders."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+from typing import Any
+
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import MessageLimit
+from telegram.error import TelegramError
+
+from bot.announcements.service import Outcome, OutcomeKind, Report
+from bot.delivery.outbox import Delivery
+from bot.delivery.sender import Skip
+from bot.events.clock import format_when, paris_to_utc, parse_local
+from bot.messages import text
+from bot.storage.repository import Campaign
+from bot.telegram.handlers import Context, _language, privileged, send, services
+from bot.telegram.render import Reply, html_text
+from bot.telegram.transport import Outgoing, TelegramTransport
+from bot.users import Role
+
+ANNOUNCEMENT = "announcement"
+FLOW = "flow"
+AUDIENCES = ("all", "members", "coordinators", "me")
+UNSUBSCRIBE = "a:unsub"
+CANCELLABLE = ("draft", "awaiting_approval", "scheduled", "sending")
+
+
+def _title(campaign: Campaign) -> str:
+    plain = html.unescape(re.sub(r"<[^>]+>", "", campaign.text or campaign.media_name or "")).strip()
+    first = plain.splitlines()[0] if plain else f"#{campaign.id}"
+    return first if len(first) <= 40 else first[:39].rstrip() + "…"
+
+
+def _number(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def outgoing(campaign: Campaign, language: str) -> Outgoing:
+    """The announcement exactly as recipients see it, with its opt-out button."""
+    buttons = [[(text("announce_unsubscribe", language), UNSUBSCRIBE)]]
+    if campaign.media_kind == "photo":
+        return Outgoing(campaign.text, buttons, photo=campaign.media_file_id)
+    if campaign.media_kind == "document":
+        return Outgoing(campaign.text, buttons, document=campaign.media_file_id)
+    return Outgoing(campaign.text, buttons)
+
+
+@privileged(Role.COORDINATOR)
+async def announce(update: Update, context: Context) -> None:
+    context.user_data[FLOW] = {"name": "announce", "step": "content"}  # type: ignore[index]
+    await send(update.effective_message, Reply(html_text("announce_ask", await _language(update, context))))
+
+
+async def flow_message(update: Update, context: Context) -> bool:
+    """A message that answers the announcement flow (its content, or the time to send it)."""
+    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
+    message, user = update.effective_message, update.effective_user
+    if flow is None or flow.get("name") != "announce" or message is None or user is None:
+        return False
+    svc = services(context)
+    language = await _language(update, context)
+    if await svc.users.role(user.id) < Role.COORDINATOR:  # the role was withdrawn meanwhile
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        return False
+    if flow["step"] == "content":
+        return await _content(message, context, flow, user.id, language)
+    if flow["step"] == "schedule" and message.text:
+        try:
+            send_at = paris_to_utc(parse_local(message.text.strip()))
+        except ValueError as exc:
+            await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
+            return True
+        if send_at <= svc.users.clock():
+            await send(message, Reply(html_text("announce_schedule_past", language)))
+            return True
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        outcome = await svc.announcements.schedule(flow["campaign"], send_at, by=user.id)
+        await _after_launch(message, context, outcome, language, when=format_when(send_at, None, language))
+        return True
+    return False
+
+
+async def _content(
+    message: Message, context: Context, flow: dict[str, Any], user_id: int, language: str
+) -> bool:
+    if message.photo:
+        body, kind, file_id, name = message.caption_html or "", "photo", message.photo[-1].file_id, None
+        limit = MessageLimit.CAPTION_LENGTH
+    elif message.document:
+        body, kind, file_id = message.caption_html or "", "document", message.document.file_id
+        name, limit = message.document.file_name, MessageLimit.CAPTION_LENGTH
+    elif message.text:
+        body, kind, file_id, name, limit = message.text_html, None, None, None, MessageLimit.MAX_TEXT_LENGTH
+    else:
+        await send(message, Reply(html_text("announce_ask", language)))
+        return True
+    length = len(message.caption or message.text or "")
+    if length > limit:
+        await send(message, Reply(html_text("announce_too_long", language, length=length, limit=limit)))
+        return True
+    campaign = await services(context).announcements.draft(
+        user_id, body, media_kind=kind, media_file_id=file_id, media_name=name
+    )
+    flow.update(step="audience", campaign=campaign.id)
+    choices = [(text(f"announce_audience_{a}", language), f"an:aud:{campaign.id}:{a}") for a in AUDIENCES]
+    await send(message, Reply(html_text("announce_audience", language), [choices[:2], choices[2:]]))
+    return True
+
+
+async def _preview(
+    message: Message, context: Context, campaign_id: int, audience: str, language: str
+) -> bool:
+    preview = await services(context).announcements.choose_audience(campaign_id, audience)
+    if preview is None:
+        return False
+    await send(message, Reply(html_text("announce_preview_intro", language)))
+    await _send_outgoing(message, outgoing(preview.campaign, language))
+    count = html_text(
+        "announce_preview_count", language, count=preview.recipients, opted_out=preview.opted_out
+    )
+    buttons = [
+        [
+            (text("announce_send_now", language), f"an:go:{campaign_id}"),
+            (text("announce_schedule", language), f"an:at:{campaign_id}"),
+        ],
+        [(text("announce_discard", language), f"an:no:{campaign_id}")],
+    ]
+    await send(message, Reply(count, buttons))
+    return True
+
+
+async def _send_outgoing(message: Message, out: Outgoing) -> None:
+    markup = out.markup()
+    if out.photo is not None:
+        await message.reply_photo(out.photo, caption=out.text or None, reply_markup=markup)
+    elif isinstance(out.document, str):
+        await message.reply_document(out.document, caption=out.text or None, reply_markup=markup)
+    else:
+        await message.reply_html(out.text, reply_markup=markup, disable_web_page_preview=True)
+
+
+async def _after_launch(
+    message: Message | None, context: Context, outcome: Outcome, language: str, when: str = ""
+) -> None:
+    svc = services(context)
+    campaign = outcome.campaign
+    if campaign is None or message is None:
+        return
+    if outcome.kind == OutcomeKind.PAST:
+        await send(message, Reply(html_text("announce_schedule_past", language)))
+        return
+    if outcome.kind == OutcomeKind.AWAITING_APPROVAL:
+        await send(message, Reply(html_text("announce_awaiting", language)))
+        for approver in await svc.announcements.approvers(campaign):
+            await _ask_approval(context, approver, campaign, outcome.recipients)
+        return
+    if not outcome.launched:
+        await send(message, Reply(html_text("button_stale", language)))
+        return
+    if when:
+        await send(message, Reply(html_text("announce_scheduled", language, when=when)))
+    progress = await message.reply_html(
+        _progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
+    )
+    await svc.storage.set_campaign_progress_message(campaign.id, progress.chat_id, progress.message_id)
+
+
+async def _ask_approval(context: Context, approver: int, campaign: Campaign, recipients: int) -> None:
+    """Show another coordinator the announcement as recipients will see it, with an approval button."""
+    language = await services(context).users.language(approver)
+    out = outgoing(campaign, language)
+    request = Reply(
+        html_text("announce_approval_request", language, count=recipients),
+        [[(text("announce_approve", language), f"an:ok:{campaign.id}")]],
+    )
+    bot = context.bot
+    with contextlib.suppress(TelegramError):  # a coordinator who never talked to the bot, or blocked it
+        if out.photo is not None:
+            await bot.send_photo(approver, out.photo, caption=out.text or None)
+        elif isinstance(out.document, str):
+            await bot.send_document(approver, out.document, caption=out.text or None)
+        else:
+            await bot.send_message(approver, out.text, disable_web_page_preview=True)
+        await bot.send_message(approver, request.text, reply_markup=request.markup())
+
+
+def _progress_text(campaign: Campaign, sent: int, total: int, language: str) -> str:
+    return html_text(
+        "announce_progress", language, title=_title(campaign), sent=_number(sent), total=_number(total)
+    )
+
+
+async def announce_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """`an:…` buttons; returns the stale-button text when the button is forged, stale or not allowed."""
+    svc = services(context)
+    user_id = query.from_user.id
+    language = await svc.users.language(user_id)
+    stale = text("button_stale", language)
+    if await svc.users.role(user_id) < Role.COORDINATOR or len(args) < 2 or not args[1].isdigit():
+        return stale
+    action, campaign_id = args[0], int(args[1])
+    campaign = await svc.storage.get_campaign(campaign_id)
+    if campaign is None:
+        return stale
+    message = query.message if isinstance(query.message, Message) else None
+    mine = campaign.author_id == user_id
+    draft = campaign.status == "draft"
+    if action == "aud" and len(args) == 3 and args[2] in AUDIENCES and mine and draft and message is not None:
+        if not await _preview(message, context, campaign_id, args[2], language):
+            return stale
+        await query.answer()
+        return None
+    if action in ("go", "at") and mine and draft and campaign.audience:
+        await query.answer()
+        if action == "at":
+            context.user_data[FLOW] = {"name": "announce", "step": "schedule", "campaign": campaign_id}  # type: ignore[index]
+            await send(message, Reply(html_text("announce_schedule_ask", language)))
+        else:
+            context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+            await _after_launch(
+                message, context, await svc.announcements.send_now(campaign_id, by=user_id), language
+            )
+        return None
+    if action == "no" and mine and draft and await svc.announcements.cancel(campaign_id, by=user_id):
+        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        await query.answer()
+        await send(message, Reply(html_text("announce_discarded", language)))
+        return None
+    if action == "ok":
+        outcome = await svc.announcements.approve(campaign_id, user_id)
+        if not outcome.launched:
+            return text("announce_not_approvable", language)
+        await query.answer(text("announce_approved", language))
+        if campaign.author_id is not None:
+            await _notify_author(context, outcome, campaign.author_id)
+        return None
+    if action == "x" and await svc.announcements.cancel(campaign_id, by=user_id):
+        await query.answer()
+        await send(message, Reply(html_text("announce_cancelled", language)))
+        return None
+    return stale
+
+
+async def _notify_author(context: Context, outcome: Outcome, author: int) -> None:
+    language = await services(context).users.language(author)
+    try:
+        message = await context.bot.send_message(author, html_text("announce_approved", language))
+    except TelegramError:
+        return
+    await _after_launch(message, context, outcome, language)
+
+
+async def unsubscribe(query: CallbackQuery, context: Context) -> None:
+    svc = services(context)
+    await svc.storage.set_preference(query.from_user.id, "announcements", False, now=svc.users.clock())
+    language = await svc.users.language(query.from_user.id)
+    await query.answer(text("announce_unsubscribed", language), show_alert=True)
+
+
+@privileged(Role.COORDINATOR)
+async def campaigns_command(update: Update, context: Context) -> None:
+    svc = services(context)
+    user = update.effective_user
+    assert user is not None
+    language = await _language(update, context)
+    lines: list[str] = []
+    buttons: list[list[tuple[str, str]]] = []
+    for campaign in await svc.storage.campaigns(limit=10):
+        report = await svc.announcements.report(campaign.id)
+        if report is None:
+            continue
+        status = text(f"campaign_status_{report.status}", language)
+        date = f"{campaign.created_at:%d/%m/%Y}"
+        lines.append(
+            html_text(
+                "campaigns_item", language, id=campaign.id, title=_title(campaign), status=status,
+                sent=report.sent, total=report.total, date=date,
+            )
+        )  # fmt: skip
+        if campaign.author_id == user.id and campaign.status in CANCELLABLE:
+            buttons.append([(text("campaign_cancel", language, id=campaign.id), f"an:x:{campaign.id}")])
+    body = "\n".join(lines) if lines else html_text("campaigns_none", language)
+    await send(update.effective_message, Reply(body, buttons))
+
+
+async def update_progress(context: Context) -> None:
+    """Job: edit each sending campaign's progress message; post the report once it is finished."""
+    svc = services(context)
+    for campaign in await svc.storage.campaigns(limit=20):
+        if campaign.status not in ("scheduled", "sending") or campaign.progress_chat_id is None:
+            continue
+        report = await svc.announcements.report(campaign.id)
+        if report is None or report.status != "sending":
+            continue
+        language = await svc.users.language(campaign.author_id or 0)
+        chat, message_id = campaign.progress_chat_id, campaign.progress_message_id
+        progress = _progress_text(campaign, report.sent, report.total, language)
+        with contextlib.suppress(TelegramError):  # unchanged since the last edit, or deleted
+            await context.bot.edit_message_text(progress, chat, message_id)
+        if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_message(chat, report_text(campaign, report, language))
+
+
+def report_text(campaign: Campaign, report: Report, language: str) -> str:
+    lines = [
+        html_text(
+            "announce_report", language, title=_title(campaign), sent=report.sent, blocked=report.blocked,
+            failed=report.failed_count, skipped=report.skipped,
+        )
+    ]  # fmt: skip
+    lines += [
+        html_text("announce_report_reason", language, reason=reason or "?", count=count)
+        for reason, count in report.failed.items()
+    ]
+    return "\n".join(lines)
+
+
+def register_renderer(transport: TelegramTransport, context_services: Any) -> None:
+    """How an announcement looks when the sender delivers it; cancelled or opted out: not sent."""
+
+    async def render(delivery: Delivery) -> Outgoing:
+        reason = await context_services.announcements.skip_reason(delivery.ref_id, delivery.chat_id)
+        campaign = await context_services.storage.get_campaign(delivery.ref_id)
+        if reason is not None or campaign is None:
+            raise Skip(reason or "campaign deleted")
+        return outgoing(campaign, await context_services.users.language(delivery.chat_id))
+
+    transport.register(ANNOUNCEMENT, render)
