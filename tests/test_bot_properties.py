@@ -87,7 +87,7 @@ texts = st.one_of(
                      "/invitation", "/coordinateur", "/coordinateur abc", "/coordinateur 101", "/rejoindre",
                      "/rejoindre XXXX", "/question", "/question <b>?</b>", "/inconnue", "bonjour", "merci",
                      "/diagnostic", "/mondiagnostic", "/evenements", "/abonnements", "/nouvel_evenement",
-                     "/annuler", "/stats diagnostic"]),
+                     "/annuler", "/stats diagnostic", "/annonce", "/campagnes"]),
     st.builds(lambda w: f"/question {w}", st.text(max_size=100)),
     st.builds(lambda n: "x" * n, st.integers(900, 4096)),
 )  # fmt: skip
@@ -97,7 +97,8 @@ callback_data = st.one_of(
                      "lang:en", "lang:fr", "lang:", "forget:no", "forget:yes", "d:go", "d:a:territoire:rural",
                      "d:back", "d:pause", "d:done", "d:edit", "d:c:territoire", "d:resume", "e:r:1", "e:i:1",
                      "e:p:1:yes", "e:g:2", "e:x:1", "e:xc:1", "e:m:1", "s:all", "s:new", "ne:aud:all",
-                     "ne:ok", "m:events", "m:diag"]),
+                     "ne:ok", "m:events", "m:diag", "an:aud:1:all", "an:go:1", "an:at:1", "an:no:1",
+                     "an:ok:1", "an:x:1", "a:unsub"]),
 )  # fmt: skip
 actions = st.lists(
     st.one_of(

@@ -24,7 +24,7 @@ from bot.storage.schema import metadata
 from tests.storage_fixtures import BACKENDS, database_url
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-HEAD = "0003"
+HEAD = "0004"
 TABLES = {
     "users",
     "invitations",
@@ -37,6 +37,7 @@ TABLES = {
     "rsvps",
     "preferences",
     "deliveries",
+    "campaigns",
 }
 
 
@@ -342,7 +343,8 @@ async def populate(storage: Storage) -> dict[str, str]:
     """ME and OTHER each ask, vote on each other's answers, invite each other and diagnose their territory.
 
     Each creates an event; both ask for reminders of, and answer about, both events; both set preferences;
-    messages to both chats are in the outbox.
+    messages to both chats are in the outbox. Each writes a campaign the other approves, with its progress
+    message in its author's chat.
     """
     await storage.touch_user(ME, language_hint="en", now=T0)
     await storage.touch_user(OTHER, now=T0)
@@ -390,6 +392,16 @@ async def populate(storage: Storage) -> dict[str, str]:
         await storage.enqueue("announcement", 1, [user_id, -100], "", not_before=minutes(13), now=minutes(13))
     [first, *_] = await storage.claim(10, now=minutes(14))
     await storage.finish(first.id, Status.SENT, now=minutes(15))
+    for author, approver, words in ((ME, OTHER, "my campaign"), (OTHER, ME, "their campaign")):
+        campaign = await storage.create_campaign(
+            author, f"<b>{words}</b>", media_kind="photo", media_file_id=f"file-{words}", now=minutes(16)
+        )
+        assert await storage.set_campaign_audience(campaign.id, "members", now=minutes(17))
+        assert await storage.set_campaign_status(
+            campaign.id, "awaiting_approval", now=minutes(17), expect={"draft"}
+        )
+        assert await storage.approve_campaign(campaign.id, approver, now=minutes(18))
+        assert await storage.set_campaign_progress_message(campaign.id, author, 77)
     return codes
 
 
@@ -415,6 +427,15 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
         "topics": ["secret-topic"],
     }
     assert sorted(d["kind"] for d in exported["deliveries"]) == ["announcement", "reminder"]
+    [campaign] = exported["campaigns"]
+    assert (campaign["text"], campaign["media_file_id"], campaign["audience"], campaign["status"]) == (
+        "<b>my campaign</b>",
+        "file-my campaign",
+        "members",
+        "awaiting_approval",
+    )
+    assert "approved_by" not in campaign and "progress_chat_id" not in campaign  # another's id, a message id
+    assert exported["campaigns_approved"] == [{"id": campaign["id"] + 1}]  # theirs
     assert "their private question" not in dumped and "their-answer" not in dumped
     assert "their event" not in dumped and "public-topic" not in dumped and "-100" not in dumped
     assert str(OTHER) not in dumped
@@ -432,6 +453,8 @@ async def test_export_contains_the_user_data_and_nothing_of_others(storage: Stor
         "rsvps": [],
         "preferences": None,
         "deliveries": [],
+        "campaigns": [],
+        "campaigns_approved": [],
     }
 
 
@@ -455,8 +478,21 @@ async def test_forget_removes_everything_about_the_user_and_nothing_else(db: Dat
     assert after["feedback"] == []  # their vote was on ME's question, now gone
     assert after["diagnostic_session"] == before["diagnostic_session"]
     assert after["diagnostic_results"] == before["diagnostic_results"]
-    for key in ("events_created", "event_reminders", "rsvps", "preferences", "deliveries"):
+    for key in (
+        "events_created",
+        "event_reminders",
+        "rsvps",
+        "preferences",
+        "deliveries",
+        "campaigns",
+        "campaigns_approved",
+    ):
         assert after[key] == before[key], key
+    assert after["campaigns"] and after["campaigns_approved"]
+    mine, theirs = sorted(await storage.campaigns(), key=lambda campaign: campaign.id)
+    assert (mine.text, mine.author_id, mine.approved_by) == ("<b>my campaign</b>", None, OTHER)  # text kept
+    assert (mine.progress_chat_id, mine.progress_message_id) == (None, None)  # it was in ME's chat
+    assert (theirs.author_id, theirs.approved_by, theirs.progress_chat_id) == (OTHER, None, OTHER)
     assert after["event_reminders"] and after["rsvps"] and after["deliveries"]
     assert await storage.get_preferences(ME) == await storage.get_preferences(404)  # the defaults
     assert await storage.reminder_event_ids(ME) == set()

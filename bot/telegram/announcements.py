@@ -156,7 +156,10 @@ async def _after_launch(
         return
     if outcome.kind == OutcomeKind.AWAITING_APPROVAL:
         await send(message, Reply(html_text("announce_awaiting", language)))
-        for approver in await svc.announcements.approvers(campaign):
+        approvers = set(await svc.announcements.approvers(campaign)) | (
+            svc.users.admins - {campaign.author_id}
+        )
+        for approver in sorted(approvers):
             await _ask_approval(context, approver, campaign, outcome.recipients)
         return
     if not outcome.launched:

@@ -1,0 +1,184 @@
+"""Coordinator announcements end to end: compose, audience, preview, send, approval, schedule, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram.ext import CallbackContext
+
+from bot.delivery.outbox import Status
+from bot.events.clock import paris_to_utc
+from bot.messages import text
+from bot.telegram.announcements import update_progress
+from bot.telegram.delivery import DeliveryRuntime
+from bot.telegram.fake_api import SentMessage
+from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
+from tests.test_bot_events import MovableClock
+
+READERS = (501, 502)
+OPTED_OUT = 503
+BLOCKED = 504
+
+
+async def _env(
+    tmp_path: Path, knowledge: Path, clock: MovableClock, **announcements: object
+) -> AsyncIterator[BotEnv]:
+    config = bot_config(tmp_path, knowledge)
+    config = dataclasses.replace(
+        config, announcements=dataclasses.replace(config.announcements, **announcements)
+    )
+    async with running_bot(config) as running:
+        running.services.users.clock = running.services.announcements.clock = clock
+        for user in (*READERS, OPTED_OUT, BLOCKED):
+            await running.say(user, "/start")
+        subscriptions = await running.say(OPTED_OUT, "/abonnements")
+        await running.click(OPTED_OUT, subscriptions, "s:ann")
+        await running.fake.user_blocks(BLOCKED, notify=False)
+        yield running
+        assert running.fake.invalid_requests == []
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+async def env(tmp_path: Path, knowledge_copy: Path, clock: MovableClock) -> AsyncIterator[BotEnv]:
+    async for running in _env(tmp_path, knowledge_copy, clock):
+        yield running
+
+
+async def _compose(env: BotEnv, author: int, body: str, audience: str = "all") -> tuple[int, SentMessage]:
+    """/annonce, the text, the audience: returns the campaign id and the message with the send buttons."""
+    await env.say(author, "/annonce")
+    choose = await env.say(author, body)
+    data = next(d for _, d in buttons(choose) if d.endswith(f":{audience}"))
+    campaign_id = int(data.split(":")[2])
+    sent = len(env.fake.sent_to(author))
+    await env.click(author, choose, data)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(author)) >= sent + 3)
+    return campaign_id, env.fake.sent_to(author)[-1]
+
+
+async def _deliver(env: BotEnv) -> None:
+    runtime = DeliveryRuntime(env.services, env.fake.token, env.fake.api_root, env.services.config.delivery)
+    await runtime.start(background=False)
+    try:
+        await runtime.sender.drain()
+    finally:
+        await runtime.stop()
+
+
+async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEnv) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Réunion <importante> & conviviale jeudi")
+    preview = env.fake.sent_to(ADMIN)[-2]
+    assert preview.text == "Réunion <importante> & conviviale jeudi"
+    assert [label for label, _ in buttons(preview)] == [text("announce_unsubscribe")]
+    assert re.search(r"^4 destinataire\(s\)\. 1 personne\(s\) désabonnée", choices.text)
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    progress = env.fake.sent_to(ADMIN)[-1]
+    assert progress.text.startswith("📤 « Réunion <importante> & conviviale jeudi » : 0 / 5 envoyés")
+    await _deliver(env)
+    for reader in READERS:
+        received = env.fake.sent_to(reader)[-1]
+        assert received.text == "Réunion <importante> & conviviale jeudi"
+        assert buttons(received) == [(text("announce_unsubscribe"), "a:unsub")]
+    assert not any("Réunion" in (m.text or "") for m in env.fake.sent_to(OPTED_OUT))
+    await update_progress(CallbackContext(env.app))
+    assert progress.text.startswith("📤 « Réunion <importante> & conviviale jeudi » : 3 / 5 envoyés")
+    report = env.fake.sent_to(ADMIN)[-1]
+    assert "Bilan de l'annonce" in report.text
+    assert "Envoyés : 3" in report.text and "Bloqués (bot bloqué) : 1" in report.text
+    assert "Échecs : 0" in report.text and "Ignorés (désabonnés ou annulés) : 1" in report.text
+    counts = await env.services.storage.counts("announcement", campaign_id)
+    assert counts[Status.SENT] == 3 and counts[Status.BLOCKED] == 1
+    assert (await env.services.storage.get_campaign(campaign_id)).status == "done"  # type: ignore[union-attr]
+
+
+async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Appel à projets")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)  # the progress message: launched
+    await _deliver(env)
+    received = env.fake.sent_to(READERS[0])[-1]
+    assert await env.click(READERS[0], received, "a:unsub") == text("announce_unsubscribed")
+    assert not (await env.services.storage.get_preferences(READERS[0])).announcements
+    refused = await env.say(READERS[1], "/annonce")
+    assert refused.text.startswith("Cette commande est réservée")
+    forged = await env.fake.user_sends_raw_callback(
+        READERS[1], received.message_id, READERS[1], f"an:x:{campaign_id}"
+    )
+    await env.fake.wait_for(lambda: env.fake.answered_callback(forged) is not None)
+    assert (await env.services.storage.get_campaign(campaign_id)).status != "cancelled"  # type: ignore[union-attr]
+
+
+async def test_scheduled_announcement_waits_for_its_time(env: BotEnv, clock: MovableClock) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Webinaire demain", audience="members")
+    assert choices.text.startswith("0 destinataire(s)") or "destinataire" in choices.text
+    _, choices = await _compose(env, ADMIN, "Webinaire la semaine prochaine")
+    campaign_id = int(re.findall(r"an:go:(\d+)", " ".join(d for _, d in buttons(choices)))[0])
+    await env.click(ADMIN, choices, f"an:at:{campaign_id}")
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_schedule_ask"))
+    confirmation = await env.say(ADMIN, "17/01/2027 10h00")
+    assert confirmation.text.startswith("Annonce programmée pour le dimanche 17 janvier 2027, 10 h 00")
+    await _deliver(env)
+    assert not any("semaine prochaine" in (m.text or "") for m in env.fake.sent_to(READERS[0]))
+    clock.set(paris_to_utc(dt.datetime(2027, 1, 17, 10, 1)))
+    await _deliver(env)
+    assert env.fake.sent_to(READERS[0])[-1].text == "Webinaire la semaine prochaine"
+
+
+async def test_campaigns_list_and_cancel(env: BotEnv) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Annonce à annuler")
+    await env.click(ADMIN, choices, f"an:at:{campaign_id}")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.fake.user_sends(ADMIN, "20/01/2027 10h00")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 2)  # confirmation, progress
+    listing = await env.say(ADMIN, "/campagnes")
+    assert f"#{campaign_id} « Annonce à annuler » — programmée" in listing.text
+    await env.click(ADMIN, listing, f"an:x:{campaign_id}")
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_cancelled"))
+    counts = await env.services.storage.counts("announcement", campaign_id)
+    assert counts[Status.PENDING] == 0 and counts[Status.SKIPPED] >= 4
+
+
+@pytest.fixture
+async def approval_env(tmp_path: Path, knowledge_copy: Path, clock: MovableClock) -> AsyncIterator[BotEnv]:
+    async for running in _env(tmp_path, knowledge_copy, clock, require_approval=True):
+        yield running
+
+
+async def test_approval_by_a_second_coordinator(approval_env: BotEnv) -> None:
+    env = approval_env
+    await env.say(ADMIN, "/coordinateur 21")
+    await env.say(21, "/start")
+    campaign_id, choices = await _compose(env, 21, "Proposition d'annonce")
+    before = len(env.fake.sent_to(ADMIN))
+    await env.click(21, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: env.fake.sent_to(21)[-1].text == text("announce_awaiting"))
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= before + 2)
+    request = env.fake.sent_to(ADMIN)[-1]
+    assert "propose cette annonce" in request.text
+    assert env.fake.sent_to(ADMIN)[-2].text == "Proposition d'annonce", (
+        "the approver sees it as recipients will"
+    )
+    own = await env.fake.user_sends_raw_callback(
+        21, env.fake.sent_to(21)[-1].message_id, 21, f"an:ok:{campaign_id}"
+    )
+    await env.fake.wait_for(lambda: env.fake.answered_callback(own) is not None)
+    answered = env.fake.answered_callback(own)
+    assert answered is not None and answered.params.get("text") == text("announce_not_approvable")
+    sent = len(env.fake.sent_to(21))
+    assert await env.click(ADMIN, request, f"an:ok:{campaign_id}") == text("announce_approved")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(21)) >= sent + 2)  # approved, then the progress
+    await _deliver(env)
+    assert env.fake.sent_to(READERS[0])[-1].text == "Proposition d'annonce"
