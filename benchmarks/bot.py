@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -264,6 +265,8 @@ async def run_level(bench: Bench, users: int, rounds: int, base_user: int, offse
     end = time.monotonic()
     cpu_share, others_share = cpu.shares()
     lag_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await lag_task
     replies = [r for r in outcomes if r is not None]
     batches = bench.counter.batches[first_batch:]
     latencies = [r.latency_ms for r in replies] or [float("nan")]
@@ -351,6 +354,8 @@ async def run_all(config: Config, rounds: int, say: Callable[[str], None]) -> tu
                         say(f"warning: {watcher.unexpected} sendMessage call(s) were not the awaited reply")
                 finally:
                     watch_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch_task
                     await app.updater.stop()
                     await app.stop()
                 return results, len(fake.invalid_requests)
@@ -383,7 +388,8 @@ def machine() -> dict[str, str]:
 def table(results: Sequence[LevelResult]) -> str:
     head = (
         "| users | replies | replies/s | p50 ms | p95 ms | max ms | push→typing p50/p95 ms "
-        "| typing→reply p50/p95 ms | searches | mean batch | ms/search | loop lag p95/max ms | CPU ours/others |"
+        "| typing→reply p50/p95 ms | searches | mean batch | ms/search | loop lag p95/max ms "
+        "| CPU ours/others |"
     )
     lines = [head, "|" + "---:|" * head.count(" | ") + "---:|"]
     for r in results:
