@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -77,6 +78,7 @@ class DeliveryConfig:
 class AnnouncementsConfig:
     require_approval: bool = False
     progress_seconds: int = 3
+    topics: tuple[str, ...] = ("webinaires", "appels-a-projets", "nouvelles-ressources")
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,10 @@ def _validate(config: Config, source: str) -> None:
         (config.delivery.max_attempts >= 1, "delivery.max_attempts: must be 1 or more"),
         (config.delivery.claim_timeout >= 4, "delivery.claim_timeout: seconds, 4 or more"),
         (config.announcements.progress_seconds >= 1, "announcements.progress_seconds: must be 1 or more"),
+        (
+            all(re.fullmatch(r"[a-z0-9-]{1,30}", t) for t in config.announcements.topics),
+            "announcements.topics: short ids of lowercase letters, digits and hyphens (at most 30)",
+        ),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
             "log_level: DEBUG, INFO, WARNING or ERROR",

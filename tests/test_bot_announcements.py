@@ -182,3 +182,32 @@ async def test_approval_by_a_second_coordinator(approval_env: BotEnv) -> None:
     await env.fake.wait_for(lambda: len(env.fake.sent_to(21)) >= sent + 2)  # approved, then the progress
     await _deliver(env)
     assert env.fake.sent_to(READERS[0])[-1].text == "Proposition d'annonce"
+
+
+async def test_topic_subscribers_and_a_photo_announcement(env: BotEnv) -> None:
+    subscriptions = await env.say(READERS[0], "/abonnements")
+    assert "s:t:webinaires" in [d for _, d in buttons(subscriptions)]
+    await env.click(READERS[0], subscriptions, "s:t:webinaires")
+    assert (await env.services.storage.get_preferences(READERS[0])).topics == ("webinaires",)
+    await env.say(ADMIN, "/annonce")
+    before = len(env.fake.sent_to(ADMIN))
+    await env.fake.user_sends_photo(ADMIN, caption="Affiche du webinaire <ODD 17>")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > before)
+    choose = env.fake.sent_to(ADMIN)[-1]
+    topic_button = next(d for _, d in buttons(choose) if d.endswith(":topic"))
+    campaign_id = int(topic_button.split(":")[2])
+    await env.click(ADMIN, choose, topic_button)
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_topic"))
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, env.fake.sent_to(ADMIN)[-1], f"an:top:{campaign_id}:webinaires")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 3)
+    preview, choices = env.fake.sent_to(ADMIN)[-2:]
+    assert preview.kind == "photo" and preview.caption == "Affiche du webinaire <ODD 17>"
+    assert choices.text.startswith("1 destinataire(s)")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    await _deliver(env)
+    received = env.fake.sent_to(READERS[0])[-1]
+    assert received.kind == "photo" and received.caption == "Affiche du webinaire <ODD 17>"
+    assert not any(m.kind == "photo" for m in env.fake.sent_to(READERS[1]))

@@ -18,6 +18,7 @@ from bot.delivery.sender import Skip
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
 from bot.storage.repository import Campaign
+from bot.telegram.events import topic_label
 from bot.telegram.handlers import Context, _language, privileged, send, services
 from bot.telegram.render import Reply, html_text
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -25,7 +26,7 @@ from bot.users import Role
 
 ANNOUNCEMENT = "announcement"
 FLOW = "flow"
-AUDIENCES = ("all", "members", "coordinators", "me")
+AUDIENCES = ("all", "members", "coordinators", "topic", "me")
 UNSUBSCRIBE = "a:unsub"
 CANCELLABLE = ("draft", "awaiting_approval", "scheduled", "sending")
 
@@ -108,14 +109,21 @@ async def _content(
     )
     flow.update(step="audience", campaign=campaign.id)
     choices = [(text(f"announce_audience_{a}", language), f"an:aud:{campaign.id}:{a}") for a in AUDIENCES]
-    await send(message, Reply(html_text("announce_audience", language), [choices[:2], choices[2:]]))
+    await send(
+        message, Reply(html_text("announce_audience", language), [choices[:2], choices[2:4], choices[4:]])
+    )
     return True
 
 
 async def _preview(
-    message: Message, context: Context, campaign_id: int, audience: str, language: str
+    message: Message,
+    context: Context,
+    campaign_id: int,
+    audience: str,
+    language: str,
+    topic: str | None = None,
 ) -> bool:
-    preview = await services(context).announcements.choose_audience(campaign_id, audience)
+    preview = await services(context).announcements.choose_audience(campaign_id, audience, topic)
     if preview is None:
         return False
     await send(message, Reply(html_text("announce_preview_intro", language)))
@@ -213,8 +221,17 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     message = query.message if isinstance(query.message, Message) else None
     mine = campaign.author_id == user_id
     draft = campaign.status == "draft"
-    if action == "aud" and len(args) == 3 and args[2] in AUDIENCES and mine and draft and message is not None:
-        if not await _preview(message, context, campaign_id, args[2], language):
+    if action == "aud" and len(args) == 3 and args[2] == "topic" and mine and draft:
+        rows = [[(topic_label(t), f"an:top:{campaign_id}:{t}")] for t in svc.config.announcements.topics]
+        await query.answer()
+        await send(message, Reply(html_text("announce_topic", language), rows))
+        return None
+    topic = (
+        args[2] if action == "top" and len(args) == 3 and args[2] in svc.config.announcements.topics else None
+    )
+    audience = "topic" if topic else (args[2] if action == "aud" and len(args) == 3 else "")
+    if audience in AUDIENCES and mine and draft and message is not None:
+        if not await _preview(message, context, campaign_id, audience, language, topic):
             return stale
         await query.answer()
         return None

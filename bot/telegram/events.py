@@ -92,13 +92,27 @@ _SUBSCRIPTION_LABELS = {
 }
 
 
-def _subscriptions_reply(prefs: Preferences, language: str) -> Reply:
-    def toggle(code: str) -> list[tuple[str, str]]:
-        on = bool(getattr(prefs, _SUBSCRIPTIONS[code]))
-        label = text(_SUBSCRIPTION_LABELS[code], language)
-        return [(text("subscription_on" if on else "subscription_off", language, label=label), f"s:{code}")]
+def topic_label(topic: str) -> str:
+    return topic.replace("-", " ").capitalize()
 
-    return Reply(html_text("subscriptions_header", language), [toggle(code) for code in _SUBSCRIPTIONS])
+
+def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: str) -> Reply:
+    def toggle(on: bool, label: str, data: str) -> list[tuple[str, str]]:
+        return [(text("subscription_on" if on else "subscription_off", language, label=label), data)]
+
+    rows = [
+        toggle(bool(getattr(prefs, name)), text(_SUBSCRIPTION_LABELS[code], language), f"s:{code}")
+        for code, name in _SUBSCRIPTIONS.items()
+    ]
+    rows += [
+        toggle(
+            topic in prefs.topics,
+            text("subscription_topic", language, topic=topic_label(topic)),
+            f"s:t:{topic}",
+        )
+        for topic in topics
+    ]
+    return Reply(html_text("subscriptions_header", language), rows)
 
 
 async def subscriptions(update: Update, context: Context) -> None:
@@ -107,20 +121,30 @@ async def subscriptions(update: Update, context: Context) -> None:
         return
     prefs = await services(context).storage.get_preferences(user.id)
     language = await _language(update, context)
-    await send(update.effective_message, _subscriptions_reply(prefs, language))
+    await send(
+        update.effective_message,
+        _subscriptions_reply(prefs, services(context).config.announcements.topics, language),
+    )
 
 
 async def subscription_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
-    if len(args) != 1 or args[0] not in _SUBSCRIPTIONS:
-        return text("button_stale", await services(context).users.language(query.from_user.id))
-    storage = services(context).storage
+    svc = services(context)
+    topics = svc.config.announcements.topics
+    is_topic = len(args) == 2 and args[0] == "t" and args[1] in topics
+    if not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS):
+        return text("button_stale", await svc.users.language(query.from_user.id))
+    storage = svc.storage
     user_id = query.from_user.id
     prefs = await storage.get_preferences(user_id)
-    name = _SUBSCRIPTIONS[args[0]]
-    await storage.set_preference(user_id, name, not getattr(prefs, name), now=services(context).users.clock())
+    if is_topic:
+        chosen = set(prefs.topics) ^ {args[1]}
+        await storage.set_topics(user_id, [t for t in topics if t in chosen], now=svc.users.clock())
+    else:
+        name = _SUBSCRIPTIONS[args[0]]
+        await storage.set_preference(user_id, name, not getattr(prefs, name), now=svc.users.clock())
     prefs = await storage.get_preferences(user_id)
     language = await services(context).users.language(user_id)
-    await replace(query, _subscriptions_reply(prefs, language))
+    await replace(query, _subscriptions_reply(prefs, services(context).config.announcements.topics, language))
     await query.answer()
     return None
 
