@@ -98,8 +98,8 @@ callback_data = st.one_of(
                      "d:back", "d:pause", "d:done", "d:edit", "d:c:territoire", "d:resume", "e:r:1", "e:i:1",
                      "e:p:1:yes", "e:g:2", "e:x:1", "e:xc:1", "e:m:1", "s:all", "s:new", "ne:aud:all",
                      "ne:ok", "m:events", "m:diag", "an:aud:1:all", "an:go:1", "an:at:1", "an:no:1",
-                     "an:ok:1", "an:x:1", "a:unsub", "an:aud:1:topic", "an:top:1:webinaires", "s:t:webinaires",
-                     "s:ann", "s:t:nope"]),
+                     "an:ok:1", "an:x:1", "a:unsub", "an:aud:1:topic", "an:top:1:webinaires",
+                     "s:t:webinaires", "s:ann", "s:t:nope"]),
 )  # fmt: skip
 actions = st.lists(
     st.one_of(
