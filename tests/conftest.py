@@ -7,6 +7,8 @@ import pytest
 
 from bot.config import Config, load_config
 
+pytest_plugins = ["tests.storage_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
 

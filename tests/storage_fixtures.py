@@ -1,9 +1,7 @@
 """Throw-away databases for tests, on SQLite and (when `CATABOT_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-    @pytest.fixture(params=BACKENDS)
-    async def db_url(request, tmp_path):
-        async with database_url(request.param, tmp_path) as url:
-            yield url
+A pytest plugin (loaded by conftest.py): the fixtures `db_url` (one per backend), `db` (migrated, opened)
+and `storage` serve every storage test; a module may override `db` to fill it first.
 
 Each PostgreSQL database is a fresh schema (selected with `?options=-csearch_path%3D…`) dropped afterwards,
 so tests can run in any order, repeatedly, and alongside other test sessions on the same server.
@@ -21,7 +19,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.storage.database import Database, open_database
 from bot.storage.engine import create_engine, normalize_url
+from bot.storage.repository import Storage
 
 POSTGRES_ENV = "CATABOT_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -50,3 +50,23 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
             await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_database(db_url, tmp_path)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def storage(db: Database) -> Storage:
+    return db.storage

@@ -25,7 +25,6 @@ from bot.delivery.outbox import Status
 from bot.storage import ANNOUNCEMENT, Campaign, CampaignStatus, Database, Role, Storage, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import deliveries
-from tests.storage_fixtures import BACKENDS, database_url
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NEWCOMER, MEMBER, AUTHOR, APPROVER, OPTED, GONE, GONE_COORDINATOR, SECOND = 1, 2, 3, 4, 5, 6, 7, 8
@@ -44,12 +43,6 @@ class Clock:
         self.now += timedelta(minutes=minutes)
 
 
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
-
-
 @pytest.fixture
 async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
     database = await open_database(db_url, tmp_path)
@@ -58,11 +51,6 @@ async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
-
-
-@pytest.fixture
-def storage(db: Database) -> Storage:
-    return db.storage
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,6 @@ from bot.delivery.outbox import Status
 from bot.storage import ANNOUNCEMENT, Role, open_database
 from bot.telegram.fake_api import FakeTelegram
 from tests.conftest import ROOT, write_config
-from tests.storage_fixtures import BACKENDS, database_url
 
 RECIPIENTS = 250
 FIRST_USER = 710_001
@@ -55,12 +54,6 @@ PLAIN = "Assemblée générale le 12 juin : inscrivez-vous !"
 START_TIMEOUT = 60.0  # the first bot's start (migrations, index build with the fake embedder) and 60 sends
 FINISH_TIMEOUT = 90.0  # the second bot's start and the rest of the campaign
 STOP_TIMEOUT = 30.0
-
-
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 async def launch_campaign(url: str, base_dir: Path) -> int:

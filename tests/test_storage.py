@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from bot.storage import Database, EventFields, RedeemResult, Role, Storage, open
 from bot.storage.database import alembic_config, current_revision
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import metadata
-from tests.storage_fixtures import BACKENDS, database_url
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HEAD = "0004"
@@ -39,26 +37,6 @@ TABLES = {
     "deliveries",
     "campaigns",
 }
-
-
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(db_url, tmp_path)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def storage(db: Database) -> Storage:
-    return db.storage
 
 
 def minutes(n: int) -> datetime:

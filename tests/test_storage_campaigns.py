@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +42,6 @@ from bot.storage.schema import (
     rsvps,
     users,
 )
-from tests.storage_fixtures import BACKENDS, database_url
 from tests.test_storage import HEAD
 from tests.test_storage_events import (
     migrate,
@@ -69,26 +67,6 @@ TABLES_0003 = [
     deliveries,
 ]
 AWAITING = {CampaignStatus.AWAITING_APPROVAL}
-
-
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(db_url, tmp_path)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def storage(db: Database) -> Storage:
-    return db.storage
 
 
 def minutes(n: int) -> datetime:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,33 +26,12 @@ from bot.storage import (
 from bot.storage.database import alembic_config, current_revision, upgrade_engine
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import feedback, invitations, metadata, questions, users
-from tests.storage_fixtures import BACKENDS, database_url
 from tests.test_storage import HEAD
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ME, OTHER = 987_654_321, 123_456_789
 DIAGNOSTIC_TABLES = {"diagnostic_sessions", "diagnostic_results"}
 TABLES_0001 = [users, invitations, questions, feedback]
-
-
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(db_url, tmp_path)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def storage(db: Database) -> Storage:
-    return db.storage
 
 
 def minutes(n: int) -> datetime:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,6 @@ from bot.storage.schema import (
     rsvps,
     users,
 )
-from tests.storage_fixtures import BACKENDS, database_url
 from tests.test_storage import HEAD
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -55,26 +53,6 @@ ME, OTHER = 987_654_321, 123_456_789
 GROUP = -1_001_234_567_890  # a supergroup: chat ids are not user ids
 TABLES_0002 = [users, invitations, questions, feedback, diagnostic_sessions, diagnostic_results]
 NEW_TABLES = {"events", "event_subscriptions", "rsvps", "preferences", "deliveries"}
-
-
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(db_url, tmp_path)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def storage(db: Database) -> Storage:
-    return db.storage
 
 
 def minutes(n: int) -> datetime:
