@@ -13,17 +13,21 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.database import Database, open_database
-from bot.storage.engine import create_engine, normalize_url
+from bot.storage.database import Database, alembic_config, open_database
+from bot.storage.engine import create_engine, normalize_url, transaction
 from bot.storage.repository import Storage
 
 POSTGRES_ENV = "CATABOT_TEST_POSTGRES_URL"
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # the storage tests' clock starts here
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -70,3 +74,27 @@ async def db(db_url: str, tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 def storage(db: Database) -> Storage:
     return db.storage
+
+
+def minutes(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+async def migrate(engine: AsyncEngine, action: str, revision: str) -> None:
+    """Run Alembic's upgrade or downgrade to `revision` on this engine's database."""
+
+    def run(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        if action == "downgrade":
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+
+    async with transaction(engine, write=True) as conn:
+        await conn.run_sync(run)
+
+
+async def table_names(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))

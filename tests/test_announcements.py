@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from bot.delivery.outbox import Status
 from bot.storage import ANNOUNCEMENT, Campaign, CampaignStatus, Database, Role, Storage, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import deliveries
+from tests.storage_fixtures import T0
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NEWCOMER, MEMBER, AUTHOR, APPROVER, OPTED, GONE, GONE_COORDINATOR, SECOND = 1, 2, 3, 4, 5, 6, 7, 8
 EVERYONE = [NEWCOMER, MEMBER, AUTHOR, APPROVER, SECOND]  # active and not opted out, by id
 MEMBERS = [MEMBER, AUTHOR, APPROVER, SECOND]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from bot.storage import Database, EventFields, RedeemResult, Role, Storage, open
 from bot.storage.database import alembic_config, current_revision
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import metadata
+from tests.storage_fixtures import T0, minutes
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HEAD = "0004"
 TABLES = {
     "users",
@@ -37,10 +37,6 @@ TABLES = {
     "deliveries",
     "campaigns",
 }
-
-
-def minutes(n: int) -> datetime:
-    return T0 + timedelta(minutes=n)
 
 
 async def table_names(url: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +42,10 @@ from bot.storage.schema import (
     rsvps,
     users,
 )
+from tests.storage_fixtures import T0, migrate, minutes, table_names
 from tests.test_storage import HEAD
-from tests.test_storage_events import (
-    migrate,
-    populate_0002,
-    populate_0003,
-    schema_differences,
-    table_names,
-)
+from tests.test_storage_events import populate_0002, populate_0003, schema_differences
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ME, OTHER, THIRD = 987_654_321, 123_456_789, 555_000_111
 TABLES_0003 = [
     users,
@@ -67,10 +61,6 @@ TABLES_0003 = [
     deliveries,
 ]
 AWAITING = {CampaignStatus.AWAITING_APPROVAL}
-
-
-def minutes(n: int) -> datetime:
-    return T0 + timedelta(minutes=n)
 
 
 async def rows(engine: AsyncEngine, tables: list[Table]) -> dict[str, list[dict[str, Any]]]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, delete, inspect, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage import (
@@ -23,19 +22,15 @@ from bot.storage import (
     TerritoryStats,
     open_database,
 )
-from bot.storage.database import alembic_config, current_revision, upgrade_engine
+from bot.storage.database import current_revision, upgrade_engine
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import feedback, invitations, metadata, questions, users
+from tests.storage_fixtures import T0, migrate, minutes, table_names
 from tests.test_storage import HEAD
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ME, OTHER = 987_654_321, 123_456_789
 DIAGNOSTIC_TABLES = {"diagnostic_sessions", "diagnostic_results"}
 TABLES_0001 = [users, invitations, questions, feedback]
-
-
-def minutes(n: int) -> datetime:
-    return T0 + timedelta(minutes=n)
 
 
 async def result(
@@ -62,24 +57,6 @@ async def result(
         clear_progress=clear_progress,
         now=minutes(at),
     )
-
-
-async def migrate(engine: AsyncEngine, action: str, revision: str) -> None:
-    def run(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        if action == "downgrade":
-            command.downgrade(config, revision)
-        else:
-            command.upgrade(config, revision)
-
-    async with transaction(engine, write=True) as conn:
-        await conn.run_sync(run)
-
-
-async def table_names(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as conn:
-        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
 async def rows_0001(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:

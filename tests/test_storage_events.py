@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Table, delete, func, inspect, select
+from sqlalchemy import Connection, Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,7 +28,7 @@ from bot.storage import (
     Storage,
     open_database,
 )
-from bot.storage.database import alembic_config, current_revision, upgrade_engine
+from bot.storage.database import current_revision, upgrade_engine
 from bot.storage.engine import create_engine, transaction
 from bot.storage.repository import CHAT_MOVED
 from bot.storage.schema import (
@@ -46,17 +45,13 @@ from bot.storage.schema import (
     rsvps,
     users,
 )
+from tests.storage_fixtures import T0, migrate, minutes, table_names
 from tests.test_storage import HEAD
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ME, OTHER = 987_654_321, 123_456_789
 GROUP = -1_001_234_567_890  # a supergroup: chat ids are not user ids
 TABLES_0002 = [users, invitations, questions, feedback, diagnostic_sessions, diagnostic_results]
 NEW_TABLES = {"events", "event_subscriptions", "rsvps", "preferences", "deliveries"}
-
-
-def minutes(n: int) -> datetime:
-    return T0 + timedelta(minutes=n)
 
 
 def fields(title: str = "Atelier", *, at: int = 60, **changes: Any) -> EventFields:
@@ -85,24 +80,6 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 
 
 # -- migration 0003 -----------------------------------------------------------------------------------------
-
-
-async def migrate(engine: AsyncEngine, action: str, revision: str) -> None:
-    def run(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        if action == "downgrade":
-            command.downgrade(config, revision)
-        else:
-            command.upgrade(config, revision)
-
-    async with transaction(engine, write=True) as conn:
-        await conn.run_sync(run)
-
-
-async def table_names(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as conn:
-        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
 async def schema_differences(engine: AsyncEngine) -> list[Any]:
