@@ -5,7 +5,7 @@ setup:
 	@scripts/setup.sh
 
 run: setup
-	@.venv/bin/catabot ask
+	@.venv/bin/catabot run
 
 test: setup lint
 	.venv/bin/python -m pytest
