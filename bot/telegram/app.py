@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -122,6 +123,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         runtime = DeliveryRuntime(services, token, root, services.config.delivery)
         await runtime.start()
         app.bot_data["delivery"] = runtime
+    # What start-up loaded (model, index, libraries) lives as long as the bot: keep it out of the garbage
+    # collector's full passes, which otherwise stop the event loop ~270 ms under load.
+    gc.freeze()
     for language in LANGUAGES:
         await app.bot.set_my_commands(
             bot_commands(language),
