@@ -12,7 +12,6 @@ import numpy as np
 from bot.embedding.base import Vectors
 
 log = logging.getLogger(__name__)
-LARGE_BATCH = 8
 
 
 class SentenceTransformerEmbedder:
@@ -24,8 +23,8 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self._torch = torch
-        self._small_threads = threads if threads > 0 else torch.get_num_threads()
-        self._large_threads = max(os.cpu_count() or 1, self._small_threads)
+        self._query_threads = threads if threads > 0 else torch.get_num_threads()
+        self._passage_threads = max(os.cpu_count() or 1, self._query_threads)
         self._name = name
         self._batch_size = batch_size
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -46,12 +45,10 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def _encode(self, texts: Sequence[str], prompt: str) -> Vectors:
+    def _encode(self, texts: Sequence[str], prompt: str, threads: int) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        # A lone short query is steadier on one thread (no waiting for a descheduled sibling thread on a
-        # busy machine); batches (index builds, many questions at once) gain from every core.
-        self._torch.set_num_threads(self._large_threads if len(texts) >= LARGE_BATCH else self._small_threads)
+        self._torch.set_num_threads(threads)
         vectors = self._model.encode(
             list(texts),
             prompt_name=prompt if self._has_prompts else None,
@@ -63,7 +60,10 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode(texts, "query")
+        # Questions are encoded while the bot serves other users: on `threads` threads (one by default),
+        # torch neither waits for a descheduled sibling thread nor busy-waits against the event loop.
+        return self._encode(texts, "query", self._query_threads)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        return self._encode(texts, "document")
+        # Passages are embedded by index builds, which have the machine to themselves: every core.
+        return self._encode(texts, "document", self._passage_threads)
