@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.storage.repository import EventFields
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
 
 T = TypeVar("T")

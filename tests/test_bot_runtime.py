@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,41 +13,24 @@ import httpx
 import pytest
 
 from bot.app import open_services
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
+from bot.testing.harness import Webhook, running_application
 from tests.botkit import bot_config, running_bot
 from tests.conftest import ROOT, write_config
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_webhook_mode_with_secret(tmp_path: Path, knowledge_copy: Path) -> None:
     config = bot_config(tmp_path, knowledge_copy)
     services = await open_services(config, say=lambda _: None)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/telegram"
+    webhook = Webhook(secret="s3cret")
     async with FakeTelegram() as fake:
-        app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False, deliver=False)
-        async with app:
-            await app.post_init(app)  # type: ignore[misc]
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_webhook(
-                listen="127.0.0.1", port=port, url_path="telegram", webhook_url=url,
-                secret_token="s3cret", allowed_updates=ALLOWED_UPDATES,
-            )  # fmt: skip
+        async with running_application(fake, services, webhook=webhook):
             await fake.user_sends(60, "/start")
             await fake.wait_for(lambda: len(fake.sent_to(60)) == 1)
             assert "Réseau des catalyseurs" in fake.sent_to(60)[0].text
             async with httpx.AsyncClient() as client:
-                forged = await client.post(url, json={"update_id": 999, "message": {}})
+                forged = await client.post(webhook.url, json={"update_id": 999, "message": {}})
             assert forged.status_code == 403
-            await app.updater.stop()
-            await app.stop()
         assert fake.invalid_requests == []
     await services.close()
 

@@ -39,7 +39,7 @@ import pytest
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.delivery.outbox import Status
 from bot.storage import ANNOUNCEMENT, Role, open_database
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
 from tests.conftest import ROOT, write_config
 
 RECIPIENTS = 250

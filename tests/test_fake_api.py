@@ -28,7 +28,7 @@ from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, Re
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.helpers import escape_markdown
 
-from bot.telegram.fake_api import TINY_PNG, FakeTelegram, SentMessage
+from bot.testing import TINY_PNG, FakeTelegram, SentMessage
 
 USER = 42
 
