@@ -107,3 +107,27 @@ def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path, bad: s
     )  # fmt: skip
     assert result.returncode == 2
     assert "retrieval.leads: expected an integer" in result.stderr
+
+
+NO_FAKE_IN_PRODUCTION = """
+import sys
+from telegram.ext import Application
+
+started = []
+Application.run_polling = lambda self, **kwargs: started.append("polling")
+Application.run_webhook = lambda self, **kwargs: started.append("webhook")
+import bot.cli
+
+assert bot.cli.main(["run"]) == 0 and started == ["polling"], started
+print(sorted(name for name in sys.modules if name.split(".")[:2] == ["bot", "testing"]))
+"""
+
+
+def test_catabot_run_with_a_token_never_imports_the_fake_bot_api(tmp_path: Path, knowledge_copy: Path) -> None:
+    env = _subprocess_env(tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN="123456:TEST")
+    result = subprocess.run(
+        [sys.executable, "-c", NO_FAKE_IN_PRODUCTION], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"bot.testing modules loaded by `catabot run`: {result.stdout}"
