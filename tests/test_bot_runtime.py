@@ -123,7 +123,7 @@ print(sorted(name for name in sys.modules if name.split(".")[:2] == ["bot", "tes
 """
 
 
-def test_catabot_run_with_a_token_never_imports_the_fake_bot_api(tmp_path: Path, knowledge_copy: Path) -> None:
+def test_catabot_run_with_a_token_never_imports_bot_testing(tmp_path: Path, knowledge_copy: Path) -> None:
     env = _subprocess_env(tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN="123456:TEST")
     result = subprocess.run(
         [sys.executable, "-c", NO_FAKE_IN_PRODUCTION], capture_output=True, text=True, cwd=ROOT, env=env,
