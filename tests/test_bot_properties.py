@@ -20,6 +20,8 @@ from bot.storage.repository import EventFields
 from bot.testing import FakeTelegram
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
 
+pytestmark = pytest.mark.slow  # random traffic through the whole bot
+
 T = TypeVar("T")
 USERS = (ADMIN, 101, 102)
 GROUP = -900

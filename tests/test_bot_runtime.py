@@ -57,6 +57,7 @@ def _subprocess_env(tmp_path: Path, knowledge: Path, **extra: str) -> dict[str, 
     return {**env, "CATABOT_CONFIG": str(config), **extra}
 
 
+@pytest.mark.slow
 async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, knowledge_copy: Path) -> None:
     async with FakeTelegram() as fake:
         env = _subprocess_env(
@@ -81,6 +82,7 @@ async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, k
         assert fake.token not in stderr.decode(), "the token never appears in the logs"
 
 
+@pytest.mark.slow
 def test_sandbox_chat_runs_the_real_handlers(tmp_path: Path, knowledge_copy: Path) -> None:
     env = _subprocess_env(tmp_path, knowledge_copy)
     script = "/start\n1\nQu'est-ce qu'un tiers-lieu ?\n/quitter\n"
@@ -97,6 +99,7 @@ def test_sandbox_chat_runs_the_real_handlers(tmp_path: Path, knowledge_copy: Pat
     assert "Pas de TELEGRAM_BOT_TOKEN" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["retrieval:\n  leads: many\n"])
 def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path, bad: str) -> None:
     (tmp_path / "config.yaml").write_text(bad, encoding="utf-8")
@@ -123,6 +126,7 @@ print(sorted(name for name in sys.modules if name.split(".")[:2] == ["bot", "tes
 """
 
 
+@pytest.mark.slow
 def test_catabot_run_with_a_token_never_imports_bot_testing(tmp_path: Path, knowledge_copy: Path) -> None:
     env = _subprocess_env(tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN="123456:TEST")
     result = subprocess.run(

@@ -42,6 +42,8 @@ from bot.storage import ANNOUNCEMENT, Role, open_database
 from bot.testing import FakeTelegram
 from tests.conftest import ROOT, write_config
 
+pytestmark = pytest.mark.slow  # subprocesses killed and restarted
+
 RECIPIENTS = 250
 FIRST_USER = 710_001
 USERS = list(range(FIRST_USER, FIRST_USER + RECIPIENTS))
