@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.knowledge import Resource
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+# A section's own sources; the first one is the link shown with its passages.
+_SOURCES = re.compile(r"^\s*<!--\s*sources:\s*(.+?)\s*-->\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)")
 
@@ -25,6 +27,9 @@ class Chunk:
     type: str
     roles: tuple[str, ...]
     tags: tuple[str, ...]
+    # Set for passages of an imported document: its own date (ISO, "" when unknown).
+    imported: bool = False
+    document_date: str = ""
 
     @property
     def embedding_text(self) -> str:
@@ -61,7 +66,9 @@ def chunk_resource(resource: Resource) -> list[Chunk]:
             sections[-1][1].append(line)
     chunks: list[Chunk] = []
     for heading, lines in sections:
-        text = plain_text("\n".join(lines))
+        markers = [m.group(1) for m in map(_SOURCES.match, lines) if m]
+        url = markers[0].split(",")[0].strip() if markers else resource.url
+        text = plain_text("\n".join(line for line in lines if not _SOURCES.match(line)))
         if not text:
             continue
         chunks.append(
@@ -71,10 +78,12 @@ def chunk_resource(resource: Resource) -> list[Chunk]:
                 title=resource.title,
                 heading=plain_text(heading),
                 text=text,
-                url=resource.url,
+                url=url,
                 type=resource.type,
                 roles=resource.roles,
                 tags=resource.tags,
+                imported=bool(resource.imported_from),
+                document_date=resource.document_date.isoformat() if resource.document_date else "",
             )
         )
     return chunks
