@@ -15,7 +15,7 @@ from bot.knowledge.importing.document import Extracted, Section
 MAX_SECTION_CHARS = 2000
 # Shorter texts are too short for a reliable language guess; they take the document's language.
 MIN_LANGUAGE_CHARS = 200
-_PAGE_TITLE_CHARS = 90
+_PAGE_TITLE_CHARS = 120
 _PAGE_NAMES = {"page": "Page", "slide": "Diapositive", "": "Partie"}
 _CONTINUED = " (suite)"
 
@@ -39,13 +39,14 @@ class _Draft:
     title: str
     page: int | None
     paragraphs: list[tuple[int | None, str]] = field(default_factory=list)
+    title_only: bool = False  # a page whose first box became the title: its text if nothing follows
 
 
 def _page_title(text: str) -> str | None:
-    """The first box of a page as its title when it reads like one (short, one line, not a list item)."""
-    line = " ".join(text.split())
-    if len(line) <= _PAGE_TITLE_CHARS and "\n" not in text.strip() and not line.startswith("- "):
-        return line
+    """The first box of a page (reflowed) as its title when it reads like one: short, one paragraph,
+    not a list item."""
+    if len(text) <= _PAGE_TITLE_CHARS and "\n" not in text and not text.startswith("- "):
+        return text
     return None
 
 
@@ -66,14 +67,18 @@ def _drafts(extracted: Extracted, document_title: str) -> list[_Draft]:
             continue
         new_page = not by_headings and extracted.page_kind and (not drafts or drafts[-1].page != block.page)
         if new_page:
-            page_title = _page_title(block.text)
+            page_title = _page_title(text)
             name = f"{_PAGE_NAMES[extracted.page_kind]} {block.page}"
             drafts.append(_Draft(page_title or name, block.page))
             if page_title:
+                drafts[-1].title_only = True
                 continue
         elif not drafts:
             drafts.append(_Draft(document_title, block.page))
         drafts[-1].paragraphs += [(block.page, part) for part in text.split("\n\n") if part.strip()]
+    for draft in drafts:
+        if draft.title_only and not draft.paragraphs:
+            draft.paragraphs.append((draft.page, draft.title))
     return [d for d in drafts if d.paragraphs]
 
 
