@@ -62,7 +62,8 @@ def _drafts(extracted: Extracted, document_title: str) -> list[_Draft]:
         if block.heading:
             title = " ".join(text.split())
             if drafts and not drafts[-1].paragraphs:  # a heading with no text of its own
-                title = f"{drafts.pop().title} — {title}"
+                parent = drafts.pop().title
+                title = title if parent == document_title else f"{parent} — {title}"
             drafts.append(_Draft(title, block.page))
             continue
         new_page = not by_headings and extracted.page_kind and (not drafts or drafts[-1].page != block.page)

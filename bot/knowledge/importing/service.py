@@ -231,4 +231,4 @@ def _humanize(file_name: str) -> str:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f}".replace(".", ",")
+    return f"{size / 1024 / 1024:.3g}".replace(".", ",")
