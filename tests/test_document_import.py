@@ -40,7 +40,9 @@ def _cli(config: Path, *args: str) -> int:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_seed_pdf_becomes_one_section_per_page_with_its_page_source(
@@ -134,7 +136,10 @@ def test_a_word_file_is_cut_at_its_headings(small_base: Path) -> None:
     data = fx.docx_with_headings(
         "Guide du catalyseur",
         [
-            ("Repérer les acteurs", ["Commencez par les associations locales.", "- les élus", "- les entreprises"]),
+            (
+                "Repérer les acteurs",
+                ["Commencez par les associations locales.", "- les élus", "- les entreprises"],
+            ),
             ("Animer le dialogue", ["Une rencontre par trimestre suffit au début."]),
         ],
     )
@@ -144,7 +149,9 @@ def test_a_word_file_is_cut_at_its_headings(small_base: Path) -> None:
         ("Repérer les acteurs", "reperer-les-acteurs"),
         ("Animer le dialogue", "animer-le-dialogue"),
     ]
-    assert draft.sections[0].text == "Commencez par les associations locales.\n\n- les élus\n\n- les entreprises"
+    assert (
+        draft.sections[0].text == "Commencez par les associations locales.\n\n- les élus\n\n- les entreprises"
+    )
     assert "<!-- sources: guide.docx#animer-le-dialogue -->" in draft.markdown
 
 
@@ -152,7 +159,10 @@ def test_a_french_web_page_in_windows_1252_keeps_its_accents_and_drops_its_menu(
     data = fx.html_page(
         "Fiche pratique : l'alliance",
         [
-            ("Définition", "Une alliance réunit des acteurs différents autour d'un besoin commun du territoire."),
+            (
+                "Définition",
+                "Une alliance réunit des acteurs différents autour d'un besoin commun du territoire.",
+            ),
             ("Étapes", "Créer la confiance, co-construire un projet, évaluer ensemble ses effets."),
         ],
     )
@@ -185,10 +195,18 @@ def test_a_document_in_another_language_is_flagged(small_base: Path) -> None:
         ("scan.pdf", "scanned", "scan.pdf : pas de texte : il faut d'abord le passer à l'OCR"),
         ("protege.pdf", "encrypted", "protege.pdf : le PDF est protégé par un mot de passe"),
         ("vide.pdf", b"", "vide.pdf : le fichier est vide."),
-        ("casse.pdf", b"%PDF-1.7\n garbage that is no PDF", "casse.pdf : le fichier est illisible ou endommagé"),
+        (
+            "casse.pdf",
+            b"%PDF-1.7\n garbage that is no PDF",
+            "casse.pdf : le fichier est illisible ou endommagé",
+        ),
         ("casse.docx", b"PK not a real zip", "casse.docx : le fichier est illisible ou endommagé"),
         ("photo.jpg", b"\xff\xd8\xff\xe0 jpeg", "photo.jpg : ce type de fichier n'est pas pris en charge"),
-        ("enorme.txt", b"x" * 3000, "enorme.txt : le fichier fait 0,00286 Mo, au-delà de la limite de 0,002 Mo"),
+        (
+            "enorme.txt",
+            b"x" * 3000,
+            "enorme.txt : le fichier fait 0,00286 Mo, au-delà de la limite de 0,002 Mo",
+        ),
     ],
 )
 def test_bad_files_are_refused_by_name_and_nothing_is_written(
@@ -199,7 +217,9 @@ def test_bad_files_are_refused_by_name_and_nothing_is_written(
     data: bytes | str,
     expected: str,
 ) -> None:
-    content = {"scanned": fx.scanned_pdf, "encrypted": fx.encrypted_pdf}[data]() if isinstance(data, str) else data
+    content = (
+        {"scanned": fx.scanned_pdf, "encrypted": fx.encrypted_pdf}[data]() if isinstance(data, str) else data
+    )
     (tmp_path / "in").mkdir()
     path = tmp_path / "in" / name
     path.write_bytes(content)
@@ -221,7 +241,7 @@ def test_a_folder_with_one_bad_file_writes_nothing(tmp_path: Path, small_base: P
     (folder / SEED_NAME).write_bytes(fx.seed_pdf(seed_text))
     (folder / "scan.pdf").write_bytes(fx.scanned_pdf())
     (folder / "notes.odt").write_bytes(b"ignored")
-    drafts, refusals, skipped = DocumentImporter(small_base).parse_path(folder)
+    _, refusals, skipped = DocumentImporter(small_base).parse_path(folder)
     assert [r.values["file"] for r in refusals] == ["scan.pdf"] and [p.name for p in skipped] == ["notes.odt"]
     assert _cli(write_config(tmp_path, knowledge=small_base), str(folder)) == 1
     assert not (small_base / "documents").exists()
@@ -242,7 +262,7 @@ def test_dry_run_shows_the_sections_and_writes_nothing(
 
 def test_the_same_source_updates_its_resource_whatever_the_title(small_base: Path) -> None:
     importer = DocumentImporter(small_base)
-    page = "# Guide\n\n## Partie\n\nUn texte sur le dialogue territorial et ses acteurs.\n".encode()
+    page = b"# Guide\n\n## Partie\n\nUn texte sur le dialogue territorial et ses acteurs.\n"
     url = "https://exemple.org/guide.md#partie"
     importer.write(importer.parse("guide.md", page, ImportOptions(source=url)))
     second = importer.parse("copie.md", page, ImportOptions(source=url, title="Autre titre"))
@@ -262,5 +282,53 @@ def test_the_same_source_updates_its_resource_whatever_the_title(small_base: Pat
 )
 def test_wrong_options_are_refused(small_base: Path, options: ImportOptions, option: str) -> None:
     with pytest.raises(ImportRefused) as caught:
-        DocumentImporter(small_base).parse("note.txt", "Un texte.".encode(), options)
+        DocumentImporter(small_base).parse("note.txt", b"Un texte.", options)
     assert caught.value.reason == "import_bad_option" and caught.value.values["option"] == option
+
+
+def test_cleaning_rejoins_cut_words_and_normalizes_characters() -> None:
+    from bot.knowledge.importing.cleaning import compounds, reflow
+
+    known = compounds(["La co-construction est au cœur du projet."])
+    raw = (
+        "Le dévelop-\npement du terri-\ntoire passe par la co-\nconstruction.\n"
+        "• la con\ufb01ance\n\uf0a7 un\u00a0ﬁnancement"
+    )
+    assert reflow(raw, known) == (
+        "Le développement du territoire passe par la co-construction.\n- la confiance\n- un financement"
+    )
+
+
+def test_a_header_and_footer_on_every_page_are_dropped_not_the_text(small_base: Path) -> None:
+    from bot.knowledge.importing.document import Block, Extracted
+    from bot.knowledge.importing.sections import cut_sections
+
+    blocks = []
+    for page in range(1, 5):
+        blocks += [
+            Block("Le RAMEAU — Guide 2021", page),
+            Block(f"Texte propre à la page {page}, assez long pour ne pas être un titre de page. " * 3, page),
+            Block(f"Page {page} / 4", page),
+        ]
+    sections, _ = cut_sections(Extracted(blocks, "page", 4), "Guide")
+    assert len(sections) == 4
+    assert all("Le RAMEAU" not in s.title + s.text and "/ 4" not in s.text for s in sections)
+    assert [s.anchor for s in sections] == [f"page={n}" for n in range(1, 5)]
+
+
+def test_the_bot_cites_an_imported_page_without_a_broken_link() -> None:
+    from bot.retrieval.chunker import Chunk
+    from bot.retrieval.search import Hit
+    from bot.telegram.render import hit_message
+
+    chunk = Chunk("doc#0", "doc", "Guide <2021>", "Partie", "Du texte.", "guide.pdf#page=3", "ressource",
+                  (), (), imported=True, document_date="2021-06-02")  # fmt: skip
+    message = hit_message(Hit(chunk, 1.0, 1.0, 1.0, "Du texte."), "fr")
+    assert "<a " not in message
+    assert "Extrait de « Guide &lt;2021&gt; », document du 2 juin 2021, page 3 (guide.pdf#page=3)" in message
+    linked = hit_message(Hit(chunk.__class__(**{**chunk.to_json(), "url": "https://x.org/g.pdf#page=3"}),
+                             1.0, 1.0, 1.0, "Du texte."), "en")  # fmt: skip
+    assert (
+        '<a href="https://x.org/g.pdf#page=3">'
+        "From « Guide &lt;2021&gt; », a document dated June 2, 2021, page 3</a>" in linked
+    )
