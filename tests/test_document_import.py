@@ -39,6 +39,15 @@ def _cli(config: Path, *args: str) -> int:
     return main(["--config", str(config), "knowledge", "import", *args])
 
 
+def _import_seed(tmp_path: Path, knowledge: Path, seed_text: str) -> tuple[Path, Path]:
+    """The seed deck as a PDF, imported into `knowledge`: (the PDF, the config file)."""
+    pdf = tmp_path / SEED_NAME
+    pdf.write_bytes(fx.seed_pdf(seed_text))
+    config = write_config(tmp_path, knowledge=knowledge)
+    assert _cli(config, str(pdf)) == 0
+    return pdf, config
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
@@ -48,9 +57,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_seed_pdf_becomes_one_section_per_page_with_its_page_source(
     tmp_path: Path, knowledge_copy: Path, seed_text: str
 ) -> None:
-    pdf = tmp_path / SEED_NAME
-    pdf.write_bytes(fx.seed_pdf(seed_text))
-    assert _cli(write_config(tmp_path), str(pdf)) == 0
+    _import_seed(tmp_path, knowledge_copy, seed_text)
     written = knowledge_copy / "documents" / "la-catalyse-territoriale.md"
     body = written.read_text(encoding="utf-8")
     pages = fx.seed_pages(seed_text)
@@ -68,10 +75,7 @@ def test_seed_pdf_becomes_one_section_per_page_with_its_page_source(
 def test_ask_cites_the_document_its_date_and_the_page(
     tmp_path: Path, small_base: Path, seed_text: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pdf = tmp_path / SEED_NAME
-    pdf.write_bytes(fx.seed_pdf(seed_text))
-    config = write_config(tmp_path, knowledge=small_base)
-    assert _cli(config, str(pdf)) == 0
+    _, config = _import_seed(tmp_path, small_base, seed_text)
     capsys.readouterr()
     assert main(["--config", str(config), "ask", "Quand ont lieu les Rencontres annuelles du réseau ?"]) == 0
     out = capsys.readouterr().out
@@ -83,10 +87,7 @@ def test_ask_cites_the_document_its_date_and_the_page(
 def test_reimport_changes_nothing_and_a_changed_page_reembeds_only_its_passage(
     tmp_path: Path, small_base: Path, seed_text: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pdf = tmp_path / SEED_NAME
-    pdf.write_bytes(fx.seed_pdf(seed_text))
-    config = write_config(tmp_path, knowledge=small_base)
-    assert _cli(config, str(pdf)) == 0
+    pdf, config = _import_seed(tmp_path, small_base, seed_text)
     before = _files(small_base)
     embedder = FakeEmbedder(64)
     first = build_index(small_base, tmp_path / "index", embedder)
