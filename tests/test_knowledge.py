@@ -208,3 +208,33 @@ def test_every_section_marker_url_comes_from_the_domain_briefing() -> None:
 def test_no_address_carries_the_spam_path_segment() -> None:
     base, _ = check_knowledge(KNOWLEDGE)
     assert not [u for r in base.resources for u in r.sources if "ecole.org" in u and "/fr/seance/" not in u]
+
+
+def test_an_imported_document_is_cited_by_its_file_name_and_dated(knowledge_copy: Path) -> None:
+    content = (
+        GOOD.format(id="x")
+        .replace(
+            "  - https://catalyseurs-territoriaux.org/ressources-utiles",
+            "  - atelier.pdf\ndocument_date: 2021-06-02\nlanguage: fr\nimported_from: atelier.pdf",
+        )
+        .replace("sources: https://catalyseurs-territoriaux.org/ressources-utiles", "sources: atelier.pdf#page=2")
+    )
+    assert _problems(knowledge_copy, "x.md", content) == []
+    resource = check_knowledge(knowledge_copy)[0].by_id()["x"]
+    assert resource.sources == ("atelier.pdf",) and resource.imported_from == "atelier.pdf"
+    assert resource.document_date is not None and resource.document_date.isoformat() == "2021-06-02"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        ("  - un dossier/atelier.pdf", "sources: must be a non-empty list of http(s) URLs"),
+        ("  - atelier.pdf\ndocument_date: juin 2021", "document_date: must be a date"),
+        ("  - atelier.pdf\nimported_from: ''", "imported_from: must be a non-empty text"),
+    ],
+)
+def test_wrong_import_fields_are_reported(knowledge_copy: Path, replacement: str, message: str) -> None:
+    content = GOOD.format(id="x").replace(
+        "  - https://catalyseurs-territoriaux.org/ressources-utiles", replacement
+    )
+    assert any(message in p for p in _problems(knowledge_copy, "x.md", content))
