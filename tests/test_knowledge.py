@@ -217,7 +217,9 @@ def test_an_imported_document_is_cited_by_its_file_name_and_dated(knowledge_copy
             "  - https://catalyseurs-territoriaux.org/ressources-utiles",
             "  - atelier.pdf\ndocument_date: 2021-06-02\nlanguage: fr\nimported_from: atelier.pdf",
         )
-        .replace("sources: https://catalyseurs-territoriaux.org/ressources-utiles", "sources: atelier.pdf#page=2")
+        .replace(
+            "sources: https://catalyseurs-territoriaux.org/ressources-utiles", "sources: atelier.pdf#page=2"
+        )
     )
     assert _problems(knowledge_copy, "x.md", content) == []
     resource = check_knowledge(knowledge_copy)[0].by_id()["x"]
