@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.announcements.service import AnnouncementService
+from bot.clock import utc_now
 from bot.config import Config
 from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
@@ -21,7 +22,6 @@ from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
-from bot.users.service import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,11 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
-    await storage.purge_old_questions(config.database.question_retention_days, now=utc_now())
+    await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
         database=database,
-        outbox=storage,
+        outbox=storage.outbox,
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),

@@ -12,11 +12,11 @@ from telegram import CallbackQuery, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
+from bot.announcements.records import Campaign
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
-from bot.storage.repository import Campaign
 from bot.telegram.events import topic_label
 from bot.telegram.handlers import Context, _language, privileged, send, services
 from bot.telegram.render import Reply, html_text

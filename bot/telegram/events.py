@@ -10,13 +10,14 @@ from telegram import CallbackQuery, Message, Update
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
+from bot.events.records import Event, EventFields
 from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
-from bot.storage.repository import Event, EventFields, Preferences
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
 from bot.telegram.transport import Outgoing, TelegramTransport
 from bot.users import Role
+from bot.users.records import Preferences
 
 RSVP = ("yes", "maybe", "no")
 FLOW = "flow"

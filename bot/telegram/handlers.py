@@ -19,10 +19,10 @@ from telegram.ext import ContextTypes
 from bot.messages import LANGUAGES, text
 from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.search import QuestionError
-from bot.storage.repository import RedeemResult
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, answer_reply, hit_message, html_text, menu_reply, split_message
 from bot.users import NotAllowed, Role
+from bot.users.records import RedeemResult
 
 if TYPE_CHECKING:
     from bot.app import Services
