@@ -871,7 +871,7 @@ def test_exported_ics_imports_back_to_the_same_event(tmp_path: Path) -> None:
 
 
 def test_the_storage_event_fits_by_duck_typing() -> None:
-    storage = pytest.importorskip("bot.storage.repository")
+    from bot.events import records as storage
     event = storage.Event(
         id=5,
         uid=None,
