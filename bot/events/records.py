@@ -14,6 +14,7 @@ MAX_TITLE = 200
 MAX_PLACE = 300
 MAX_LINK = 500
 MAX_DESCRIPTION = 1500  # what the Telegram flow accepts (the column is unbounded text)
+FIELD_LIMITS = {"title": MAX_TITLE, "place": MAX_PLACE, "link": MAX_LINK, "description": MAX_DESCRIPTION}
 
 
 class Audience(StrEnum):

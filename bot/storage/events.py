@@ -22,6 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events.records import (
+    MAX_LINK,
+    MAX_PLACE,
+    MAX_TITLE,
+    MAX_UID,
     Audience,
     Event,
     EventFields,
@@ -63,7 +67,7 @@ class EventRepository(Repository):
         """A new scheduled event, revision 1. IntegrityError if `uid` exists already (see `upsert_event`)."""
         values = _event_values(fields)
         if uid is not None:
-            check_length("uid", uid, 200)
+            check_length("uid", uid, MAX_UID)
         now = utc(now)
         async with self._tx(write=True) as conn:
             result = await conn.execute(
@@ -106,7 +110,7 @@ class EventRepository(Repository):
         "created", "updated" (some field changed, see `update_event`) or "unchanged". The status is left as it
         is: a cancelled event imported again stays cancelled.
         """
-        check_length("uid", uid, 200)
+        check_length("uid", uid, MAX_UID)
         values = _event_values(fields)
         now = utc(now)
         async with self._tx(write=True) as conn:
@@ -285,8 +289,8 @@ class EventRepository(Repository):
 
 def _event_values(fields: EventFields) -> dict[str, Any]:
     """The columns of `fields`, checked (same rules on both backends) and normalised (UTC, Audience)."""
-    check_length("title", fields.title, 200)
-    for name, maximum in (("place", 300), ("link", 500)):
+    check_length("title", fields.title, MAX_TITLE)
+    for name, maximum in (("place", MAX_PLACE), ("link", MAX_LINK)):
         value = getattr(fields, name)
         if value is not None:
             check_length(name, value, maximum)

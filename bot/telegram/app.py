@@ -21,12 +21,12 @@ from telegram.ext import (
 from telegram.ext import CallbackQueryHandler as ButtonHandler
 
 from bot.app import Services
-from bot.messages import LANGUAGES, text
+from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram import announcements, diagnosis, events
 from bot.telegram import handlers as h
 from bot.telegram.delivery import DeliveryRuntime
+from bot.telegram.transport import DEFAULT_API_ROOT
 
-DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
     "langue", "rejoindre", "mesdonnees", "oubli", "question",
@@ -129,7 +129,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(
             bot_commands(language),
             scope=BotCommandScopeAllPrivateChats(),
-            language_code=None if language == "fr" else language,
+            language_code=None if language == DEFAULT_LANGUAGE else language,
         )
 
 

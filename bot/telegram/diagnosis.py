@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Message, Update
 
+from bot.clock import PARIS
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Diagnosis
 from bot.diagnosis.records import DiagnosticResult
@@ -19,7 +19,6 @@ from bot.telegram.handlers import Context, _language, privileged, replace, send,
 from bot.telegram.render import Reply, html_text
 from bot.users import Role
 
-PARIS = ZoneInfo("Europe/Paris")
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2
 

@@ -10,7 +10,7 @@ from telegram import CallbackQuery, Message, Update
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
-from bot.events.records import Event, EventFields
+from bot.events.records import FIELD_LIMITS, Event, EventFields
 from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
@@ -21,7 +21,7 @@ from bot.users.records import Preferences
 
 RSVP = ("yes", "maybe", "no")
 FLOW = "flow"
-_LIMITS = {"title": 200, "place": 300, "link": 500, "description": 1500}
+_LIMITS = FIELD_LIMITS
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
 

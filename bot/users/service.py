@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utc_now
+from bot.errors import CatabotError
 from bot.messages import DEFAULT_LANGUAGE
 from bot.users.records import Preferences, RedeemResult, Role, User
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from bot.storage.repository import Storage
 
 
-class NotAllowed(Exception):
+class NotAllowed(CatabotError):
     """The user's role does not allow this action."""
 
 
