@@ -11,7 +11,7 @@ from bot.clock import Clock, utc_now
 from bot.delivery.outbox import Delivery, Status
 from bot.delivery.sender import Skip
 from bot.events.planning import due_reminders, horizon
-from bot.events.records import Event, EventFields, EventStatus, RsvpAnswer, UpsertOutcome
+from bot.events.records import Audience, Event, EventFields, EventStatus, RsvpAnswer, UpsertOutcome
 from bot.users.records import Role
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 REMINDER = "reminder"
 EVENT_NOTICE = "event_notice"
 EVENT_CHANGE = "event_change"
+CANCELLED_KEY = "cancelled"  # the key of the EVENT_CHANGE delivery telling an event was cancelled
 PAGE_SIZE = 3
 
 
@@ -62,9 +63,9 @@ class EventService:
     async def visible(self, event_id: int, role: Role) -> Event | None:
         """The event if a user of `role` may see it: scheduled, and members-only ones for members and up."""
         event = await self.storage.events.get_event(event_id)
-        if event is None or event.status != "scheduled":
+        if event is None or event.status != EventStatus.SCHEDULED:
             return None
-        if event.audience == "members" and role < Role.MEMBER:
+        if event.audience == Audience.MEMBERS and role < Role.MEMBER:
             return None
         return event
 
@@ -93,12 +94,12 @@ class EventService:
         if event is None:
             raise Skip("event deleted")
         if delivery.kind in (REMINDER, EVENT_NOTICE):
-            if event.status != "scheduled" or event.starts_at <= self.clock():
+            if event.status != EventStatus.SCHEDULED or event.starts_at <= self.clock():
                 raise Skip("event cancelled or started")
             if delivery.kind == REMINDER and not delivery.key.endswith(f"@r{event.revision}"):
                 raise Skip("event moved")
-        elif delivery.kind == EVENT_CHANGE and delivery.key != "cancelled":  # noqa: SIM102
-            if not delivery.key.endswith(f"@r{event.revision}") or event.status != "scheduled":
+        elif delivery.kind == EVENT_CHANGE and delivery.key != CANCELLED_KEY:  # noqa: SIM102
+            if not delivery.key.endswith(f"@r{event.revision}") or event.status != EventStatus.SCHEDULED:
                 raise Skip("superseded by a later change")
         return event
 
@@ -217,5 +218,5 @@ async def _cancel(tx: Repositories, event: Event, now: dt.datetime) -> Event:
     cancelled = await tx.events.cancel_event(event.id, now=now)
     assert cancelled is not None  # events are never deleted
     await tx.outbox.skip_pending(REMINDER, event.id, "event cancelled", now=now)
-    await tx.outbox.enqueue(EVENT_CHANGE, event.id, recipients, "cancelled", not_before=now, now=now)
+    await tx.outbox.enqueue(EVENT_CHANGE, event.id, recipients, CANCELLED_KEY, not_before=now, now=now)
     return cancelled

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, RowMapping, Table, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.clock import utc_now
 from bot.messages import DEFAULT_LANGUAGE
 from bot.storage.engine import transaction
 from bot.storage.schema import users
@@ -82,7 +83,7 @@ def plain(row: RowMapping, exclude: frozenset[str] = frozenset()) -> dict[str, A
 
 def utc(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(UTC)
+        return utc_now()
     return utc_value("now", now)
 
 

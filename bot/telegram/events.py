@@ -11,7 +11,7 @@ from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
 from bot.events.records import FIELD_LIMITS, Event, EventFields
-from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
+from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
@@ -434,7 +434,7 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
     async def change(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
         when = format_when(event.starts_at, event.ends_at, language)
-        if delivery.key == "cancelled":
+        if delivery.key == CANCELLED_KEY:
             return Outgoing(html_text("event_cancelled_message", language, title=event.title, when=when))
         return Outgoing(
             html_text("event_moved_message", language, title=event.title, when=when), agenda(event, language)
