@@ -22,7 +22,7 @@ from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import metadata
 from tests.storage_fixtures import T0, minutes
 
-HEAD = "0004"
+HEAD = "0005"
 TABLES = {
     "users",
     "invitations",
@@ -36,6 +36,8 @@ TABLES = {
     "preferences",
     "deliveries",
     "campaigns",
+    "conversations",
+    "job_leases",
 }
 
 
