@@ -27,7 +27,8 @@ async def test_a_flow_is_kept_by_chat_user_and_flow_until_it_expires(store: Conv
     assert await store.load(CHAT, USER, "announce", now=minutes(1)) is None
     assert await store.load(CHAT + 1, USER, "new_event", now=minutes(1)) is None
     assert await store.load(CHAT, USER, "new_event", now=minutes(60)) is None, "expired"
-    assert await store.flows(CHAT, USER, now=minutes(60)) == []
+    assert await store.latest(CHAT, USER, now=minutes(59)) == ("new_event", state)
+    assert await store.latest(CHAT, USER, now=minutes(60)) is None
     assert await store.purge_expired(now=minutes(60)) == 1
     assert await store.end(CHAT, USER) == 0
 

@@ -33,12 +33,8 @@ class ConversationService:
 
     async def current(self, chat_id: int, user_id: int) -> Flow | None:
         """The flow this user is in, in this chat (the latest changed), or None."""
-        now = self.clock()
-        for name in await self.store.flows(chat_id, user_id, now=now):
-            state = await self.store.load(chat_id, user_id, name, now=now)
-            if state is not None:
-                return Flow(name, state)
-        return None
+        found = await self.store.latest(chat_id, user_id, now=self.clock())
+        return Flow(*found) if found is not None else None
 
     async def get(self, chat_id: int, user_id: int, name: str) -> dict[str, Any] | None:
         return await self.store.load(chat_id, user_id, name, now=self.clock())

@@ -38,25 +38,34 @@ class ConversationStore:
             state = (await conn.execute(stmt)).scalar_one_or_none()
         return dict(state) if isinstance(state, dict) else None
 
-    async def flows(self, chat_id: int, user_id: int, *, now: datetime) -> list[str]:
-        """The flows in progress (not expired) for this chat and user, most recently changed first."""
+    async def latest(self, chat_id: int, user_id: int, *, now: datetime) -> tuple[str, dict[str, Any]] | None:
+        """(flow, state) of the flow in progress (not expired) changed last for this chat and user, or None."""
         stmt = (
-            select(conversations.c.flow)
+            select(conversations.c.flow, conversations.c.state)
             .where(
                 conversations.c.chat_id == chat_id,
                 conversations.c.user_id == user_id,
                 conversations.c.expires_at > now,
             )
             .order_by(conversations.c.updated_at.desc(), conversations.c.flow)
+            .limit(1)
         )
         async with transaction(self._engine, write=False) as conn:
-            return list((await conn.scalars(stmt)).all())
+            row = (await conn.execute(stmt)).first()
+        return (row[0], dict(row[1])) if row is not None else None
 
     async def save(
-        self, chat_id: int, user_id: int, flow: str, state: dict[str, Any], *, now: datetime, expires_at: datetime
+        self,
+        chat_id: int,
+        user_id: int,
+        flow: str,
+        state: dict[str, Any],
+        *,
+        now: datetime,
+        expires_at: datetime,
     ) -> None:
-        """Create or replace the state of `flow` (a JSON-serialisable dict; ValueError for a flow name over
-        32 characters or an expiry not after `now`). The user is recorded if unknown (an admin from config)."""
+        """Create or replace the state of `flow` (a JSON-serialisable dict). ValueError for a flow name over
+        32 characters or an expiry not after `now`. An unknown user is recorded (an admin from the config)."""
         if not 1 <= len(flow) <= FLOW_MAX:
             raise ValueError(f"flow: 1 to {FLOW_MAX} characters, got {len(flow)}")
         if expires_at <= now:
@@ -64,7 +73,12 @@ class ConversationStore:
         async with transaction(self._engine, write=True) as conn:
             await _ensure_user(conn, user_id, now)
             stmt = _insert(conn, conversations).values(
-                chat_id=chat_id, user_id=user_id, flow=flow, state=state, updated_at=now, expires_at=expires_at
+                chat_id=chat_id,
+                user_id=user_id,
+                flow=flow,
+                state=state,
+                updated_at=now,
+                expires_at=expires_at,
             )
             await conn.execute(
                 stmt.on_conflict_do_update(
@@ -95,8 +109,8 @@ class ConversationStore:
         if not 1 <= len(holder) <= HOLDER_MAX:
             raise ValueError(f"holder: 1 to {HOLDER_MAX} characters, got {len(holder)}")
         async with transaction(self._engine, write=True) as conn:
-            stmt = _insert(conn, job_leases).values(name=name, holder=holder, until=until)
-            stmt = stmt.on_conflict_do_update(
+            insert = _insert(conn, job_leases).values(name=name, holder=holder, until=until)
+            stmt = insert.on_conflict_do_update(
                 index_elements=[job_leases.c.name],
                 set_={"holder": holder, "until": until},
                 where=or_(job_leases.c.until <= now, job_leases.c.holder == holder),
