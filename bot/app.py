@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.announcements.service import AnnouncementService
 from bot.config import Config
 from bot.conversations import ConversationService
+from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
@@ -49,7 +50,7 @@ class Services:
 
     config: Config
     database: Database
-    storage: Storage
+    outbox: OutboxStore  # what the delivery sender drains
     users: UserService
     questions: QuestionService
     diagnosis: DiagnosisService
@@ -62,6 +63,18 @@ class Services:
     async def close(self) -> None:
         await self.questions.close()
         await self.database.close()
+
+
+def event_service(config: Config, storage: Storage) -> EventService:
+    return EventService(storage, parse_offsets(config.events.reminder_offsets))
+
+
+async def open_event_service(config: Config) -> tuple[Database, EventService]:
+    """The database (migrated) and the events over it, without the model: for `catabot events import`.
+
+    Close the database when done."""
+    database = await open_database(config.database.url, config.base_dir)
+    return database, event_service(config, database.storage)
 
 
 async def open_services(
@@ -82,11 +95,11 @@ async def open_services(
     return Services(
         config=config,
         database=database,
-        storage=storage,
+        outbox=storage,
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
-        events=EventService(storage, parse_offsets(config.events.reminder_offsets)),
+        events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
         conversations=ConversationService(flows),
         leases=JobLeases(flows),

@@ -25,7 +25,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.delivery.outbox import Status
+from bot.delivery.outbox import Delivery, Status
+from bot.delivery.sender import Skip
 from bot.storage.repository import ANNOUNCEMENT, Campaign, Storage
 from bot.storage.schema import CampaignAudience, CampaignStatus, MediaKind, Role
 from bot.users.service import Clock, utc_now
@@ -239,6 +240,36 @@ class AnnouncementService:
         if not (await self.storage.get_preferences(chat_id)).announcements:
             return OPTED_OUT
         return None
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        return await self.storage.get_campaign(campaign_id)
+
+    async def recent(self, limit: int = 10) -> list[Campaign]:
+        """The latest campaigns, newest first."""
+        return await self.storage.campaigns(limit=limit)
+
+    async def in_progress(self, limit: int = 20) -> list[Campaign]:
+        """Among the latest campaigns, those launched whose progress message is to be kept up to date."""
+        launched = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+        recent = await self.storage.campaigns(limit=limit)
+        return [c for c in recent if c.status in launched and c.progress_chat_id is not None]
+
+    async def set_progress_message(self, campaign_id: int, chat_id: int, message_id: int) -> None:
+        """Where the author sees the campaign's progress (edited as messages go out)."""
+        await self.storage.set_campaign_progress_message(campaign_id, chat_id, message_id)
+
+    @staticmethod
+    def cancellable_by(campaign: Campaign, user_id: int) -> bool:
+        """Whether to offer `user_id` to cancel the campaign from their list: their own, not finished."""
+        return campaign.author_id == user_id and campaign.status in CANCELLABLE
+
+    async def deliverable(self, delivery: Delivery) -> Campaign:
+        """The campaign of a message about to be sent; `Skip` (see `skip_reason`) when it must not go."""
+        reason = await self.skip_reason(delivery.ref_id, delivery.chat_id)
+        campaign = await self.storage.get_campaign(delivery.ref_id)
+        if reason is not None or campaign is None:
+            raise Skip(reason or "campaign deleted")
+        return campaign
 
     # -- internals ----------------------------------------------------------------------------------------
 

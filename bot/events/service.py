@@ -6,10 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.delivery.outbox import Status
+from bot.delivery.outbox import Delivery, Status
+from bot.delivery.sender import Skip
 from bot.events.planning import due_reminders, horizon
-from bot.storage.repository import Event, EventFields, Storage
-from bot.users.service import Clock, utc_now
+from bot.storage.repository import Event, EventFields, Storage, UpsertOutcome
+from bot.storage.schema import RsvpAnswer
+from bot.users.service import Clock, Role, utc_now
 
 REMINDER = "reminder"
 EVENT_NOTICE = "event_notice"
@@ -22,6 +24,16 @@ class Page:
     events: list[Event]
     number: int
     pages: int
+
+
+@dataclass(frozen=True)
+class Card:
+    """What one user's event card shows besides the event: their reminder and answer, and (coordinators
+    only) the answers' counts by RSVP answer."""
+
+    reminded: bool
+    chosen: str | None
+    counts: dict[str, int] | None
 
 
 class EventService:
@@ -40,6 +52,52 @@ class EventService:
         )
         return Page(events, number, pages)
 
+    async def get(self, event_id: int) -> Event | None:
+        return await self.storage.get_event(event_id)
+
+    async def visible(self, event_id: int, role: Role) -> Event | None:
+        """The event if a user of `role` may see it: scheduled, and members-only ones for members and up."""
+        event = await self.storage.get_event(event_id)
+        if event is None or event.status != "scheduled":
+            return None
+        if event.audience == "members" and role < Role.MEMBER:
+            return None
+        return event
+
+    async def card(self, event: Event, user_id: int, role: Role) -> Card:
+        """The user's reminder and RSVP for `event`; the RSVP counts only for coordinators and admins."""
+        reminded = event.id in await self.storage.reminder_event_ids(user_id)
+        chosen = await self.storage.rsvp_of(user_id, event.id)
+        counts = await self.storage.rsvp_counts(event.id) if role >= Role.COORDINATOR else None
+        return Card(reminded, chosen, counts)
+
+    async def toggle_reminder(self, user_id: int, event_id: int) -> bool:
+        """Switch the user's reminder for the event; whether it is now on."""
+        return await self.storage.toggle_reminder(user_id, event_id, now=self.clock())
+
+    async def rsvp(self, user_id: int, event_id: int, answer: RsvpAnswer | str) -> None:
+        """Record the user's answer ("yes", "maybe", "no"; ValueError otherwise)."""
+        await self.storage.set_rsvp(user_id, event_id, answer, now=self.clock())
+
+    async def deliverable(self, delivery: Delivery) -> Event:
+        """The event of a reminder or notice about to be sent; `Skip` (with the reason) when it must not go.
+
+        Reminders and new-event notices go only for a scheduled event not started yet, reminders only for
+        the event's current time (`@r<revision>`); a move notice only if no later change superseded it.
+        """
+        event = await self.storage.get_event(delivery.ref_id)
+        if event is None:
+            raise Skip("event deleted")
+        if delivery.kind in (REMINDER, EVENT_NOTICE):
+            if event.status != "scheduled" or event.starts_at <= self.clock():
+                raise Skip("event cancelled or started")
+            if delivery.kind == REMINDER and not delivery.key.endswith(f"@r{event.revision}"):
+                raise Skip("event moved")
+        elif delivery.kind == EVENT_CHANGE and delivery.key != "cancelled":  # noqa: SIM102
+            if not delivery.key.endswith(f"@r{event.revision}") or event.status != "scheduled":
+                raise Skip("superseded by a later change")
+        return event
+
     async def publish(self, fields: EventFields, *, created_by: int) -> Event:
         """Create an event and notify those who asked for new-event notices."""
         now = self.clock()
@@ -56,18 +114,52 @@ class EventService:
         fields = EventFields(
             event.title, starts_at, ends_at, event.place, event.link, event.description, event.audience
         )
+        updated = await self._update(event, fields)
+        return None if updated is None else updated[0]
+
+    async def _update(self, event: Event, fields: EventFields) -> tuple[Event, frozenset[str]] | None:
+        """Write the fields; a new time tells the subscribers and drops the reminders planned for the old."""
         now = self.clock()
-        updated = await self.storage.update_event(event_id, fields, now=now)
+        updated = await self.storage.update_event(event.id, fields, now=now)
         if updated is None:
             return None
         moved, changed = updated
         if "starts_at" in changed or "ends_at" in changed:
-            await self.storage.skip_pending(REMINDER, event_id, "event moved", now=now)
+            await self.storage.skip_pending(REMINDER, event.id, "event moved", now=now)
             recipients = await self.storage.reminder_recipients(moved)
             await self.storage.enqueue(
-                EVENT_CHANGE, event_id, recipients, f"moved@r{moved.revision}", not_before=now, now=now
+                EVENT_CHANGE, event.id, recipients, f"moved@r{moved.revision}", not_before=now, now=now
             )
-        return moved
+        return updated
+
+    async def move_to(self, event_id: int, starts_at: dt.datetime) -> Event | None:
+        """`move`, keeping the event's duration (an event without an end keeps none)."""
+        event = await self.storage.get_event(event_id)
+        if event is None:
+            return None
+        ends_at = event.ends_at + (starts_at - event.starts_at) if event.ends_at else None
+        return await self.move(event_id, starts_at, ends_at)
+
+    async def import_event(
+        self, uid: str, fields: EventFields, *, cancelled: bool = False
+    ) -> tuple[Event, UpsertOutcome, bool]:
+        """Create or update the event imported with this external id, notifying like the card does.
+
+        A new time for a scheduled event tells its subscribers and plans the reminders again (see `move`);
+        `cancelled` cancels it (see `cancel`). Returns the event, "created"/"updated"/"unchanged", and
+        whether this import cancelled it.
+        """
+        existing = await self.storage.get_event_by_uid(uid)
+        if existing is None or existing.status != "scheduled":
+            event, outcome = await self.storage.upsert_event(uid, fields, now=self.clock())
+        else:
+            moved = await self._update(existing, fields)
+            event = moved[0] if moved else existing
+            outcome = "updated" if moved and moved[1] else "unchanged"
+        if cancelled and event.status != "cancelled":
+            done = await self.cancel(event.id)
+            return (done or event), outcome, done is not None
+        return event, outcome, False
 
     async def cancel(self, event_id: int) -> Event | None:
         now = self.clock()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.qa.batcher import BatchingSearcher
 from bot.retrieval.lexical import tokenize
 from bot.retrieval.search import Answer, Hit, Searcher
-from bot.storage.repository import Storage
+from bot.storage.repository import FeedbackSummary, QuestionSummary, Stats, Storage
 from bot.users.service import Clock, utc_now
 
 
@@ -56,6 +56,22 @@ class QuestionService:
 
     async def feedback(self, question_id: int, user_id: int, value: int) -> bool:
         return await self.storage.record_feedback(question_id, user_id, value, now=self.clock())
+
+    async def unanswered(self, limit: int = 10) -> list[QuestionSummary]:
+        """The questions asked most often without an answer (for the coordinators)."""
+        return await self.storage.unanswered_questions(limit=limit)
+
+    async def disliked(self, limit: int = 10) -> list[FeedbackSummary]:
+        """The answers most often marked unhelpful (for the coordinators)."""
+        return await self.storage.disliked_answers(limit=limit)
+
+    async def stats(self) -> Stats:
+        """Users by role and questions asked, with the share answered."""
+        return await self.storage.stats()
+
+    async def purge_old(self, older_than_days: int) -> int:
+        """Delete the questions older than this many days (and their feedback); how many were."""
+        return await self.storage.purge_old_questions(older_than_days, now=self.clock())
 
     async def close(self) -> None:
         await self.batcher.close()

@@ -776,6 +776,12 @@ class Storage:
             row = (await conn.execute(select(events).where(events.c.id == event_id))).mappings().first()
         return None if row is None else _event(row)
 
+    async def get_event_by_uid(self, uid: str) -> Event | None:
+        """The event imported with this external id, if any."""
+        async with transaction(self._engine, write=False) as conn:
+            row = (await conn.execute(select(events).where(events.c.uid == uid))).mappings().first()
+        return None if row is None else _event(row)
+
     async def upcoming_events(
         self,
         *,

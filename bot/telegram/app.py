@@ -25,7 +25,6 @@ from bot.messages import LANGUAGES, text
 from bot.telegram import announcements, diagnosis, events
 from bot.telegram import handlers as h
 from bot.telegram.delivery import DeliveryRuntime
-from bot.users.service import utc_now
 
 DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = (
@@ -136,9 +135,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 async def _purge_old_questions(context: h.Context) -> None:
     services = h.services(context)
-    await services.storage.purge_old_questions(
-        services.config.database.question_retention_days, now=utc_now()
-    )
+    await services.questions.purge_old(services.config.database.question_retention_days)
 
 
 async def _plan_reminders(context: h.Context) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from bot.storage.repository import RedeemResult, Storage, User
+from bot.storage.repository import Preferences, RedeemResult, Storage, User
 
 Clock = Callable[[], dt.datetime]
 
@@ -75,6 +75,25 @@ class UserService:
             await self.storage.set_active(user_id, False)
         else:
             await self.storage.touch_user(user_id, now=self.clock())
+
+    async def preferences(self, user_id: int) -> Preferences:
+        return await self.storage.get_preferences(user_id)
+
+    async def toggle_preference(self, user_id: int, name: str) -> Preferences:
+        """Switch one flag ("remind_all", "new_event_notices", "announcements"; ValueError otherwise)."""
+        prefs = await self.storage.get_preferences(user_id)
+        await self.storage.set_preference(user_id, name, not getattr(prefs, name), now=self.clock())
+        return await self.storage.get_preferences(user_id)
+
+    async def toggle_topic(self, user_id: int, topic: str, topics: Sequence[str]) -> Preferences:
+        """Follow or stop following `topic`; the user's topics are kept in the order of `topics`."""
+        prefs = await self.storage.get_preferences(user_id)
+        chosen = set(prefs.topics) ^ {topic}
+        await self.storage.set_topics(user_id, [t for t in topics if t in chosen], now=self.clock())
+        return await self.storage.get_preferences(user_id)
+
+    async def opt_out_announcements(self, user_id: int) -> None:
+        await self.storage.set_preference(user_id, "announcements", False, now=self.clock())
 
     async def export(self, user_id: int) -> dict[str, Any]:
         return await self.storage.export_user(user_id)
