@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram.ext import CallbackContext
 
 from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
 from bot.messages import text
-from bot.telegram.announcements import update_progress
+from bot.telegram.context import RENDERERS, Context
 from bot.telegram.delivery import DeliveryRuntime
 from bot.telegram.fake_api import SentMessage
+from bot.telegram.features.announcements import update_progress
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 from tests.test_bot_events import MovableClock
 
@@ -67,7 +67,13 @@ async def _compose(env: BotEnv, author: int, body: str, audience: str = "all") -
 
 
 async def _deliver(env: BotEnv) -> None:
-    runtime = DeliveryRuntime(env.services, env.fake.token, env.fake.api_root, env.services.config.delivery)
+    runtime = DeliveryRuntime(
+        env.services,
+        env.fake.token,
+        env.fake.api_root,
+        env.services.config.delivery,
+        env.app.bot_data[RENDERERS],
+    )
     await runtime.start(background=False)
     try:
         await runtime.sender.drain()
@@ -92,7 +98,7 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
         assert received.text == "Réunion <importante> & conviviale jeudi"
         assert buttons(received) == [(text("announce_unsubscribe"), "a:unsub")]
     assert not any("Réunion" in (m.text or "") for m in env.fake.sent_to(OPTED_OUT))
-    await update_progress(CallbackContext(env.app))
+    await update_progress(Context(env.app))
     assert progress.text.startswith("📤 « Réunion <importante> & conviviale jeudi » : 3 / 5 envoyés")
     report = env.fake.sent_to(ADMIN)[-1]
     assert "Bilan de l'annonce" in report.text

@@ -39,7 +39,7 @@ class ConversationStore:
         return dict(state) if isinstance(state, dict) else None
 
     async def latest(self, chat_id: int, user_id: int, *, now: datetime) -> tuple[str, dict[str, Any]] | None:
-        """(flow, state) of the flow in progress (not expired) changed last for this chat and user, or None."""
+        """(flow, state) of the flow in progress changed last for this chat and user, or None."""
         stmt = (
             select(conversations.c.flow, conversations.c.state)
             .where(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -24,6 +24,7 @@ from telegram.ext.filters import BaseFilter
 
 from bot.conversations import Flow
 from bot.messages import text
+from bot.telegram import callbacks
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import send
 from bot.users import NotAllowed, Role
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 DEFAULT_LANGUAGE = "fr"
 _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
 _FLOW_GROUPS = "flow_groups"
+RENDERERS = "renderers"
+JOBS = "jobs"
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -84,6 +87,12 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
             return None
         return await self.services.conversations.current(self._chat_id, self._user_id)
 
+    async def get_flow(self, name: str) -> dict[str, Any] | None:
+        """The state of flow `name` in this chat, for this user, or None."""
+        if self._chat_id is None or self._user_id is None:
+            return None
+        return await self.services.conversations.get(self._chat_id, self._user_id, name)
+
     async def start_flow(self, name: str, state: dict[str, Any]) -> None:
         assert self._chat_id is not None and self._user_id is not None
         await self.services.conversations.start(self._chat_id, self._user_id, name, state)
@@ -103,6 +112,36 @@ CONTEXT_TYPES = ContextTypes(context=Context)
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 FlowHandler = Callable[[Update, Context, Flow], Awaitable[bool]]
 App = Application[Any, Context, Any, Any, Any, Any]
+ButtonRoute = Callable[[CallbackQuery, Context, list[str]], Awaitable[str | None]]
+RendererSetup = Callable[[Any, "Services"], None]
+
+
+def on_button(route: ButtonRoute) -> Handler:
+    """A `CallbackQueryHandler` callback from `route(query, context, arguments)`, which answers the query
+    itself or returns the notice to answer it with (the stale-button text for a forged or stale button)."""
+
+    async def handle(update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        _, args = callbacks.parse(query.data)
+        if (notice := await route(query, context, args)) is not None:
+            await query.answer(notice)
+
+    handle.__name__ = getattr(route, "__name__", "button")
+    return handle
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """Every button press is answered: one nobody handled (forged, or stale) changes nothing."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text("button_stale", await context.language()))
+
+
+def add_renderers(application: App, setup: RendererSetup) -> None:
+    """`setup(transport, services)` registers how a feature's outbox deliveries look; the delivery runtime
+    calls every registered setup when it starts."""
+    application.bot_data.setdefault(RENDERERS, []).append(setup)
 
 
 def privileged(role: Role) -> Callable[[Handler], Handler]:
@@ -149,3 +188,12 @@ def add_flow_handler(
     groups: list[int] = application.bot_data.setdefault(_FLOW_GROUPS, [])
     groups.append(-1 - len(groups))
     application.add_handler(MessageHandler(message_filter, handle), group=groups[-1])
+
+
+JobCallback = Callable[[Context], Coroutine[Any, Any, None]]
+
+
+def add_job(application: App, name: str, callback: JobCallback, seconds: Callable[[Services], float]) -> None:
+    """Run `callback` every `seconds(services)` seconds once the bot has started; with several instances
+    on one database, each tick runs on one of them (see `bot.jobs`)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds))
