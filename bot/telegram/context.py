@@ -8,6 +8,7 @@ messages of its own flows before anything else sees them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,7 @@ def on_button(route: ButtonRoute) -> Handler:
         if (notice := await route(query, context, args)) is not None:
             await query.answer(notice)
 
-    handle.__name__ = getattr(route, "__name__", "button")
+    handle.__name__, handle.__module__ = route.__name__, route.__module__
     return handle
 
 
@@ -161,7 +162,7 @@ def privileged(role: Role) -> Callable[[Handler], Handler]:
                 return
             await handler(update, context)
 
-        checked.__name__ = handler.__name__
+        functools.update_wrapper(checked, handler)
         return checked
 
     return wrap
