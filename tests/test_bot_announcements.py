@@ -13,8 +13,7 @@ import pytest
 from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
 from bot.messages import text
-from bot.telegram.context import RENDERERS, Context
-from bot.telegram.delivery import DeliveryRuntime
+from bot.telegram.context import Context
 from bot.telegram.fake_api import FakeTelegram, SentMessage
 from bot.telegram.features.announcements import update_progress
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
@@ -67,13 +66,7 @@ async def _compose(env: BotEnv, author: int, body: str, audience: str = "all") -
 
 
 async def _deliver(env: BotEnv) -> None:
-    runtime = DeliveryRuntime(
-        env.services,
-        env.fake.token,
-        env.fake.api_root,
-        env.services.config.delivery,
-        env.app.bot_data[RENDERERS],
-    )
+    runtime = env.delivery_runtime()
     await runtime.start(background=False)
     try:
         await runtime.sender.drain()

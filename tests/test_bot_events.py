@@ -14,7 +14,6 @@ from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
 from bot.messages import text
 from bot.storage.repository import EventFields
-from bot.telegram.context import RENDERERS
 from bot.telegram.delivery import DeliveryRuntime
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 
@@ -50,13 +49,7 @@ async def env(tmp_path: Path, knowledge_copy: Path, clock: MovableClock) -> Asyn
 
 
 async def _runtime(env: BotEnv) -> DeliveryRuntime:
-    runtime = DeliveryRuntime(
-        env.services,
-        env.fake.token,
-        env.fake.api_root,
-        env.services.config.delivery,
-        env.app.bot_data[RENDERERS],
-    )
+    runtime = env.delivery_runtime()
     await runtime.start(background=False)
     return runtime
 
