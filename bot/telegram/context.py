@@ -194,7 +194,14 @@ def add_flow_handler(
 JobCallback = Callable[[Context], Coroutine[Any, Any, None]]
 
 
-def add_job(application: App, name: str, callback: JobCallback, seconds: Callable[[Services], float]) -> None:
-    """Run `callback` every `seconds(services)` seconds once the bot has started; with several instances
-    on one database, each tick runs on one of them (see `bot.jobs`)."""
-    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds))
+def add_job(
+    application: App,
+    name: str,
+    callback: JobCallback,
+    seconds: Callable[[Services], float],
+    first: float | None = None,
+) -> None:
+    """Run `callback` every `seconds(services)` seconds once the bot has started, the first time after
+    `first` seconds (one interval when None); with several instances on one database, each tick runs on
+    one of them (see `bot.jobs`)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, first))

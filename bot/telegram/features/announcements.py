@@ -244,11 +244,12 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
         await query.answer()
         return None
     if action in ("go", "at") and mine and draft and campaign.audience:
-        await query.answer()
         if action == "at":
             await context.start_flow(ANNOUNCE, {"step": "schedule", "campaign": campaign_id})
+            await query.answer()
             await send(message, Reply(html_text("announce_schedule_ask", language)))
         else:
+            await query.answer()
             await context.end_flow(ANNOUNCE)
             await _after_launch(
                 message, context, await svc.announcements.send_now(campaign_id, by=user_id), language
