@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.announcements.service import AnnouncementService
+from bot.clock import utc_now
 from bot.config import Config
 from bot.conversations import ConversationService
 from bot.delivery.outbox import OutboxStore
@@ -20,11 +21,9 @@ from bot.jobs import JobLeases
 from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
-from bot.storage.conversations import ConversationStore
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
-from bot.users.service import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +89,16 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
-    flows = ConversationStore(database.engine)
-    await storage.purge_old_questions(config.database.question_retention_days, now=utc_now())
+    await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
         database=database,
-        outbox=storage,
+        outbox=storage.outbox,
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
-        conversations=ConversationService(flows),
-        leases=JobLeases(flows),
+        conversations=ConversationService(storage.conversations),
+        leases=JobLeases(storage.conversations),
     )

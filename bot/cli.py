@@ -388,7 +388,7 @@ def _events(config: Config, args: argparse.Namespace) -> int:
 
     from bot.app import open_event_service
     from bot.events.importer import EventImportError, load_events_file
-    from bot.storage.repository import EventFields
+    from bot.events.records import EventFields
 
     try:
         imported = load_events_file(args.file)

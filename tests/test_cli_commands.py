@@ -84,14 +84,16 @@ def test_events_import_that_moves_or_cancels_an_event_tells_its_subscribers(
 
     async def subscribe() -> int:
         async with await open_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", tmp_path) as db:
-            event = await db.storage.get_event_by_uid("atelier-2099")
+            event = await db.storage.events.get_event_by_uid("atelier-2099")
             assert event is not None
-            await db.storage.toggle_reminder(7, event.id)
+            await db.storage.events.toggle_reminder(7, event.id)
             return event.id
 
     async def changes(event_id: int) -> dict[str, int]:
         async with await open_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", tmp_path) as db:
-            return {str(k): v for k, v in (await db.storage.counts("event_change", event_id)).items() if v}
+            return {
+                str(k): v for k, v in (await db.storage.outbox.counts("event_change", event_id)).items() if v
+            }
 
     assert main(["--config", str(config_file), "events", "import", str(write("2099-03-01 10:00"))]) == 0
     event_id = asyncio.run(subscribe())

@@ -13,8 +13,8 @@ import os
 import socket
 import uuid
 
-from bot.storage.conversations import ConversationStore
-from bot.users.service import Clock, utc_now
+from bot.clock import Clock, utc_now
+from bot.storage.conversations import ConversationRepository
 
 LEASE_SHARE = 0.9  # of the interval: the next tick of the same holder always finds its lease renewable
 
@@ -25,7 +25,9 @@ def instance_id() -> str:
 
 
 class JobLeases:
-    def __init__(self, store: ConversationStore, holder: str | None = None, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: ConversationRepository, holder: str | None = None, clock: Clock = utc_now
+    ) -> None:
         self.store = store
         self.holder = holder or instance_id()
         self.clock = clock

@@ -11,12 +11,12 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.app import Services
-from bot.messages import LANGUAGES, text
+from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
 from bot.telegram.delivery import DeliveryRuntime
 from bot.telegram.features import account, announcements, diagnosis, events, questions, start
+from bot.telegram.transport import DEFAULT_API_ROOT
 
-DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
     "langue", "rejoindre", "mesdonnees", "oubli", "question",
@@ -96,7 +96,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(
             bot_commands(language),
             scope=BotCommandScopeAllPrivateChats(),
-            language_code=None if language == "fr" else language,
+            language_code=None if language == DEFAULT_LANGUAGE else language,
         )
 
 

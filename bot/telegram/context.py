@@ -24,7 +24,7 @@ from telegram.ext import (
 from telegram.ext.filters import BaseFilter
 
 from bot.conversations import Flow
-from bot.messages import text
+from bot.messages import DEFAULT_LANGUAGE, text
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import send
@@ -33,7 +33,6 @@ from bot.users import NotAllowed, Role
 if TYPE_CHECKING:
     from bot.app import Services
 
-DEFAULT_LANGUAGE = "fr"
 _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
 _FLOW_GROUPS = "flow_groups"
 RENDERERS = "renderers"

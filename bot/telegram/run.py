@@ -13,8 +13,9 @@ from typing import TextIO
 from bot.app import open_services
 from bot.config import Config, ConfigError
 from bot.messages import text
-from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application, stop_delivery
+from bot.telegram.app import ALLOWED_UPDATES, build_application, stop_delivery
 from bot.telegram.fake_api import FakeTelegram, SentMessage
+from bot.telegram.transport import DEFAULT_API_ROOT
 
 log = logging.getLogger(__name__)
 SANDBOX_USER = 1000

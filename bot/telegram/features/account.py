@@ -10,12 +10,12 @@ from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.messages import text
-from bot.storage.repository import RedeemResult
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
 from bot.users import Role
+from bot.users.records import RedeemResult
 
 _REDEEM_KEYS = {
     RedeemResult.OK: "join_ok",

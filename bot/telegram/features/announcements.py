@@ -13,12 +13,12 @@ from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.announcements.records import Campaign
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
-from bot.storage.repository import Campaign
 from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, send

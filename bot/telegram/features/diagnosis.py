@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.clock import PARIS
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Diagnosis
+from bot.diagnosis.records import DiagnosticResult
 from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
-from bot.storage.repository import DiagnosticResult
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, replace, send
 from bot.users import Role
 
-PARIS = ZoneInfo("Europe/Paris")
 STATS_ARGUMENT = r"(?i)^/stats(@\w+)?\s+(diagnostic|diagnostics|autodiagnostic)\b"
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2

@@ -12,15 +12,16 @@ from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
-from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
+from bot.events.records import FIELD_LIMITS, Event, EventFields
+from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
-from bot.storage.repository import Event, EventFields, Preferences
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
 from bot.users import Role
+from bot.users.records import Preferences
 
 RSVP = ("yes", "maybe", "no")
 NEW_EVENT = "new_event"  # conversation flows (bot.conversations)
@@ -44,7 +45,7 @@ def new_event_data(*args: str) -> str:
     return ":".join(("ne", *args))
 
 
-_LIMITS = {"title": 200, "place": 300, "link": 500, "description": 1500}
+_LIMITS = FIELD_LIMITS
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
 
@@ -445,7 +446,7 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
     async def change(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
         when = format_when(event.starts_at, event.ends_at, language)
-        if delivery.key == "cancelled":
+        if delivery.key == CANCELLED_KEY:
             return Outgoing(html_text("event_cancelled_message", language, title=event.title, when=when))
         return Outgoing(
             html_text("event_moved_message", language, title=event.title, when=when), agenda(event, language)
