@@ -67,8 +67,8 @@ from bot.storage import create_engine, normalize_url, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import users
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.fake_api import Call, FakeTelegram
 from bot.telegram.features.announcements import register_renderer
+from bot.testing import Call, FakeTelegram
 from bot.users import UserService
 from bot.users.records import Role
 

@@ -14,8 +14,8 @@ from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
 from bot.messages import text
 from bot.telegram.context import Context
-from bot.telegram.fake_api import FakeTelegram, SentMessage
 from bot.telegram.features.announcements import update_progress
+from bot.testing import FakeTelegram, SentMessage
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 from tests.test_bot_events import MovableClock
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.cli import main
 from bot.knowledge.loader import check_knowledge
-from tests.conftest import KNOWLEDGE, write_config
+from tests.conftest import KNOWLEDGE, domain_sources, write_config
 
 GOOD = """---
 id: {id}
@@ -36,12 +36,9 @@ def test_the_repository_knowledge_base_is_valid() -> None:
 
 
 def test_every_source_comes_from_the_domain_briefing() -> None:
-    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
-    if not briefing.exists():
-        pytest.skip("the domain briefing (../shared/research/domain.md) is not beside this checkout")
-    text = briefing.read_text(encoding="utf-8")
+    known = domain_sources()
     base, _ = check_knowledge(KNOWLEDGE)
-    unknown = {(r.id, url) for r in base.resources for url in r.sources if url not in text}
+    unknown = {(r.id, url) for r in base.resources for url in r.sources if url not in known}
     assert unknown == set()
 
 
