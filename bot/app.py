@@ -10,15 +10,18 @@ from dataclasses import dataclass
 from bot.announcements.service import AnnouncementService
 from bot.clock import utc_now
 from bot.config import Config
+from bot.conversations import ConversationService
 from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
 from bot.events.planning import parse_offsets
 from bot.events.service import EventService
+from bot.jobs import JobLeases
 from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
+from bot.storage.conversations import ConversationStore
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
@@ -53,6 +56,8 @@ class Services:
     diagnosis: DiagnosisService
     events: EventService
     announcements: AnnouncementService
+    conversations: ConversationService
+    leases: JobLeases
     owned: bool = True
 
     async def close(self) -> None:
@@ -85,6 +90,7 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
+    flows = ConversationStore(database.engine)
     await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
@@ -95,4 +101,6 @@ async def open_services(
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
+        conversations=ConversationService(flows),
+        leases=JobLeases(flows),
     )

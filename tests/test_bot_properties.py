@@ -16,13 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-<<<<<<< HEAD
-from bot.storage.repository import EventFields
-from bot.testing import FakeTelegram
-=======
 from bot.events.records import EventFields
-from bot.telegram.fake_api import FakeTelegram
->>>>>>> arch-storage
+from bot.testing import FakeTelegram
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
 
 pytestmark = pytest.mark.slow  # random traffic through the whole bot

@@ -39,14 +39,9 @@ import pytest
 from bot.announcements.records import ANNOUNCEMENT
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.delivery.outbox import Status
-<<<<<<< HEAD
-from bot.storage import ANNOUNCEMENT, Role, open_database
-from bot.testing import FakeTelegram
-=======
 from bot.storage import open_database
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
 from bot.users.records import Role
->>>>>>> arch-storage
 from tests.conftest import ROOT, write_config
 
 pytestmark = pytest.mark.slow  # subprocesses killed and restarted

@@ -12,11 +12,8 @@ from typing import Any
 
 import yaml
 
-<<<<<<< HEAD
-from bot.knowledge.sections import Section, is_source, parse_sections
-=======
 from bot.errors import Problem, ProblemsError
->>>>>>> arch-storage
+from bot.knowledge.sections import Section, is_source, parse_sections
 
 RESOURCE_TYPES = frozenset(
     {"fiche", "concept", "organisation", "dispositif", "evenement-passe", "chiffres", "ressource", "faq"}
