@@ -136,7 +136,8 @@ class Contributions:
         path = self.folder / f"{contribution.id}.md"
         text = render(contribution)
         if updated is not None:
-            text = text.replace(f"updated: {contribution.date.isoformat()}", f"updated: {updated.isoformat()}", 1)
+            old, new = contribution.date.isoformat(), updated.isoformat()
+            text = text.replace(f"updated: {old}", f"updated: {new}", 1)
         staging = path.with_suffix(".tmp")
         staging.write_text(text, encoding="utf-8")
         staging.replace(path)

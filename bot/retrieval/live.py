@@ -62,7 +62,7 @@ class LiveIndex:
             try:
                 loaded = await asyncio.to_thread(self._load_if_changed)
             except Exception:
-                log.exception("the knowledge changed but its index could not be loaded; still serving the old")
+                log.exception("the knowledge changed but its index could not be loaded; serving the old one")
                 return None
             if loaded is None:
                 return None

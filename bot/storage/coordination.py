@@ -97,9 +97,13 @@ class CoordinationRepository(Repository):
             update(questions)
             .where(questions.c.id == question_id, questions.c.status == Status.PENDING.value)
             .values(
-                status=status.value, handled_at=utc(now), handled_by=coordinator_id, handled_by_name=name,
-                answer=answer, covered_by=covered_by,
-            )  # fmt: skip
+                status=status.value,
+                handled_at=utc(now),
+                handled_by=coordinator_id,
+                handled_by_name=name,
+                answer=answer,
+                covered_by=covered_by,
+            )
         )
         async with self._tx(write=True) as conn:
             result = await conn.execute(stmt)
@@ -126,7 +130,9 @@ class CoordinationRepository(Repository):
         check_length("reason", reason, 500)
         stmt = (
             update(feedback)
-            .where(feedback.c.question_id == question_id, feedback.c.user_id == user_id, feedback.c.value == -1)
+            .where(
+                feedback.c.question_id == question_id, feedback.c.user_id == user_id, feedback.c.value == -1
+            )
             .values(reason=reason)
         )
         async with self._tx(write=True) as conn:

@@ -3,6 +3,7 @@ buttons under an answer, and the coordinators' /questions and /stats."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from telegram import CallbackQuery, Update
@@ -150,6 +151,20 @@ async def coordinator_questions(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply("\n".join(lines)))
 
 
+def _duration(value: dt.timedelta | None, language: str) -> str:
+    """A median wait, in hours under two days, in days beyond."""
+    if value is None:
+        return text("stats_median_none", language)
+    hours = value.total_seconds() / 3600
+    if hours < 48:
+        return text(
+            "stats_median_hours",
+            language,
+            hours=f"{hours:.1f}".replace(".", "," if language == "fr" else "."),
+        )
+    return text("stats_median_days", language, days=round(hours / 24))
+
+
 @privileged(Role.COORDINATOR)
 async def statistics(update: Update, context: Context) -> None:
     """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""
@@ -159,6 +174,11 @@ async def statistics(update: Update, context: Context) -> None:
     reply = html_text(
         "stats", language, users=s.users, active=s.active_users, members=s.members,
         coordinators=s.coordinators, questions=s.questions, rate=rate,
+    )  # fmt: skip
+    kept = await context.services.coordination.stats()
+    reply += html_text(
+        "stats_coordination", language, pending=kept.pending, answered=kept.answered,
+        dismissed=kept.dismissed, median=_duration(kept.median_to_answer, language),
     )  # fmt: skip
     await send(update.effective_message, Reply(reply))
 

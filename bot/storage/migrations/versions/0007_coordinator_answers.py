@@ -45,5 +45,6 @@ def downgrade() -> None:
         batch.drop_column("reason")
     with op.batch_alter_table("questions") as batch:
         batch.drop_index(batch.f("ix_questions_status"))
-        for column in ("helped", "covered_by", "answer", "handled_by_name", "handled_by", "handled_at", "status"):
+        for column in ("helped", "covered_by", "answer", "handled_by_name", "handled_by", "handled_at"):
             batch.drop_column(column)
+        batch.drop_column("status")
