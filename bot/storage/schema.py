@@ -118,7 +118,7 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # false once the user blocked the bot
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
-    # The pseudonym coordinators see instead of the Telegram id (bot.qa.coordination), set on a first question.
+    # The pseudonym coordinators see instead of the Telegram id (bot.qa.coordination), set when first kept.
     Column("handle", String(12), nullable=True),
     CheckConstraint(_role_check(), name="role"),
     UniqueConstraint("handle"),
