@@ -76,12 +76,12 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.bot_data["services"] = await services()
     services = app.bot_data["services"]
     if app.job_queue is not None:
-        jobs = [("purge", _purge, lambda _: PURGE_EVERY.total_seconds()), *app.bot_data.get(JOBS, [])]
-        for name, callback, seconds in jobs:
+        jobs = [("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), False), *app.bot_data.get(JOBS, [])]
+        for name, callback, seconds, every_instance in jobs:
             interval = dt.timedelta(seconds=seconds(services))
             app.job_queue.run_repeating(
-                _leased(name, callback, interval), interval=interval, first=min(interval.total_seconds(), 1),
-                name=name,
+                callback if every_instance else _leased(name, callback, interval), interval=interval,
+                first=min(interval.total_seconds(), 1), name=name,
             )  # fmt: skip
     if app.bot_data.get("delivery_settings"):
         token, root = app.bot_data["delivery_settings"]

@@ -194,7 +194,11 @@ def add_flow_handler(
 JobCallback = Callable[[Context], Coroutine[Any, Any, None]]
 
 
-def add_job(application: App, name: str, callback: JobCallback, seconds: Callable[[Services], float]) -> None:
+def add_job(
+    application: App, name: str, callback: JobCallback, seconds: Callable[[Services], float], *,
+    every_instance: bool = False,
+) -> None:  # fmt: skip
     """Run `callback` every `seconds(services)` seconds once the bot has started; with several instances
-    on one database, each tick runs on one of them (see `bot.jobs`)."""
-    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds))
+    on one database, each tick runs on one of them (see `bot.jobs`), or on each when `every_instance`
+    (for what every instance keeps in memory, e.g. its index)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, every_instance))

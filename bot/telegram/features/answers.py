@@ -20,7 +20,7 @@ from bot.messages import text
 from bot.qa.coordination import Handled
 from bot.qa.records import ANSWER_FLOW, KeptQuestion
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, add_job, on_button, privileged
 from bot.telegram.render import Reply, hit_message, html_text, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -317,6 +317,11 @@ async def contribution_button(query: CallbackQuery, context: Context, args: list
     return None
 
 
+async def refresh_index(context: Context) -> None:
+    """Every `retrieval.refresh_seconds`, on every instance: swap in the index of a changed `knowledge/`."""
+    await context.services.coordination.live.refresh()
+
+
 def register(application: App) -> None:
     """The kept questions' and contributions' buttons, /reponses, the cards after /questions' summary
     (handler group 1: after the questions feature's reply), and the coordinators' text flows."""
@@ -327,6 +332,10 @@ def register(application: App) -> None:
     application.add_handler(CallbackQueryHandler(on_button(contribution_button), pattern=r"^qa:f[xw]:"))
     application.add_handler(CallbackQueryHandler(on_button(kept_button), pattern=r"^qa:"))
     text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
+    add_job(
+        application, "index-refresh", refresh_index, lambda s: s.config.retrieval.refresh_seconds,
+        every_instance=True,
+    )  # fmt: skip
     add_flow_handler(
         application, (ANSWER_FLOW, FAQ_FLOW, FIX_FLOW), flow_text, text_in_private, Role.COORDINATOR
     )
