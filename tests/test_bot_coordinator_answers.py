@@ -18,7 +18,9 @@ from tests.botkit import ADMIN, COORDINATOR, BotEnv, bot_config, buttons, runnin
 
 NEWCOMER, SECOND = 101, 102
 QUESTION = "Comment faire une pâte à crêpes pour la fête du réseau ?"
-ANSWER = "Pour la pâte à crêpes de la fête : 250 g de farine, 4 œufs, un demi-litre de lait, une pincée de sel."
+ANSWER = (
+    "Pour la pâte à crêpes de la fête : 250 g de farine, 4 œufs, un demi-litre de lait, une pincée de sel."
+)
 
 
 @pytest.fixture
