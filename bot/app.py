@@ -24,7 +24,6 @@ from bot.qa.coordination import CoordinationService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.live import LiveIndex
 from bot.retrieval.search import Searcher
-from bot.storage.conversations import ConversationStore
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
@@ -94,7 +93,6 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
-    flows = ConversationStore(database.engine)
     questions = QuestionService(searcher, storage)
     knowledge_dir = config.path(config.knowledge_dir)
     live = LiveIndex(searcher, knowledge_dir, config.path(config.index_dir), on_swap=questions.use)
@@ -109,6 +107,6 @@ async def open_services(
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
-        conversations=ConversationService(flows),
-        leases=JobLeases(flows),
+        conversations=ConversationService(storage.conversations),
+        leases=JobLeases(storage.conversations),
     )

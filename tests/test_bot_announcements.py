@@ -139,6 +139,7 @@ async def test_scheduled_announcement_waits_for_its_time(env: BotEnv, clock: Mov
 async def test_campaigns_list_and_cancel(env: BotEnv) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Annonce à annuler")
     await env.click(ADMIN, choices, f"an:at:{campaign_id}")
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_schedule_ask"))
     sent = len(env.fake.sent_to(ADMIN))
     await env.fake.user_sends(ADMIN, "20/01/2027 10h00")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 2)  # confirmation, progress

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import Clock, utc_now
-from bot.storage.conversations import ConversationStore
+from bot.storage.conversations import ConversationRepository
 
 FLOW_EXPIRY = dt.timedelta(hours=24)
 
@@ -26,7 +26,9 @@ class Flow:
 
 
 class ConversationService:
-    def __init__(self, store: ConversationStore, clock: Clock = utc_now, expiry: dt.timedelta = FLOW_EXPIRY):
+    def __init__(
+        self, store: ConversationRepository, clock: Clock = utc_now, expiry: dt.timedelta = FLOW_EXPIRY
+    ):
         self.store = store
         self.clock = clock
         self.expiry = expiry

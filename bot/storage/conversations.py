@@ -6,26 +6,20 @@ and is deleted by `purge_expired`. Both tables work the same on SQLite and Postg
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import and_, delete, or_, select
 
-from bot.storage.engine import transaction
-from bot.storage.schema import conversations, job_leases, users
-from bot.users.records import Role
+from bot.storage.base import Repository, dialect_insert, ensure_user, utc_value
+from bot.storage.schema import conversations, job_leases
 
 FLOW_MAX = 32
 HOLDER_MAX = 64
 
 
-class ConversationStore:
+class ConversationRepository(Repository):
     """The `conversations` and `job_leases` tables. Times are timezone-aware (UTC); naive ones are refused."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
 
     async def load(self, chat_id: int, user_id: int, flow: str, *, now: datetime) -> dict[str, Any] | None:
         """The state of `flow` for this chat and user, or None when there is none or it expired."""
@@ -35,7 +29,7 @@ class ConversationStore:
             conversations.c.flow == flow,
             conversations.c.expires_at > now,
         )
-        async with transaction(self._engine, write=False) as conn:
+        async with self._tx(write=False) as conn:
             state = (await conn.execute(stmt)).scalar_one_or_none()
         return dict(state) if isinstance(state, dict) else None
 
@@ -51,7 +45,7 @@ class ConversationStore:
             .order_by(conversations.c.updated_at.desc(), conversations.c.flow)
             .limit(1)
         )
-        async with transaction(self._engine, write=False) as conn:
+        async with self._tx(write=False) as conn:
             row = (await conn.execute(stmt)).first()
         return (row[0], dict(row[1])) if row is not None else None
 
@@ -71,9 +65,9 @@ class ConversationStore:
             raise ValueError(f"flow: 1 to {FLOW_MAX} characters, got {len(flow)}")
         if expires_at <= now:
             raise ValueError("expires_at: must be after now")
-        async with transaction(self._engine, write=True) as conn:
-            await _ensure_user(conn, user_id, now)
-            stmt = _insert(conn, conversations).values(
+        async with self._tx(write=True) as conn:
+            await ensure_user(conn, user_id, utc_value("now", now))
+            stmt = dialect_insert(conn, conversations).values(
                 chat_id=chat_id,
                 user_id=user_id,
                 flow=flow,
@@ -93,13 +87,13 @@ class ConversationStore:
         conditions = [conversations.c.chat_id == chat_id, conversations.c.user_id == user_id]
         if flow is not None:
             conditions.append(conversations.c.flow == flow)
-        async with transaction(self._engine, write=True) as conn:
+        async with self._tx(write=True) as conn:
             result = await conn.execute(delete(conversations).where(*conditions))
         return result.rowcount
 
     async def purge_expired(self, *, now: datetime) -> int:
         """Delete every flow whose expiry has passed; how many."""
-        async with transaction(self._engine, write=True) as conn:
+        async with self._tx(write=True) as conn:
             result = await conn.execute(delete(conversations).where(conversations.c.expires_at <= now))
         return result.rowcount
 
@@ -109,8 +103,8 @@ class ConversationStore:
         for one tick cannot both win."""
         if not 1 <= len(holder) <= HOLDER_MAX:
             raise ValueError(f"holder: 1 to {HOLDER_MAX} characters, got {len(holder)}")
-        async with transaction(self._engine, write=True) as conn:
-            insert = _insert(conn, job_leases).values(name=name, holder=holder, until=until)
+        async with self._tx(write=True) as conn:
+            insert = dialect_insert(conn, job_leases).values(name=name, holder=holder, until=until)
             stmt = insert.on_conflict_do_update(
                 index_elements=[job_leases.c.name],
                 set_={"holder": holder, "until": until},
@@ -120,20 +114,7 @@ class ConversationStore:
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up `name` if `holder` holds it (at shutdown, so another instance takes over at once)."""
-        async with transaction(self._engine, write=True) as conn:
+        async with self._tx(write=True) as conn:
             await conn.execute(
                 delete(job_leases).where(and_(job_leases.c.name == name, job_leases.c.holder == holder))
             )
-
-
-def _insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-
-
-async def _ensure_user(conn: AsyncConnection, user_id: int, now: datetime) -> None:
-    if now.tzinfo is None:
-        raise ValueError("now: pass a timezone-aware datetime (UTC)")
-    stmt = _insert(conn, users).values(
-        id=user_id, role=Role.NEWCOMER.value, active=True, created_at=now.astimezone(UTC), last_seen_at=now
-    )
-    await conn.execute(stmt.on_conflict_do_nothing(index_elements=[users.c.id]))

@@ -2,9 +2,9 @@
 
 `Storage(engine)` has the repositories as attributes: `users` (users, invitations), `questions` (questions,
 feedback, usage counts), `coordination` (questions kept for the coordinators), `diagnosis`, `events`
-(events, reminders, RSVP), `preferences`, `campaigns`,
-`outbox` (the `bot.delivery.outbox.OutboxStore`) and `personal_data` (export, erasure). Each of their methods
-is one transaction. Operations that span several concerns run in a unit of work:
+(events, reminders, RSVP), `preferences`, `campaigns`, `outbox` (the `bot.delivery.outbox.OutboxStore`),
+`personal_data` (export, erasure) and `conversations` (chat flows in progress, job leases). Each of their
+methods is one transaction. Operations that span several concerns run in a unit of work:
 
     async with storage.uow() as tx:        # one transaction (SQLite: the write lock from its start)
         event = await tx.events.create_event(fields, created_by=user_id, now=now)
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.base import Connector
 from bot.storage.campaigns import CampaignRepository
+from bot.storage.conversations import ConversationRepository
 from bot.storage.coordination import CoordinationRepository
 from bot.storage.diagnosis import DiagnosisRepository
 from bot.storage.engine import transaction
@@ -48,6 +49,7 @@ class Repositories:
         self.campaigns = CampaignRepository(connector)
         self.outbox = OutboxRepository(connector)
         self.personal_data = PersonalDataRepository(connector)
+        self.conversations = ConversationRepository(connector)  # chat flows in progress, job leases
 
 
 class Storage(Repositories):

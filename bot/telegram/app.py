@@ -76,13 +76,13 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.bot_data["services"] = await services()
     services = app.bot_data["services"]
     if app.job_queue is not None:
-        jobs = [("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), False), *app.bot_data.get(JOBS, [])]
-        for name, callback, seconds, every_instance in jobs:
+        purge = ("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), None, False)
+        jobs = [purge, *app.bot_data.get(JOBS, [])]
+        for name, callback, seconds, first, every_instance in jobs:
             interval = dt.timedelta(seconds=seconds(services))
-            app.job_queue.run_repeating(
-                callback if every_instance else _leased(name, callback, interval), interval=interval,
-                first=min(interval.total_seconds(), 1), name=name,
-            )  # fmt: skip
+            start_after = interval if first is None else first
+            job = callback if every_instance else _leased(name, callback, interval)
+            app.job_queue.run_repeating(job, interval=interval, first=start_after, name=name)
     if app.bot_data.get("delivery_settings"):
         token, root = app.bot_data["delivery_settings"]
         runtime = DeliveryRuntime(

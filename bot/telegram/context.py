@@ -24,7 +24,7 @@ from telegram.ext import (
 from telegram.ext.filters import BaseFilter
 
 from bot.conversations import Flow
-from bot.messages import text
+from bot.messages import DEFAULT_LANGUAGE, text
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import send
@@ -33,7 +33,6 @@ from bot.users import NotAllowed, Role
 if TYPE_CHECKING:
     from bot.app import Services
 
-DEFAULT_LANGUAGE = "fr"
 _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
 _FLOW_GROUPS = "flow_groups"
 RENDERERS = "renderers"
@@ -195,10 +194,16 @@ JobCallback = Callable[[Context], Coroutine[Any, Any, None]]
 
 
 def add_job(
-    application: App, name: str, callback: JobCallback, seconds: Callable[[Services], float], *,
+    application: App,
+    name: str,
+    callback: JobCallback,
+    seconds: Callable[[Services], float],
+    first: float | None = None,
+    *,
     every_instance: bool = False,
-) -> None:  # fmt: skip
-    """Run `callback` every `seconds(services)` seconds once the bot has started; with several instances
-    on one database, each tick runs on one of them (see `bot.jobs`), or on each when `every_instance`
-    (for what every instance keeps in memory, e.g. its index)."""
-    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, every_instance))
+) -> None:
+    """Run `callback` every `seconds(services)` seconds once the bot has started, the first time after
+    `first` seconds (one interval when None); with several instances on one database, each tick runs on
+    one of them (see `bot.jobs`), or on each when `every_instance` (for what every instance keeps in
+    memory, e.g. its index)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, first, every_instance))

@@ -476,7 +476,7 @@ def register(application: App) -> None:
     application.add_handler(CallbackQueryHandler(_menu_events, pattern=f"^{callbacks.menu('events')}$"))
     text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
     add_flow_handler(application, (NEW_EVENT, MOVE), flow_text, text_in_private, Role.COORDINATOR)
-    add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds)
+    add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
 
 
