@@ -12,7 +12,7 @@ from bot.delivery.sender import Skip
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
 from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
-from bot.messages import text
+from bot.messages import text, text_or
 from bot.storage.repository import Event, EventFields, Preferences
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
@@ -43,7 +43,8 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
     if event.audience == "members":
         lines.append(html_text("event_members_only", language))
     if counts is not None:
-        lines.append(html_text("event_rsvp_counts", language, **{a: counts.get(a, 0) for a in RSVP}))
+        parts = {a: text(f"event_rsvp_count_{a}", language, count=counts.get(a, 0)) for a in RSVP}
+        lines.append(html_text("event_rsvp_counts", language, **parts))
     return "\n".join(lines)
 
 
@@ -92,8 +93,9 @@ _SUBSCRIPTION_LABELS = {
 }
 
 
-def topic_label(topic: str) -> str:
-    return topic.replace("-", " ").capitalize()
+def topic_label(topic: str, language: str) -> str:
+    """The catalogue's name for an announcement topic (`topic_<id>`), else the id made readable."""
+    return text_or(f"topic_{topic}", language, topic.replace("-", " ").capitalize())
 
 
 def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: str) -> Reply:
@@ -107,7 +109,7 @@ def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: 
     rows += [
         toggle(
             topic in prefs.topics,
-            text("subscription_topic", language, topic=topic_label(topic)),
+            text("subscription_topic", language, topic=topic_label(topic, language)),
             f"s:t:{topic}",
         )
         for topic in topics
@@ -370,7 +372,8 @@ async def new_event_button(query: CallbackQuery, context: Context, args: list[st
         flow["step"] = "preview"
         await query.answer()
         preview = _PreviewEvent(_draft_fields(flow["data"]))
-        body = html_text("new_event_preview", language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
+        intro = "new_event_preview_members" if args[1] == "members" else "new_event_preview"
+        body = html_text(intro, language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
         buttons = [
             [(text("new_event_publish", language), "ne:ok"), (text("new_event_discard", language), "ne:no")]
         ]

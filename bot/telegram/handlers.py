@@ -284,7 +284,7 @@ async def statistics(update: Update, context: Context) -> None:
         await diagnostic_statistics(update, context)
         return
     language = await _language(update, context)
-    s = await services(context).storage.stats()
+    s = await services(context).users.stats()
     rate = round(100 * s.answer_rate) if s.questions else 0
     reply = html_text(
         "stats", language, users=s.users, active=s.active_users, members=s.members,

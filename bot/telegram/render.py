@@ -17,8 +17,10 @@ _BUTTON_TITLE = 48
 
 
 def html_text(key: str, language: str, **values: Any) -> str:
-    """A catalogue message with every inserted value escaped for Telegram HTML."""
-    return text(key, language, **{name: html.escape(str(value)) for name, value in values.items()})
+    """A catalogue message, every inserted text escaped for Telegram HTML (numbers kept, for plurals)."""
+    return text(
+        key, language, **{n: v if isinstance(v, int) else html.escape(str(v)) for n, v in values.items()}
+    )
 
 
 @dataclass(frozen=True)

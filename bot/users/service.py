@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.storage.repository import RedeemResult, Storage, User
+from bot.storage.repository import RedeemResult, Stats, Storage, User
 
 Clock = Callable[[], dt.datetime]
 
@@ -75,6 +76,15 @@ class UserService:
             await self.storage.set_active(user_id, False)
         else:
             await self.storage.touch_user(user_id, now=self.clock())
+
+    async def stats(self) -> Stats:
+        """The storage's counts, where admins (named in the configuration) count as coordinators."""
+        stats = await self.storage.stats()
+        extra = 0
+        for admin in self.admins:
+            user = await self.storage.get_user(admin)
+            extra += user is None or user.role != "coordinator"
+        return dataclasses.replace(stats, coordinators=stats.coordinators + extra)
 
     async def export(self, user_id: int) -> dict[str, Any]:
         return await self.storage.export_user(user_id)
