@@ -66,7 +66,7 @@ from bot.storage import ANNOUNCEMENT, Role, Storage, create_engine, normalize_ur
 from bot.storage.engine import transaction
 from bot.storage.schema import users
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.fake_api import Call, FakeTelegram
+from bot.testing import Call, FakeTelegram
 from bot.users import UserService
 
 if TYPE_CHECKING:

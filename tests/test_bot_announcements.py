@@ -16,7 +16,7 @@ from bot.events.clock import paris_to_utc
 from bot.messages import text
 from bot.telegram.announcements import update_progress
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.fake_api import SentMessage
+from bot.testing import SentMessage
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 from tests.test_bot_events import MovableClock
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Config
 from bot.messages import text
-from bot.telegram.fake_api import FakeTelegram, SentMessage
+from bot.testing import FakeTelegram, SentMessage
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 
 USER = 300

@@ -39,8 +39,10 @@ import pytest
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.delivery.outbox import Status
 from bot.storage import ANNOUNCEMENT, Role, open_database
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
 from tests.conftest import ROOT, write_config
+
+pytestmark = pytest.mark.slow  # subprocesses killed and restarted
 
 RECIPIENTS = 250
 FIRST_USER = 710_001

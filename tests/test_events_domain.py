@@ -33,6 +33,7 @@ from bot.events.planning import (
     remind_at,
     reminder_key,
 )
+from bot.storage import Audience, Event, EventStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 D7, D1, H2 = timedelta(days=7), timedelta(days=1), timedelta(hours=2)
@@ -871,8 +872,7 @@ def test_exported_ics_imports_back_to_the_same_event(tmp_path: Path) -> None:
 
 
 def test_the_storage_event_fits_by_duck_typing() -> None:
-    storage = pytest.importorskip("bot.storage.repository")
-    event = storage.Event(
+    event = Event(
         id=5,
         uid=None,
         title="Rencontre",
@@ -881,8 +881,8 @@ def test_the_storage_event_fits_by_duck_typing() -> None:
         place=None,
         link=None,
         description=None,
-        audience=storage.Audience.ALL,
-        status=storage.EventStatus.SCHEDULED,
+        audience=Audience.ALL,
+        status=EventStatus.SCHEDULED,
         revision=1,
         created_by=None,
         created_at=utc(2026, 1, 1),

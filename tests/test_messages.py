@@ -26,8 +26,8 @@ def _forms(entry: str | dict[str, str]) -> dict[str, str]:
 
 
 def english_words(message: str) -> set[str]:
-    """The English-only words of a message, outside its tags, placeholders, links and commands."""
-    message = re.sub(r"<[^>]+>|{\w+}|https?://\S+|/\w+", " ", message)
+    """The English-only words of a message, outside its tags, placeholders, links, commands and code."""
+    message = re.sub(r"<[^>]+>|{\w+}|https?://\S+|/\w+|`[^`]*`|\w+(?:[._]\w+)+", " ", message)
     words = {w.lower() for w in re.findall(r"[A-Za-zÀ-ÿ']+", message)}
     return {w for w in words if w in ENGLISH_ONLY and w not in ALLOWED}
 
@@ -62,7 +62,7 @@ def test_no_english_in_the_french_catalogue() -> None:
 
 def test_the_english_check_can_fail() -> None:
     assert english_words("Voici your data") == {"your", "data"}
-    assert english_words("<b>Telegram</b> : {count} /start https://x.org/the") == set()
+    assert english_words("<b>Telegram</b> : {count} /start https://x.org/the `the` file.max_mb") == set()
     flagged = sum(bool(english_words(v)) for e in catalogue("en").values() for v in _forms(e).values())
     assert flagged > len(catalogue("en")) / 3
 
