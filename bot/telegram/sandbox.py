@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from telegram.ext import Application
+
 from bot.app import Services, open_services
 from bot.config import Config
 from bot.diagnosis.cli import parse_number
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # the fake Bot API is for the sandbox only: `catabot run` wit
 log = logging.getLogger(__name__)
 SANDBOX_USER = 1000
 MAX_WAIT = 30.0  # seconds `/attendre` may wait
+QUIET_MAX = 3.0  # seconds without any request after which the bot is taken as done, whatever still runs
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ def _body(message: SentMessage) -> str:
     return message.text or message.caption or ""
 
 
+def _requests(fake: FakeTelegram, upto: int | None = None) -> int:
+    """The bot's requests to the fake among its first `upto` calls, long polls left out."""
+    return sum(c.method != "getUpdates" for c in fake.calls[:upto])
+
+
 def _choices(message: SentMessage) -> list[tuple[str, str]]:
     return [(b["text"], b["callback_data"]) for b in message.buttons if "callback_data" in b]
 
@@ -92,6 +100,7 @@ class Sandbox:
         self.persona = PERSONAS["nouveau"]
         self.shown: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
         self.buttons: list[tuple[SentMessage, str]] = []
+        self.application: Application | None = None  # type: ignore[type-arg]
 
     def say(self, line: str = "") -> None:
         print(line, file=self.out, flush=True)
@@ -106,7 +115,8 @@ class Sandbox:
         async with FakeTelegram() as fake:
             services = await open_services(self.config, say=lambda m: log.info("%s", m))
             try:
-                async with running_application(fake, services, deliver=True):
+                async with running_application(fake, services, deliver=True) as application:
+                    self.application = application
                     self.say(self._t("sandbox_intro"))
                     await self._converse(fake, services)
             finally:
@@ -185,16 +195,29 @@ class Sandbox:
         self.say(self._t("sandbox_persona_now", persona=self._t(f"sandbox_persona_{persona.key}")))
 
     async def _settle(self, fake: FakeTelegram, before: int, limit: float = 30.0) -> None:
-        """Wait until the bot has answered and then made no request for `quiet` seconds."""
+        """Wait until the bot has answered and gone quiet: no request for `quiet` seconds and no update still
+        being handled (a chart being drawn), or no request at all for `QUIET_MAX` seconds."""
         loop = asyncio.get_running_loop()
+        queue = self.application.update_queue if self.application is not None else None
+        joined = asyncio.ensure_future(queue.join()) if queue is not None else None
         start = last_change = loop.time()
-        seen = before
-        while loop.time() - start < limit:
-            await asyncio.sleep(0.05)
-            if len(fake.calls) != seen:
-                seen, last_change = len(fake.calls), loop.time()
-            if seen > before and loop.time() - last_change >= self.quiet:
-                return
+        seen = before = _requests(fake, before)
+        try:
+            while loop.time() - start < limit:
+                await asyncio.sleep(0.05)
+                if (now := _requests(fake)) != seen:
+                    seen, last_change = now, loop.time()
+                silent = loop.time() - last_change
+                handling = any(":process_" in t.get_name() and not t.done() for t in asyncio.all_tasks())
+                if joined is not None and queue is not None:
+                    handling = handling or not joined.done()
+                    if joined.done():  # updates fetched later are waited for too
+                        joined = asyncio.ensure_future(queue.join())
+                if seen > before and ((silent >= self.quiet and not handling) or silent >= QUIET_MAX):
+                    return
+        finally:
+            if joined is not None:
+                joined.cancel()
 
     def _print_notices(self, fake: FakeTelegram, before: int) -> None:
         for call in fake.calls[before:]:
