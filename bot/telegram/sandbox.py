@@ -186,7 +186,7 @@ class Sandbox:
         key = ALIASES.get(wanted, wanted)
         persona = PERSONAS.get(key)
         if persona is None:
-            self.say(self._t("sandbox_persona_usage", current=self._t(f"sandbox_persona_{self.persona.key}")))
+            self.say(self._t("sandbox_persona_usage", persona=self._t(f"sandbox_persona_{self.persona.key}")))
             return
         if persona.role is not None:
             await services.storage.touch_user(persona.user_id, now=services.users.clock())
