@@ -23,6 +23,7 @@ from bot.storage.repository import RedeemResult
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, answer_reply, hit_message, html_text, menu_reply, split_message
 from bot.users import NotAllowed, Role
+from bot.users.data_report import readable_export
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -298,8 +299,12 @@ async def my_data(update: Update, context: Context) -> None:
     if user is None or message is None:
         return
     data = await services(context).users.export(user.id)
+    language = await _language(update, context)
+    readable = readable_export(data, language).encode()
+    caption = html_text("my_data_caption", language)
+    await message.reply_document(io.BytesIO(readable), filename="mes-donnees-catabot.txt", caption=caption)
     payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
-    caption = html_text("my_data_caption", await _language(update, context))
+    caption = html_text("my_data_json_caption", language)
     await message.reply_document(io.BytesIO(payload), filename="mes-donnees-catabot.json", caption=caption)
 
 
