@@ -7,7 +7,8 @@ import os
 
 from bot.app import open_services
 from bot.config import Config, ConfigError
-from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.transport import DEFAULT_API_ROOT
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "telegram"

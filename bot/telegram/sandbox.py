@@ -189,8 +189,9 @@ class Sandbox:
             self.say(self._t("sandbox_persona_usage", persona=self._t(f"sandbox_persona_{self.persona.key}")))
             return
         if persona.role is not None:
-            await services.storage.touch_user(persona.user_id, now=services.users.clock())
-            await services.storage.set_role(persona.user_id, persona.role)
+            users = services.users.storage.users  # the sandbox plays the admin who gave this role
+            await users.touch_user(persona.user_id, now=services.users.clock())
+            await users.set_role(persona.user_id, persona.role)
         self.persona, self.buttons = persona, []
         self.say(self._t("sandbox_persona_now", persona=self._t(f"sandbox_persona_{persona.key}")))
 
