@@ -353,7 +353,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _chat(config: Config, args: argparse.Namespace) -> int:
-    from bot.telegram.run import run_sandbox
+    from bot.telegram.sandbox import run_sandbox
 
     try:
         run_sandbox(config)
