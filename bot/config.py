@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 
 DEFAULT_CONFIG_FILE = "config.yaml"
+BACKENDS = ("auto", "openvino", "torch")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -31,6 +33,9 @@ class EmbeddingConfig:
     cache_dir: str = "~/.cache/catabot/models"
     batch_size: int = 32
     threads: int = 1
+    backend: str = "auto"
+    precision: str = "auto"
+    query_cache: int = 1024
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,9 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
+        (config.embedding.backend in BACKENDS, f"embedding.backend: one of {', '.join(BACKENDS)}"),
+        (config.embedding.precision in PRECISIONS, f"embedding.precision: one of {', '.join(PRECISIONS)}"),
+        (config.embedding.query_cache >= 0, "embedding.query_cache: questions kept, 0 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
         (
             "://" in config.database.url,

