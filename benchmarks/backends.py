@@ -130,6 +130,16 @@ def cpu_line() -> str:
     )
 
 
+def ask(process: subprocess.Popen[str], command: str | None) -> dict[str, Any]:
+    """Send a command to a worker (None: just read) and return its JSON answer."""
+    assert process.stdin is not None and process.stdout is not None
+    if command is not None:
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+    answer: dict[str, Any] = json.loads(process.stdout.readline())
+    return answer
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backends", description=__doc__)
     parser.add_argument("--rounds", type=int, default=6)
@@ -147,21 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         workers = {}
         for option in OPTIONS:  # one at a time: index builds use every core
             command = [sys.executable, "-m", "benchmarks.backends", "--worker", option, "--index-dir", tmp]
-            workers[option] = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                               text=True)  # fmt: skip
-            results[option] |= json.loads(workers[option].stdout.readline())  # type: ignore[union-attr]
+            pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+            workers[option] = subprocess.Popen(command, cwd=ROOT, text=True, **pipes)  # type: ignore[call-overload]
+            results[option] |= ask(workers[option], None)
             print(f"{option}: ready", file=sys.stderr)
         for _ in range(args.rounds):
             for option, process in workers.items():
-                process.stdin.write("round\n")  # type: ignore[union-attr]
-                process.stdin.flush()  # type: ignore[union-attr]
-                results[option]["rounds"].append(json.loads(process.stdout.readline()))  # type: ignore[union-attr]
+                results[option]["rounds"].append(ask(process, "round"))
         for option, process in workers.items():
-            process.stdin.write("rss\n")  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
-            results[option] |= json.loads(process.stdout.readline())  # type: ignore[union-attr]
-            process.stdin.close()  # type: ignore[union-attr]
-            process.wait()
+            results[option] |= ask(process, "rss")
+            process.communicate()
         for option in OPTIONS:
             results[option]["min_cosine"], results[option]["top10_overlap"] = quality(index_dir, option)
         for _ in range(args.cold):
@@ -195,9 +200,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         peak = max(c[1] for c in r["cold"])
         lines.append(
             f"| {option} | {' | '.join(cells)} | {r['min_cosine']:.5f} / {r['top10_overlap']:.3f} "
-            f"| {dev['hit_at_3']:.3f} · {dev['mrr_at_10']:.3f} | {cal['hit_at_3']:.3f} · {cal['mrr_at_10']:.3f} · "
-            f"{cal['answered']:.3f} · {cal['abstention']:.3f} | {r['rss_mb']:.0f} MB | {cold:.1f} s · {peak:.0f} MB "
-            f"| {r['passages'] / r['build_s']:.0f} passages/s |"
+            f"| {dev['hit_at_3']:.3f} · {dev['mrr_at_10']:.3f} "
+            f"| {cal['hit_at_3']:.3f} · {cal['mrr_at_10']:.3f} · {cal['answered']:.3f} · {cal['abstention']:.3f} "
+            f"| {r['rss_mb']:.0f} MB | {cold:.1f} s · {peak:.0f} MB | {r['passages'] / r['build_s']:.0f} passages/s |"
         )
     return "\n".join(lines)
 
