@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def dots(metrics: dict[str, float], *names: str) -> str:
+    return " · ".join(f"{metrics[name]:.3f}" for name in names)
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
     reference = results["torch-fp32"]["rounds"]
     lines = [
@@ -200,9 +204,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         peak = max(c[1] for c in r["cold"])
         lines.append(
             f"| {option} | {' | '.join(cells)} | {r['min_cosine']:.5f} / {r['top10_overlap']:.3f} "
-            f"| {dev['hit_at_3']:.3f} · {dev['mrr_at_10']:.3f} "
-            f"| {cal['hit_at_3']:.3f} · {cal['mrr_at_10']:.3f} · {cal['answered']:.3f} · {cal['abstention']:.3f} "
-            f"| {r['rss_mb']:.0f} MB | {cold:.1f} s · {peak:.0f} MB | {r['passages'] / r['build_s']:.0f} passages/s |"
+            f"| {dots(dev, 'hit_at_3', 'mrr_at_10')} "
+            f"| {dots(cal, 'hit_at_3', 'mrr_at_10', 'answered', 'abstention')} | {r['rss_mb']:.0f} MB "
+            f"| {cold:.1f} s · {peak:.0f} MB | {r['passages'] / r['build_s']:.0f} passages/s |"
         )
     return "\n".join(lines)
 
