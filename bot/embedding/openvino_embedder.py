@@ -38,13 +38,34 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
-def choose_precision(setting: str, flags: Collection[str]) -> str:
-    """The precision, "bf16" or "fp32": the configured one, or for "auto" bf16 only where the processor
-    has AMX (flag `amx_bf16`). Without AMX, bf16 matrix products are slower than fp32 for one question
-    (measured, README "Embedding model"), and one question at a time is the bot's common case."""
+def candidate_precisions(setting: str, flags: Collection[str]) -> tuple[str, ...]:
+    """The precisions worth installing on a processor with these flags: the configured one, or for "auto"
+    bf16 where it has AMX (`amx_bf16`), both where it has AVX-512 bf16 only (`avx512_bf16`: the faster,
+    timed by `catabot model install`, is kept), fp32 where it has neither (bf16 is emulated, slower)."""
     if setting != "auto":
-        return setting
-    return "bf16" if "amx_bf16" in flags else "fp32"
+        return (setting,)
+    if "amx_bf16" in flags:
+        return ("bf16",)
+    return ("fp32", "bf16") if "avx512_bf16" in flags else ("fp32",)
+
+
+def bf16_flags(flags: Collection[str]) -> list[str]:
+    """The flags that decide the precision, as recorded with a timing."""
+    return sorted(flag for flag in flags if flag in ("amx_bf16", "avx512_bf16"))
+
+
+def choose_precision(setting: str, flags: Collection[str], settings: dict[str, Any] | None = None) -> str:
+    """The precision to serve, "bf16" or "fp32": the only candidate, or the faster one timed on this
+    processor (recorded in the converted folder's `settings`), else fp32."""
+    candidates = candidate_precisions(setting, flags)
+    faster = (settings or {}).get("faster") or {}
+    if (
+        len(candidates) > 1
+        and faster.get("flags") == bf16_flags(flags)
+        and faster.get("choice") in candidates
+    ):
+        return str(faster["choice"])
+    return candidates[0]
 
 
 def converted_folder(model_cache: Path) -> Path:
@@ -91,10 +112,9 @@ class OpenVinoEmbedder:
         settings = read_settings(folder)
         if settings is None:
             raise ValueError(f"{folder} holds no converted model; run `catabot model install`")
-        self._name = name
+        self.name, self.backend, self.precision = name, "openvino", precision
+        self.dimension = int(settings["dimension"])
         self._batch_size = batch_size
-        self._dimension = int(settings["dimension"])
-        self._precision = precision
         self._prompts: dict[str, str] = settings["prompts"]
         self._folder = folder
         self._core = ov.Core()
@@ -104,34 +124,18 @@ class OpenVinoEmbedder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(settings["max_seq_length"]))
         self._tokenizer.enable_padding(pad_id=int(settings["pad_id"]), pad_token=str(settings["pad_token"]))
-        log.debug("loaded %s from %s (%s, dimension %d)", name, folder, self._precision, self._dimension)
+        log.debug("loaded %s from %s (%s, dimension %d)", name, folder, self.precision, self.dimension)
 
     def _compile(self, threads: int) -> Any:
         config = {
-            "INFERENCE_PRECISION_HINT": _HINTS[self._precision],
+            "INFERENCE_PRECISION_HINT": _HINTS[self.precision],
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
         }
         return self._core.compile_model(str(self._folder / MODEL_XML), "CPU", config)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def backend(self) -> str:
-        return "openvino"
-
-    @property
-    def precision(self) -> str:
-        return self._precision
-
     def _encode(self, compiled: Any, texts: Sequence[str], prefix: str) -> Vectors:
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Longest first, as sentence-transformers does: texts of similar length share a batch, less padding.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), self._batch_size):
@@ -152,5 +156,5 @@ class OpenVinoEmbedder:
         # Index builds have the machine to themselves: every core, on a model compiled for the build only
         # (a second compiled copy would stay in memory for nothing).
         if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(self._compile(os.cpu_count() or 1), texts, passage_prompt(self._prompts))
