@@ -133,7 +133,8 @@ def cpu_line() -> str:
     model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                   if ln.startswith("model name")), "?")  # fmt: skip
     shown = " ".join(sorted(f for f in flags if "bf16" in f or f.startswith(("amx", "avx512f", "avx2"))))
-    return f"{model}, {os.cpu_count()} cores, flags: {shown}; auto precision: {choose_precision('auto', flags, settings)}"
+    precision = choose_precision("auto", flags, settings)
+    return f"{model}, {os.cpu_count()} cores, flags: {shown}; auto precision: {precision}"
 
 
 def ask(process: subprocess.Popen[str], command: str | None) -> dict[str, Any]:
@@ -193,8 +194,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"{time.strftime('%Y-%m-%d')}, {cpu_line()}, load average {os.getloadavg()[0]:.1f}",
         "",
-        "| backend | single answer p50 · p95 | batch 1 | batch 8 | batch 50 | min cos / top-10 | dev hit@3 · MRR | calibration "
-        "hit@3 · MRR · answered · abstention | warm RSS | cold start · peak RSS | index build |",
+        "| backend | single answer p50 · p95 | batch 1 | batch 8 | batch 50 | min cos / top-10 "
+        "| dev hit@3 · MRR | calibration hit@3 · MRR · answered · abstention | warm RSS | cold start · peak RSS | index build |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     reference_p95 = float(np.percentile([ms for one in reference for ms in one["answer_ms"]], 95))
