@@ -195,7 +195,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         f"{time.strftime('%Y-%m-%d')}, {cpu_line()}, load average {os.getloadavg()[0]:.1f}",
         "",
         "| backend | single answer p50 · p95 | batch 1 | batch 8 | batch 50 | min cos / top-10 "
-        "| dev hit@3 · MRR | calibration hit@3 · MRR · answered · abstention | warm RSS | cold start · peak RSS | index build |",
+        "| dev hit@3 · MRR | calibration hit@3 · MRR · answered · abstention "
+        "| warm RSS | cold start · peak RSS | index build |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     reference_p95 = float(np.percentile([ms for one in reference for ms in one["answer_ms"]], 95))
