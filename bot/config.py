@@ -18,12 +18,14 @@ from typing import Any
 
 import yaml
 
+from bot.errors import CatabotError
+
 DEFAULT_CONFIG_FILE = "config.yaml"
 BACKENDS = ("auto", "openvino", "torch")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-class ConfigError(ValueError):
+class ConfigError(CatabotError, ValueError):
     """A configuration value is missing or wrong; the message names the key."""
 
 
@@ -48,6 +50,7 @@ class RetrievalConfig:
     max_passage_chars: int = 700
     max_question_chars: int = 1000
     answer_threshold: float = 0.35
+    refresh_seconds: float = 30.0  # how often a running bot checks knowledge/ and swaps in a new index
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,12 @@ class AnnouncementsConfig:
 
 
 @dataclass(frozen=True)
+class ImporterConfig:
+    max_file_mb: float = 20.0
+    folder: str = "documents"
+
+
+@dataclass(frozen=True)
 class Config:
     knowledge_dir: str = "knowledge"
     index_dir: str = "index"
@@ -99,6 +108,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     announcements: AnnouncementsConfig = field(default_factory=AnnouncementsConfig)
+    importer: ImporterConfig = field(default_factory=ImporterConfig)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def path(self, value: str) -> Path:
@@ -205,6 +215,7 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_passage_chars >= 100, "retrieval.max_passage_chars: must be 100 or more"),
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
+        (config.retrieval.refresh_seconds > 0, "retrieval.refresh_seconds: must be more than 0"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
         (config.embedding.backend in BACKENDS, f"embedding.backend: one of {', '.join(BACKENDS)}"),
         (config.embedding.precision in PRECISIONS, f"embedding.precision: one of {', '.join(PRECISIONS)}"),
@@ -225,6 +236,11 @@ def _validate(config: Config, source: str) -> None:
         (
             all(re.fullmatch(r"[a-z0-9-]{1,30}", t) for t in config.announcements.topics),
             "announcements.topics: short ids of lowercase letters, digits and hyphens (at most 30)",
+        ),
+        (config.importer.max_file_mb > 0, "importer.max_file_mb: megabytes, above 0"),
+        (
+            re.fullmatch(r"[a-z0-9][a-z0-9_-]*", config.importer.folder) is not None,
+            "importer.folder: one folder name of lowercase letters, digits, hyphens",
         ),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},

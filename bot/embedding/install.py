@@ -24,11 +24,12 @@ from bot.embedding.openvino_embedder import (
     read_settings,
     source_stamp,
 )
+from bot.errors import CatabotError
 
 log = logging.getLogger(__name__)
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(CatabotError, RuntimeError):
     """The configured model is not on this machine; the message says how to install it."""
 
 
