@@ -286,7 +286,8 @@ def _index(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     print(
         f"Index written to {index_dir}: {report.resources} resources, {report.chunks} passages "
-        f"({report.embedded} embedded, {report.reused} unchanged), model {embedder.name}."
+        f"({report.embedded} embedded, {report.reused} unchanged), model {embedder.name} "
+        f"({embedder.backend} {embedder.precision})."
     )
     return 0
 
