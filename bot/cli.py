@@ -312,14 +312,11 @@ def _knowledge(config: Config, args: argparse.Namespace) -> int:
 
 
 def _knowledge_import(config: Config, args: argparse.Namespace) -> int:
-    from bot.knowledge.importing import DocumentImporter, ImportOptions
+    from bot.app import document_importer
+    from bot.knowledge.importing import ImportOptions
     from bot.knowledge.importing.cli import run_import, words
 
-    importer = DocumentImporter(
-        config.path(config.knowledge_dir),
-        folder=config.importer.folder,
-        max_bytes=int(config.importer.max_file_mb * 1024 * 1024),
-    )
+    importer = document_importer(config)
     options = ImportOptions(
         args.source, args.title, words(args.roles), words(args.tags), args.type, args.date
     )
