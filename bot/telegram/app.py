@@ -14,7 +14,16 @@ from bot.app import Services
 from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.features import account, announcements, answers, diagnosis, events, questions, start
+from bot.telegram.features import (
+    account,
+    announcements,
+    answers,
+    diagnosis,
+    events,
+    importer,
+    questions,
+    start,
+)
 from bot.telegram.transport import DEFAULT_API_ROOT
 
 COMMANDS = (
@@ -62,7 +71,7 @@ def build_application(
 # Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
 # command, stale button). Flows get handler groups of their own, before group 0.
-FEATURES = (diagnosis, questions, answers, account, events, announcements, start)
+FEATURES = (diagnosis, questions, answers, importer, account, events, announcements, start)
 
 
 def _add_handlers(app: App) -> None:
