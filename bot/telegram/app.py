@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 from collections.abc import Awaitable, Callable
@@ -121,10 +122,12 @@ def _leased(name: str, callback: JobCallback, interval: dt.timedelta) -> JobCall
 
 
 async def _purge(context: Context) -> None:
-    """Questions past their retention and chat flows past their expiry are deleted."""
+    """Questions past their retention, chat flows past their expiry and the documents they were waiting to
+    import are deleted."""
     services = context.services
     await services.questions.purge_old(services.config.database.question_retention_days)
     await services.conversations.purge()
+    await asyncio.to_thread(services.importer.uploads.purge)
 
 
 async def stop_delivery(app: Application) -> None:  # type: ignore[type-arg]
