@@ -25,13 +25,6 @@ QUESTION = "Quand ont lieu les Rencontres annuelles du réseau ?"
 
 
 @pytest.fixture
-def seed_text() -> str:
-    if not fx.SEED.exists():
-        pytest.fail(f"the seed document is missing: {fx.SEED}")
-    return fx.SEED.read_text(encoding="utf-8")
-
-
-@pytest.fixture
 def config(tmp_path: Path) -> Config:
     """A knowledge base with the métiers, the questionnaire and one entry about the three ingénieries:
     nothing about the network's annual meeting until a document is imported."""

@@ -22,13 +22,6 @@ SEED_NAME = "catalyse-territoriale-atelier-2021-06-02.pdf"
 
 
 @pytest.fixture
-def seed_text() -> str:
-    if not fx.SEED.exists():
-        pytest.fail(f"the seed document is missing: {fx.SEED}")
-    return fx.SEED.read_text(encoding="utf-8")
-
-
-@pytest.fixture
 def small_base(tmp_path: Path) -> Path:
     """A knowledge base holding only the métiers: imported documents are its only resources."""
     folder = tmp_path / "kb"
