@@ -266,7 +266,7 @@ class Sender:
         try:
             await self._loop(stop)
         finally:
-            with contextlib.suppress(Exception):  # still failing: it stays SENDING, sent again after a restart
+            with contextlib.suppress(Exception):  # still failing: stays SENDING, sent again after a restart
                 await self._record_pending()
             await self._release_held("sender stopped")
 
@@ -502,7 +502,7 @@ class Sender:
                 await self._store.finish(delivery.id, status, now=now, reason=reason)
             except Exception as exc:
                 log.warning(
-                    "outbox: recording delivery %d as %s failed (%s); nothing else is sent until it is recorded",
+                    "outbox: recording delivery %d as %s failed (%s); nothing is sent until it is recorded",
                     delivery.id,
                     status,
                     type(exc).__name__,
