@@ -15,7 +15,7 @@ from bot.embedding.install import load_embedder
 from bot.events.planning import parse_offsets
 from bot.events.service import EventService
 from bot.qa import QuestionService
-from bot.retrieval.index import build_index, load_index, stale_reason
+from bot.retrieval.index import IndexUnreadable, build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
@@ -30,14 +30,21 @@ def open_searcher(config: Config, *, say: Callable[[str], None] = log.warning) -
     embedder = load_embedder(config)
     knowledge_dir, index_dir = config.path(config.knowledge_dir), config.path(config.index_dir)
     reason = stale_reason(index_dir, knowledge_dir, embedder.name)
-    if reason is not None:
+    index = None
+    if reason is None:
+        try:
+            index = load_index(index_dir)
+        except (IndexUnreadable, FileNotFoundError) as exc:
+            reason = str(exc)
+    if index is None:
         say(f"Rebuilding the index in {index_dir}: {reason}.")
         report = build_index(knowledge_dir, index_dir, embedder, progress=say)
         say(
             f"Index built: {report.resources} resources, {report.chunks} passages "
             f"({report.embedded} embedded)."
         )
-    return Searcher(load_index(index_dir), embedder, config.retrieval)
+        index = load_index(index_dir)
+    return Searcher(index, embedder, config.retrieval)
 
 
 @dataclass

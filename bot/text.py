@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 _SPACES = re.compile(r"\s+")
@@ -32,3 +33,20 @@ def split_sentences(text: str) -> list[str]:
 
 def collapse_spaces(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
+
+
+class NotUtf8(ValueError):
+    """A file that is not UTF-8 text; `line` (1-based) holds the first undecodable byte."""
+
+    def __init__(self, line: int, byte: int) -> None:
+        super().__init__(f"not UTF-8 text (byte 0x{byte:02X}); save the file as UTF-8")
+        self.line = line
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file (a BOM is dropped); `NotUtf8` naming the line otherwise; `OSError`."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(data[: exc.start].count(b"\n") + 1, data[exc.start]) from None

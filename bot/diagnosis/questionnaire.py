@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.knowledge.loader import Problem, load_roles
+from bot.text import NotUtf8, read_utf8
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
@@ -147,8 +148,10 @@ def check_diagnostic(knowledge_dir: Path) -> list[Problem]:
 def _parse(path: Path, known_roles: Iterable[str]) -> tuple[Questionnaire | None, list[Problem]]:
     labels = dict(known_roles) if isinstance(known_roles, Mapping) else {r: r for r in known_roles}
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        source = read_utf8(path)
+    except NotUtf8 as exc:
+        return None, [Problem(path, exc.line, str(exc))]
+    except OSError as exc:
         return None, [Problem(path, 1, f"cannot read the file: {exc}")]
     loader = yaml.SafeLoader(source)
     try:

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from bot.text import NotUtf8, read_utf8
+
 RESOURCE_TYPES = frozenset(
     {"fiche", "concept", "organisation", "dispositif", "evenement-passe", "chiffres", "ressource", "faq"}
 )
@@ -93,7 +95,12 @@ def _string_list(value: Any) -> list[str] | None:
 
 
 def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | None, list[Problem]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_utf8(path)
+    except NotUtf8 as exc:
+        return None, [Problem(path, exc.line, str(exc))]
+    except OSError as exc:
+        return None, [Problem(path, 1, f"cannot read the file ({exc.strerror or exc})")]
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return None, [Problem(path, 1, "missing front matter: the file must start with a '---' line")]
@@ -169,7 +176,11 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
     if not path.exists():
         return [], [Problem(path, 1, "file not found")]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_utf8(path))
+    except NotUtf8 as exc:
+        return [], [Problem(path, exc.line, str(exc))]
+    except OSError as exc:
+        return [], [Problem(path, 1, f"cannot read the file ({exc.strerror or exc})")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [], [
@@ -192,6 +203,8 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
 
 def check_knowledge(directory: Path) -> tuple[KnowledgeBase, list[Problem]]:
     """Load everything under `directory`, collecting every problem instead of stopping at the first."""
+    if not directory.is_dir():
+        return KnowledgeBase(roles=[]), [Problem(directory, 0, "knowledge folder not found (knowledge_dir)")]
     roles, problems = load_roles(directory)
     base = KnowledgeBase(roles=roles)
     seen: dict[str, Path] = {}
