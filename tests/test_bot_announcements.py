@@ -103,6 +103,22 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
     assert (await env.services.storage.get_campaign(campaign_id)).status == "done"  # type: ignore[union-attr]
 
 
+async def test_progress_ticks_do_not_edit_an_unchanged_message(env: BotEnv) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Webinaire mardi")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    progress = env.fake.sent_to(ADMIN)[-1]
+    for _ in range(3):  # nothing was sent yet (a 429 pause): the counts do not move
+        await update_progress(CallbackContext(env.app))
+    assert env.fake.calls_to("editMessageText") == []  # and no « message is not modified » (fixture)
+    await _deliver(env)
+    for _ in range(2):
+        await update_progress(CallbackContext(env.app))
+    assert len(env.fake.calls_to("editMessageText")) == 1
+    assert progress.text.startswith("📤 « Webinaire mardi » : 3 / 5 envoyés")
+
+
 async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Appel à projets")
     sent = len(env.fake.sent_to(ADMIN))

@@ -10,8 +10,9 @@ from typing import Any
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import MessageLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
+from bot.announcements.progress import ShownProgress
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.delivery.outbox import Delivery
 from bot.delivery.sender import Skip
@@ -175,10 +176,17 @@ async def _after_launch(
         return
     if when:
         await send(message, Reply(html_text("announce_scheduled", language, when=when)))
-    progress = await message.reply_html(
-        _progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
-    )
+    first = _progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
+    progress = await message.reply_html(first)
+    _shown_progress(context).shown(campaign.id, first)
     await svc.storage.set_campaign_progress_message(campaign.id, progress.chat_id, progress.message_id)
+
+
+def _shown_progress(context: Context) -> ShownProgress:
+    shown = context.bot_data.get("shown_progress")
+    if not isinstance(shown, ShownProgress):
+        shown = context.bot_data["shown_progress"] = ShownProgress()
+    return shown
 
 
 async def _ask_approval(context: Context, approver: int, campaign: Campaign, recipients: int) -> None:
@@ -320,8 +328,16 @@ async def update_progress(context: Context) -> None:
         language = await svc.users.language(campaign.author_id or 0)
         chat, message_id = campaign.progress_chat_id, campaign.progress_message_id
         progress = _progress_text(campaign, report.sent, report.total, language)
-        with contextlib.suppress(TelegramError):  # unchanged since the last edit, or deleted
-            await context.bot.edit_message_text(progress, chat, message_id)
+        shown = _shown_progress(context)
+        if shown.changed(campaign.id, progress):
+            try:
+                await context.bot.edit_message_text(progress, chat, message_id)
+            except BadRequest:  # deleted, or unchanged (after a restart): no use trying this text again
+                shown.shown(campaign.id, progress)
+            except TelegramError:  # flood control, network: the next tick tries again
+                pass
+            else:
+                shown.shown(campaign.id, progress)
         if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(chat, report_text(campaign, report, language))
