@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from bot.diagnosis.buttons import button_data_problems
 from bot.knowledge.loader import Problem, load_roles
 from bot.text import NotUtf8, read_utf8
 
@@ -160,6 +161,8 @@ def _parse(path: Path, known_roles: Iterable[str]) -> tuple[Questionnaire | None
             return None, [Problem(path, 1, "the file is empty")]
         checker = _Checker(path, loader, labels)
         questionnaire = checker.questionnaire(root)
+        if questionnaire is not None:
+            checker.problems += button_data_problems(questionnaire, checker.step_ids)
         problems = sorted(checker.problems, key=lambda p: p.line)
         return (questionnaire if not problems else None), problems
     except yaml.YAMLError as exc:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Message, Update
 
+from bot.diagnosis.buttons import answer_data, change_data
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Diagnosis
 from bot.diagnosis.service import Finished, Progress
@@ -40,7 +41,7 @@ def question_reply(progress: Progress, language: str) -> Reply:
                      section=section, text=step.text)  # fmt: skip
     if step.help:
         body += html_text("diag_help", language, help=step.help)
-    choices = [(c.label, f"d:a:{step.id}:{c.id}") for c in step.options]
+    choices = [(c.label, answer_data(step.id, c.id)) for c in step.options]
     rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
     controls = [(text("diag_pause", language), "d:pause")]
     if progress.answers:
@@ -61,7 +62,7 @@ def summary_reply(context: Context, progress: Progress, language: str) -> Reply:
 
 def change_reply(context: Context, progress: Progress, language: str) -> Reply:
     items = services(context).diagnosis.summary(progress.answers)
-    numbers = [(str(n), f"d:c:{step.id}") for n, (step, _) in enumerate(items, start=1)]
+    numbers = [(str(n), change_data(step.id)) for n, (step, _) in enumerate(items, start=1)]
     rows = [numbers[i : i + 8] for i in range(0, len(numbers), 8)]
     return Reply(
         html_text("diag_change_choose", language), [*rows, [(text("diag_see_result", language), "d:done")]]
