@@ -119,6 +119,26 @@ async def test_progress_ticks_do_not_edit_an_unchanged_message(env: BotEnv) -> N
     assert progress.text.startswith("📤 « Webinaire mardi » : 3 / 5 envoyés")
 
 
+async def test_a_link_whose_url_holds_quotes_and_ampersands_gives_a_valid_preview(env: BotEnv) -> None:
+    url = 'https://example.org/form?a=1&b="x"&c=<y>'
+    body = "Inscrivez-vous ici & vite 😀"
+    await env.say(ADMIN, "/annonce")
+    sent = len(env.fake.sent_to(ADMIN))
+    link = {"type": "text_link", "offset": 15, "length": 3, "url": url}
+    bold = {"type": "bold", "offset": 0, "length": 18}
+    await env.fake.user_sends(ADMIN, body, entities=[bold, link])
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    choose = env.fake.sent_to(ADMIN)[-1]
+    data = next(d for _, d in buttons(choose) if d.endswith(":all"))
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choose, data)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 3)
+    preview = env.fake.sent_to(ADMIN)[-2]
+    assert preview.text == body
+    assert {"type": "text_link", "offset": 15, "length": 3, "url": url} in preview.entities
+    assert {"type": "bold", "offset": 0, "length": 18} in preview.entities
+
+
 async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Appel à projets")
     sent = len(env.fake.sent_to(ADMIN))

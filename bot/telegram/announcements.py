@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, TelegramError
 
+from bot.announcements.entities import Span, entities_html
 from bot.announcements.progress import ShownProgress
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.delivery.outbox import Delivery
@@ -87,17 +89,44 @@ async def flow_message(update: Update, context: Context) -> bool:
     return False
 
 
+def _html(text: str | None, entities: Sequence[MessageEntity]) -> str:
+    """The announcement as Telegram HTML, rebuilt from its entities with escaped attributes."""
+    spans = [
+        Span(
+            str(e.type),
+            e.offset,
+            e.length,
+            e.url,
+            e.language,
+            e.user.id if e.user else None,
+            e.custom_emoji_id,
+        )
+        for e in entities
+    ]
+    return entities_html(text or "", spans)
+
+
 async def _content(
     message: Message, context: Context, flow: dict[str, Any], user_id: int, language: str
 ) -> bool:
     if message.photo:
-        body, kind, file_id, name = message.caption_html or "", "photo", message.photo[-1].file_id, None
+        body, kind, file_id, name = (
+            _html(message.caption, message.caption_entities),
+            "photo",
+            message.photo[-1].file_id,
+            None,
+        )
         limit = MessageLimit.CAPTION_LENGTH
     elif message.document:
-        body, kind, file_id = message.caption_html or "", "document", message.document.file_id
+        body, kind, file_id = (
+            _html(message.caption, message.caption_entities),
+            "document",
+            message.document.file_id,
+        )
         name, limit = message.document.file_name, MessageLimit.CAPTION_LENGTH
     elif message.text:
-        body, kind, file_id, name, limit = message.text_html, None, None, None, MessageLimit.MAX_TEXT_LENGTH
+        body, kind, file_id, name = _html(message.text, message.entities), None, None, None
+        limit = MessageLimit.MAX_TEXT_LENGTH
     else:
         await send(message, Reply(html_text("announce_ask", language)))
         return True
