@@ -31,8 +31,12 @@ class Span:
     custom_emoji_id: str | None = None
 
 
+def q(value: str) -> str:
+    """An attribute value escaped for a double-quoted HTML attribute."""
+    return html.escape(value, quote=True)
+
+
 def _tags(span: Span) -> tuple[str, str] | None:
-    q = lambda value: html.escape(str(value), quote=True)  # noqa: E731
     if span.kind in _SIMPLE:
         name = _SIMPLE[span.kind]
         if span.kind == "pre" and span.language:
