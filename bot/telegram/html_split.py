@@ -3,8 +3,8 @@
 A part is never cut inside a character reference (`&amp;`, `&#x27;`) or a tag; tags open at a cut are
 closed at the end of the part and opened again at the start of the next one. Cuts go at a line break
 when one is close enough, else at a space, else anywhere between two characters. The limit counts what
-Telegram counts, the text after parsing (a reference is one character), in UTF-16 code units (an emoji
-may take two), which is never less than Telegram's count.
+Telegram counts, the text after parsing, in UTF-16 code units (an emoji may take two); the HTML source
+of a part is kept under the limit too (a tag costs its length plus its end tag's), which bounds both.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
 @dataclass(frozen=True)
 class _Token:
     raw: str
-    size: int  # UTF-16 code units in the parsed text (0 for a tag)
+    size: int  # cost: UTF-16 code units of a character, source length of a reference, tag + end tag
     opens: str = ""  # tag name, for a start tag
     closes: str = ""  # tag name, for an end tag
 
@@ -35,9 +35,12 @@ def _tokens(message: str) -> list[_Token]:
         raw = match.group()
         if len(raw) > 1 and raw[0] == "<":
             name = _TAG_NAME.match(raw).group(1).lower()  # type: ignore[union-attr]
-            tokens.append(_Token(raw, 0, closes=name) if raw[1] == "/" else _Token(raw, 0, opens=name))
+            if raw[1] == "/":
+                tokens.append(_Token(raw, 0, closes=name))  # paid for by its start tag
+            else:
+                tokens.append(_Token(raw, len(raw) + len(name) + 3, opens=name))
         elif raw[0] == "&" and len(raw) > 1:
-            tokens.append(_Token(raw, 1))
+            tokens.append(_Token(raw, len(raw)))
         else:
             tokens.append(_Token(raw, len(raw.encode("utf-16-le")) // 2))
     return tokens
@@ -67,8 +70,9 @@ def _cut(tokens: list[_Token], start: int, limit: int) -> int:
 def split_html(message: str, limit: int = 4096) -> list[str]:
     """`message` (valid Telegram HTML) in parts of at most `limit` parsed units, each valid on its own.
 
-    The line break or space where a part was cut is dropped; parts with no visible text are left out.
-    `limit` must be at least 2 (an emoji may take two units).
+    The line break or space where a part was cut is dropped; parts with no visible text are left out
+    (a message with no visible text gives no part: Telegram would refuse it).
+    `limit` must be at least 2 (an emoji may take two units); a tag longer than `limit` still goes whole.
     """
     if limit < 2:
         raise ValueError("limit must be at least 2")
@@ -77,7 +81,8 @@ def split_html(message: str, limit: int = 4096) -> list[str]:
     stack: list[_Token] = []  # start tags open at the current position
     start = 0
     while start < len(tokens):
-        end = _cut(tokens, start, limit)
+        reopened = sum(t.size for t in stack)  # the tags reopened at the start and closed at the end
+        end = _cut(tokens, start, limit - reopened)
         body = [t.raw for t in stack]
         visible = False
         for token in tokens[start:end]:
@@ -92,4 +97,4 @@ def split_html(message: str, limit: int = 4096) -> list[str]:
         if visible:
             parts.append("".join(body))
         start = end + 1 if end < len(tokens) and tokens[end].raw in ("\n", " ") else end
-    return parts or [message]
+    return parts
