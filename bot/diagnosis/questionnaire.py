@@ -16,8 +16,7 @@ from typing import Any
 import yaml
 
 from bot.diagnosis.buttons import button_data_problems
-from bot.knowledge.loader import Problem, load_roles
-from bot.text import NotUtf8, read_utf8
+from bot.knowledge.loader import Problem, load_roles, read_source
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
@@ -148,12 +147,9 @@ def check_diagnostic(knowledge_dir: Path) -> list[Problem]:
 
 def _parse(path: Path, known_roles: Iterable[str]) -> tuple[Questionnaire | None, list[Problem]]:
     labels = dict(known_roles) if isinstance(known_roles, Mapping) else {r: r for r in known_roles}
-    try:
-        source = read_utf8(path)
-    except NotUtf8 as exc:
-        return None, [Problem(path, exc.line, str(exc))]
-    except OSError as exc:
-        return None, [Problem(path, 1, f"cannot read the file: {exc}")]
+    source, unreadable = read_source(path)
+    if source is None:
+        return None, unreadable
     loader = yaml.SafeLoader(source)
     try:
         root = loader.get_single_node()

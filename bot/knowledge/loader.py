@@ -94,13 +94,20 @@ def _string_list(value: Any) -> list[str] | None:
     return None
 
 
-def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | None, list[Problem]]:
+def read_source(path: Path) -> tuple[str | None, list[Problem]]:
+    """The text of a knowledge file, or None and the problem (not UTF-8, with its line; unreadable)."""
     try:
-        text = read_utf8(path)
+        return read_utf8(path), []
     except NotUtf8 as exc:
         return None, [Problem(path, exc.line, str(exc))]
     except OSError as exc:
         return None, [Problem(path, 1, f"cannot read the file ({exc.strerror or exc})")]
+
+
+def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | None, list[Problem]]:
+    text, unreadable = read_source(path)
+    if text is None:
+        return None, unreadable
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return None, [Problem(path, 1, "missing front matter: the file must start with a '---' line")]
@@ -175,12 +182,11 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
     path = directory / ROLES_FILE
     if not path.exists():
         return [], [Problem(path, 1, "file not found")]
+    source, unreadable = read_source(path)
+    if source is None:
+        return [], unreadable
     try:
-        data = yaml.safe_load(read_utf8(path))
-    except NotUtf8 as exc:
-        return [], [Problem(path, exc.line, str(exc))]
-    except OSError as exc:
-        return [], [Problem(path, 1, f"cannot read the file ({exc.strerror or exc})")]
+        data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [], [
