@@ -6,6 +6,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from bot.errors import CatabotError
+
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-Ý0-9*-])|\n+")
@@ -35,7 +37,7 @@ def collapse_spaces(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-class NotUtf8(ValueError):
+class NotUtf8(CatabotError, ValueError):
     """A file that is not UTF-8 text; `line` (1-based) holds the first undecodable byte."""
 
     def __init__(self, line: int, byte: int) -> None:

@@ -64,7 +64,7 @@ class CountingTransport:
 
 async def test_a_read_only_database_mid_campaign_sends_at_most_one_message_twice(db: Database) -> None:
     time = VirtualTime()
-    storage, switch = db.storage, ReadOnlySwitch(db)
+    storage, switch = db.storage.outbox, ReadOnlySwitch(db)
     transport = CountingTransport(time, switch, fail_after=30, seconds=8.0)
     chats = list(range(1, 301))
     await storage.enqueue("announcement", 1, chats, "", not_before=START, now=START)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,11 +34,11 @@ from bot.diagnosis.questionnaire import (
     open_questionnaire,
 )
 from bot.diagnosis.recommend import Recommendation, recommend
+from bot.errors import Problem
 from bot.knowledge import load_knowledge
-from bot.knowledge.loader import Problem
 from bot.retrieval.chunker import Chunk, chunk_resource
 from bot.retrieval.lexical import LexicalIndex
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, domain_sources
 
 METIERS = ("dialogue-territorial", "experimentations-collectives", "accompagnements", "gestion-lieu")
 
@@ -94,11 +93,7 @@ def test_the_repository_questionnaire_is_valid(q: Questionnaire) -> None:
 
 
 def test_the_questionnaire_sources_come_from_the_domain_briefing(q: Questionnaire) -> None:
-    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
-    if not briefing.exists():
-        pytest.skip("the domain briefing is not beside the repository")
-    known = set(re.findall(r"https?://[^\s)\]>;,]+", briefing.read_text(encoding="utf-8")))
-    assert set(q.sources) <= known
+    assert q.sources and set(q.sources) <= domain_sources()
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
@@ -476,6 +471,26 @@ def test_every_missing_or_fragile_metier_gets_resources_about_it(
             assert recommendations[0].resource_id == f"metier-{metier}"  # the métier's own fiche first
             assert all(r.url.startswith("http") and r.title for r in recommendations)
         assert recommend(diagnosis, chunks) == found  # deterministic
+
+
+def test_no_two_recommendations_of_a_diagnosis_link_the_same_page(
+    q: Questionnaire, chunks: list[Chunk]
+) -> None:
+    for answers in (fill(q, default="non"), fill(q, default="partie")):
+        links = [r.url for found in recommend(score(q, answers), chunks).values() for r in found]
+        assert len(links) >= 8
+        assert len(set(links)) == len(links), links
+
+
+def test_a_resource_whose_pages_are_all_shown_already_is_left_out(q: Questionnaire) -> None:
+    diagnosis = score(q, fill(q, {"gestion-lieu": "non"}))
+    page = "https://associations.gouv.fr/les-catalyseurs-territoriaux-11363.html"
+    same = [
+        Chunk(f"r{n}#0", f"r{n}", f"R {n}", "", "Un lieu.", page, "fiche", ("gestion-lieu",), (), (page,))
+        for n in range(3)
+    ]
+    found = recommend(diagnosis, same)["gestion-lieu"]
+    assert [r.url for r in found] == [page]
 
 
 def test_present_and_to_check_metiers_get_no_resources(q: Questionnaire, chunks: list[Chunk]) -> None:

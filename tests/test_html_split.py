@@ -7,8 +7,8 @@ import html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.telegram.fake_api import parse_html, utf16_len
 from bot.telegram.render import split_message
+from bot.testing.entities import parse_html, utf16_len
 
 _PIECES = st.sampled_from(["&", "<", ">", '"', "'", " ", "\n", "é", "😀", "👍🏽", "a", "b", "«", "»"])
 _PLAIN = st.lists(_PIECES, max_size=60).map("".join)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
 from tests.conftest import ROOT, write_config
 
 INDEX = ROOT / "index"

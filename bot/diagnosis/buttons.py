@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from bot.knowledge.loader import Problem
+from bot.errors import Problem
 
 if TYPE_CHECKING:
     from bot.diagnosis.questionnaire import Questionnaire

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from bot.diagnosis.buttons import button_data_problems
-from bot.knowledge.loader import Problem, load_roles, read_source
+from bot.errors import Problem, ProblemsError
+from bot.knowledge.loader import load_roles, read_source
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
@@ -33,10 +34,8 @@ _METIER_FIELDS = ("id", "meaning_missing", "meaning_fragile", "check_with", "sta
 _STATEMENT_FIELDS = ("id", "text", "help", "weight", "skip_if", "if_skipped")
 
 
-class QuestionnaireError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class QuestionnaireError(ProblemsError):
+    """`knowledge/diagnostic.yaml` has problems (`problems`: each `file:line: what`)."""
 
 
 @dataclass(frozen=True)

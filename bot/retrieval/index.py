@@ -6,7 +6,6 @@ BM25 index are rebuilt from these at load time (milliseconds for this knowledge 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -20,7 +19,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from bot.clock import utc_now
 from bot.embedding.base import Embedder, Vectors
+from bot.errors import CatabotError
 from bot.knowledge import load_knowledge
 from bot.retrieval.chunker import CHUNKER_VERSION, Chunk, chunk_resource
 from bot.retrieval.lexical import LexicalIndex
@@ -81,7 +82,7 @@ def stale_reason(index_dir: Path, knowledge_dir: Path, model: str) -> str | None
     return None
 
 
-class IndexUnreadable(ValueError):
+class IndexUnreadable(CatabotError, ValueError):
     """The index files are damaged (truncated, not JSON, wrong shapes): rebuild with `catabot index`."""
 
 
@@ -156,7 +157,7 @@ def build_index(
         "chunker_version": CHUNKER_VERSION,
         "resources": len(base.resources),
         "chunks": len(chunks),
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "built_at": utc_now().isoformat(timespec="seconds"),
         "text_hashes": hashes,
     }
     _write_atomically(index_dir, chunks, vectors, manifest)

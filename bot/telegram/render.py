@@ -9,6 +9,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import text
+from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Answer, Hit
 from bot.telegram import callbacks
 from bot.telegram.html_split import split_html
@@ -45,7 +46,10 @@ def _short(title: str) -> str:
 
 
 def hit_message(hit: Hit, language: str) -> str:
-    return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=hit.chunk.title)
+    title = citation(hit.chunk, language) or hit.chunk.title
+    if not is_link(hit.chunk.url):  # a document imported without a URL is cited by its file name
+        return html_text("answer_unlinked", language, passage=hit.passage, title=f"{title} ({hit.chunk.url})")
+    return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=title)
 
 
 def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
