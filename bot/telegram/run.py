@@ -15,6 +15,7 @@ from bot.config import Config, ConfigError
 from bot.messages import text
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.transport import DEFAULT_API_ROOT
+from bot.telegram.webhook import WebhookSettings, serve_webhook
 
 if TYPE_CHECKING:  # the fake Bot API is for the sandbox only: `catabot run` with a token never loads it
     from bot.testing import FakeTelegram, SentMessage
@@ -32,14 +33,14 @@ def run_bot(config: Config, token: str) -> None:
     if webhook.webhook_url:
         if not webhook.webhook_secret:
             raise ConfigError("telegram.webhook_secret: required when telegram.webhook_url is set")
-        application.run_webhook(
+        settings = WebhookSettings(
             listen=webhook.webhook_listen,
             port=webhook.webhook_port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=webhook.webhook_url,
-            secret_token=webhook.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
+            path=WEBHOOK_PATH,
+            url=webhook.webhook_url,
+            secret=webhook.webhook_secret,
         )
+        asyncio.run(serve_webhook(application, settings, ALLOWED_UPDATES))
     else:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
