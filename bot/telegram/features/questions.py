@@ -107,7 +107,7 @@ async def group_mention(update: Update, context: Context) -> None:
 async def lead_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`l:<question>:<resource>`: the passage of another lead, as a new message."""
     language = await context.language()
-    if len(args) != 2 or (question_id := callbacks.as_int(args[0])) is None:
+    if len(args) != 2 or (question_id := callbacks.row_id(args[0])) is None:
         return text("button_stale", language)
     hit = await context.services.questions.lead(question_id, args[1])
     await query.answer()
@@ -121,7 +121,7 @@ async def lead_button(query: CallbackQuery, context: Context, args: list[str]) -
 async def feedback_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`f:<question>:<1|-1>`: 👍 or 👎 under an answer, once per person and question."""
     language = await context.language()
-    if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.as_int(args[0])) is None:
+    if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.row_id(args[0])) is None:
         return text("button_stale", language)
     if await context.services.questions.feedback(question_id, query.from_user.id, int(args[1])):
         return text("feedback_thanks", language)
