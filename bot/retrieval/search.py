@@ -38,6 +38,11 @@ class Hit:
     lexical: float
     passage: str
 
+    @property
+    def url(self) -> str:
+        """The link shown with this passage: where its facts come from."""
+        return self.chunk.url
+
 
 @dataclass(frozen=True)
 class Answer:
