@@ -222,8 +222,8 @@ def _answer_text(answer: Answer, language: str) -> str:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from bot.retrieval.abstention import fit_logistic, save_calibration
-    from bot.retrieval.evaluate import EvalFileError, calibration_samples, evaluate, failures, load_cases
+    from bot.retrieval.abstention import save_calibration
+    from bot.retrieval.evaluate import EvalFileError, calibrate, evaluate, failures, load_cases
 
     try:
         cases = load_cases(args.file)
@@ -231,10 +231,9 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     searcher = _searcher(config)
     if args.calibrate:
-        samples, labels = calibration_samples(searcher, cases)
-        weights = fit_logistic(samples, labels)
-        save_calibration(searcher.embedder.name, weights)
-        _say(f"Calibration saved for {searcher.embedder.name}: {weights}")
+        for key, weights in calibrate(searcher, cases).items():
+            save_calibration(key, weights)
+            _say(f"Calibration saved for {key}: {weights}")
     results = evaluate(searcher, cases)
     if args.json:
         print(json.dumps({mode: vars(m) for mode, m in results.items()}, indent=2))

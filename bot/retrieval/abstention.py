@@ -1,8 +1,12 @@
 """Whether the best passage answers the question: a logistic model over evidence, calibrated per model.
 
 The fused rank score says which passage is best, not whether it is good, so the decision rests on:
-the dense similarity of the best passage, how much of the question's content words the passage holds, how
-many of the question's words the knowledge base knows at all, and whether both retrievers agree.
+the dense similarity of the best passage and how far it stands above the tenth (`margin`), how much of the
+question's content words the passage holds (`coverage`), the same weighted by how rare each word is in the
+knowledge base, a word the base never uses weighing most (`topical`: « salaire » is the point of « le salaire
+d'un catalyseur », « catalyseur » is not), how many of the question's words the base knows at all, and
+whether both retrievers agree. A question in another language than French is judged on the dense evidence
+only (its words cannot be expected in French passages), with weights of its own (key "<model>@foreign").
 Weights are fitted by `catabot eval --calibrate` on labelled questions and stored in `calibration.json`.
 """
 
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,12 +33,19 @@ class Evidence:
     coverage: float
     known: float
     agree: float
+    topical: float = 0.0
+    margin: float = 0.0
+    foreign: bool = field(default=False, compare=False)
 
     def vector(self) -> npt.NDArray[np.float64]:
-        return np.array([0.0 if math.isnan(v) else v for v in astuple(self)], dtype=np.float64)
+        values = [0.0 if math.isnan(v) else float(v) for v in astuple(self)[: len(FEATURES)]]
+        if self.foreign:
+            values = [v if name in _DENSE_FEATURES else 0.0 for name, v in zip(FEATURES, values, strict=True)]
+        return np.array(values, dtype=np.float64)
 
 
-FEATURES = tuple(f.name for f in fields(Evidence))
+FEATURES = tuple(f.name for f in fields(Evidence) if f.name != "foreign")
+_DENSE_FEATURES = ("dense", "margin")
 
 
 @lru_cache(maxsize=8)
@@ -46,8 +57,13 @@ def _weights(model: str) -> tuple[float, npt.NDArray[np.float64]]:
     return float(chosen["bias"]), np.array([float(chosen.get(f, 0.0)) for f in FEATURES])
 
 
+def weights_key(model: str, foreign: bool) -> str:
+    return f"{model}@foreign" if foreign else model
+
+
 def answer_probability(evidence: Evidence, model: str) -> float:
-    bias, weights = _weights(model)
+    """Probability (0–1) that the best passage answers, from the weights fitted for this model."""
+    bias, weights = _weights(weights_key(model, evidence.foreign))
     return float(1.0 / (1.0 + math.exp(-(bias + float(evidence.vector() @ weights)))))
 
 

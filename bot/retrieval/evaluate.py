@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.retrieval.abstention import Evidence
+from bot.retrieval.abstention import Evidence, fit_logistic, weights_key
 from bot.retrieval.search import Answer, Mode, Searcher
 from bot.text import normalize_for_match
 
@@ -181,3 +181,18 @@ def calibration_samples(searcher: Searcher, cases: list[Case]) -> tuple[list[Evi
             samples.append(evidence)
             labels.append(not case.abstain)
     return samples, labels
+
+
+def calibrate(searcher: Searcher, cases: list[Case]) -> dict[str, dict[str, float]]:
+    """Weights of the answer/abstain decision, by calibration.json key.
+
+    French questions fit the full evidence; the weights for other languages are fitted on every question
+    seen through dense evidence only, since an English question's words are not expected in French text.
+    """
+    samples, labels = calibration_samples(searcher, cases)
+    french = [(s, y) for s, y in zip(samples, labels, strict=True) if not s.foreign]
+    model = searcher.embedder.name
+    return {
+        weights_key(model, False): fit_logistic([s for s, _ in french], [y for _, y in french]),
+        weights_key(model, True): fit_logistic([replace(s, foreign=True) for s in samples], labels),
+    }

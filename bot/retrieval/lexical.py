@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections import Counter
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -13,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 
-from bot.text import fold_accents
+from bot.text import clean_text, fold_accents
 
 # bm25s sets its own logger to DEBUG on import; let the application's logging level decide instead.
 logging.getLogger("bm25s").setLevel(logging.NOTSET)
@@ -38,11 +40,15 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def tokenize(text: str) -> list[str]:
-    """Content words of `text`, stemmed and folded: « Expérimentations collectives » → experiment, collect."""
+    """Content words of `text`, folded then stemmed: « Expérimentations collectives » → experiment, collect.
+
+    Accents are folded before stemming, on questions and passages alike, so a word typed without its
+    accents (« neutralite », « collectivites ») gets the same token as the accented one.
+    """
     stop = _stop_words()
-    words = [w for w in _WORD.findall(text.lower()) if fold_accents(w) not in stop and len(w) > 1]
+    words = [w for w in _WORD.findall(fold_accents(clean_text(text).lower())) if w not in stop and len(w) > 1]
     # Snowball leaves the -eux plural of -eu nouns (lieux, enjeux) apart from its singular.
-    return [fold_accents(s[:-1] if s.endswith("eux") else s) for s in _stemmer().stemWords(words)]
+    return [s[:-1] if s.endswith("eux") else s for s in _stemmer().stemWords(words)]
 
 
 class LexicalIndex:
@@ -52,10 +58,15 @@ class LexicalIndex:
         corpus = [tokenize(t) or ["∅"] for t in texts]
         self.token_sets = [frozenset(tokens) for tokens in corpus]
         self._vocabulary = {token for tokens in corpus for token in tokens}
+        self._document_frequency = Counter(token for tokens in self.token_sets for token in tokens)
         self._bm25.index(corpus, show_progress=False)
 
     def __len__(self) -> int:
         return self._size
+
+    def idf(self, token: str) -> float:
+        """How rare `token` is in the passages: ln((N + 1) / (df + 1)); a token no passage holds is rarest."""
+        return math.log((self._size + 1) / (self._document_frequency.get(token, 0) + 1))
 
     def known(self, tokens: Sequence[str]) -> list[str]:
         return [t for t in tokens if t in self._vocabulary]
