@@ -43,8 +43,6 @@ class RetrievalConfig:
     max_passage_chars: int = 700
     max_question_chars: int = 1000
     answer_threshold: float = 0.35
-    # Unanswered questions whose best passage is less similar than this (dense cosine) are off-topic.
-    field_threshold: float = 0.80
 
 
 @dataclass(frozen=True)
@@ -202,7 +200,6 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_passage_chars >= 100, "retrieval.max_passage_chars: must be 100 or more"),
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
-        (-1.0 <= config.retrieval.field_threshold <= 1.0, "retrieval.field_threshold: must be within -1..1"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
         (

@@ -21,9 +21,7 @@ def fold_accents(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """What a user typed, as read: invisible characters removed, every apostrophe as `'`, spaces folded."""
-    visible = "".join(
-        " " if c in _INVISIBLE_EXTRA else c for c in text if unicodedata.category(c) != "Cf"
-    )
+    visible = "".join(" " if c in _INVISIBLE_EXTRA else c for c in text if unicodedata.category(c) != "Cf")
     return collapse_spaces(visible.translate(_APOSTROPHES))
 
 

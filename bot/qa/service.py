@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.qa.batcher import BatchingSearcher
 from bot.retrieval.lexical import tokenize
@@ -10,11 +11,16 @@ from bot.retrieval.search import Answer, Hit, Searcher
 from bot.storage.repository import Storage
 from bot.users.service import Clock, utc_now
 
+# A question asked within this delay after another in the same chat may lean on it (« et pour … ? »).
+FOLLOW_UP_WINDOW = timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class Asked:
+    """`question_id` is None when the question was off-topic: it is not kept for the coordinators."""
+
     answer: Answer
-    question_id: int
+    question_id: int | None
 
 
 class QuestionService:
@@ -25,7 +31,15 @@ class QuestionService:
         self.clock = clock
 
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
-        answer = await self.batcher.search(text)
+        """Answer `text`, read with the user's previous question in this chat type when it is a follow-up.
+
+        Keeps the question unless it is off-topic. Raises QuestionError for an empty or too long question.
+        """
+        now = self.clock()
+        previous = await self.storage.last_question(user_id, chat_type, since=now - FOLLOW_UP_WINDOW)
+        answer = await self.batcher.search(text, previous or "")
+        if not answer.answered and not answer.in_field:
+            return Asked(answer, None)
         best = answer.best
         question_id = await self.storage.record_question(
             user_id,
@@ -35,7 +49,7 @@ class QuestionService:
             answer.answered,
             best.chunk.resource_id if best else None,
             round(answer.confidence, 4),
-            now=self.clock(),
+            now=now,
         )
         return Asked(answer, question_id)
 

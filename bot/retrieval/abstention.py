@@ -106,3 +106,24 @@ def save_calibration(model: str, weights: dict[str, float]) -> None:
     table[model] = weights
     CALIBRATION_FILE.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     _weights.cache_clear()
+
+
+def field_threshold(model: str) -> float | None:
+    """Dense similarity below which an unanswered question is off-topic (not about the field at all).
+
+    Fitted by `catabot eval --calibrate` on the `kind` labels; None (every question in the field, so kept
+    for the coordinators) for a model without one.
+    """
+    table: dict[str, dict[str, float]] = {}
+    if CALIBRATION_FILE.exists():
+        table = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    value = table.get(model, {}).get("field")
+    return None if value is None else float(value)
+
+
+def fit_field_threshold(in_field: list[float], off_topic: list[float]) -> float:
+    """The cut between two lists of dense similarities that misclassifies fewest, off-topic errors counting
+    double (an in-field question called off-topic is lost to the coordinators)."""
+    cuts = sorted(set(in_field) | set(off_topic))
+    errors = [(2 * sum(v < c for v in in_field) + sum(v >= c for v in off_topic), c) for c in cuts]
+    return round(min(errors)[1], 4) if errors else 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.retrieval.abstention import Evidence, fit_logistic, weights_key
+from bot.retrieval.abstention import Evidence, fit_field_threshold, fit_logistic, weights_key
 from bot.retrieval.search import Answer, Mode, Searcher
 from bot.text import normalize_for_match
 
@@ -111,7 +111,12 @@ def first_correct_rank(case: Case, answer: Answer, depth: int = 10) -> int | Non
 def answer_at_1(case: Case, answer: Answer) -> bool:
     """The question is answered and the first passage's own text holds an `expect_text` string."""
     best = answer.best
-    return bool(case.expect_text) and answer.answered and best is not None and _holds(case.expect_text, best.passage)
+    return (
+        bool(case.expect_text)
+        and answer.answered
+        and best is not None
+        and _holds(case.expect_text, best.passage)
+    )
 
 
 def source_at_1(case: Case, answer: Answer) -> bool:
@@ -131,7 +136,9 @@ def metrics(cases: list[Case], answers: list[Answer]) -> Metrics:
     abstained = [(c, not a.answered) for c, a in pairs if c.abstain]
 
     def by(key: Callable[[Case], str], rows: list[tuple[Case, bool]]) -> dict[str, float]:
-        return {k: _mean([float(v) for c, v in rows if key(c) == k]) for k in sorted({key(c) for c, _ in rows})}
+        return {
+            k: _mean([float(v) for c, v in rows if key(c) == k]) for k in sorted({key(c) for c, _ in rows})
+        }
 
     return Metrics(
         hit_at_1=_mean([float(r == 1) for r in ranks]),
@@ -157,7 +164,9 @@ def evaluate(searcher: Searcher, cases: list[Case], modes: tuple[Mode, ...] = MO
 def failures(searcher: Searcher, cases: list[Case], mode: Mode = "hybrid") -> list[str]:
     """One line per question the `mode` gets wrong at passage level or in its answer/abstain decision."""
     lines: list[str] = []
-    for case, answer in zip(cases, searcher.search_many([c.question for c in cases], top=3, mode=mode), strict=True):
+    for case, answer in zip(
+        cases, searcher.search_many([c.question for c in cases], top=3, mode=mode), strict=True
+    ):
         best = answer.best
         where = f"{best.chunk.id} {best.url}" if best else "-"
         if case.abstain and answer.answered:
@@ -189,10 +198,19 @@ def calibrate(searcher: Searcher, cases: list[Case]) -> dict[str, dict[str, floa
     French questions fit the full evidence; the weights for other languages are fitted on every question
     seen through dense evidence only, since an English question's words are not expected in French text.
     """
-    samples, labels = calibration_samples(searcher, cases)
+    found = [(e, c) for c in cases if (e := searcher.evidence(c.question)) is not None]
+    samples, labels = [e for e, _ in found], [not c.abstain for _, c in found]
+    kinds = [c.kind if c.abstain else "in-field" for _, c in found]
+    field = fit_field_threshold(
+        [s.dense for s, k in zip(samples, kinds, strict=True) if k == "in-field"],
+        [s.dense for s, k in zip(samples, kinds, strict=True) if k == "off-topic"],
+    )
     french = [(s, y) for s, y in zip(samples, labels, strict=True) if not s.foreign]
     model = searcher.embedder.name
     return {
-        weights_key(model, False): fit_logistic([s for s, _ in french], [y for _, y in french]),
+        weights_key(model, False): {
+            **fit_logistic([s for s, _ in french], [y for _, y in french]),
+            "field": field,
+        },
         weights_key(model, True): fit_logistic([replace(s, foreign=True) for s in samples], labels),
     }

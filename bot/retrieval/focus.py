@@ -23,10 +23,15 @@ _QUESTION_START = re.compile(
     r"y a|avez|what|how|why|where|when|who|which|is |are |can |do |does |should )",
     re.IGNORECASE,
 )
-_FOLLOW_START = re.compile(r"^(?:et|and|what about|how about|mais|but|aussi|also|sinon|ensuite|then)\b", re.IGNORECASE)
+_FOLLOW_START = re.compile(
+    r"^(?:et|and|what about|how about|mais|but|aussi|also|sinon|ensuite|then)\b", re.IGNORECASE
+)
 _ANAPHORS = frozenset(
-    "ses son sa leur leurs il elle ils elles lui celui celle ceux cela ca its their they it them his her "
-    "this that these those ce cet cette".split()
+    {
+        *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "celui", "celle", "ceux"),
+        *("cela", "ca", "ce", "cet", "cette", "its", "their", "they", "it", "them", "his", "her", "this"),
+        *("that", "these", "those"),
+    }
 )
 # At most this many content words: longer questions carry their own topic.
 _ELLIPTIC_WORDS = 4

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
-from collections import Counter
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -51,13 +52,23 @@ def tokenize(text: str) -> list[str]:
     return [s[:-1] if s.endswith("eux") else s for s in _stemmer().stemWords(words)]
 
 
+@lru_cache(maxsize=4096)
+def _closest_cached(token: str, vocabulary: frozenset[str]) -> str:
+    found = difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.88)
+    return found[0] if found else token
+
+
+def _closest(token: str, vocabulary: frozenset[str]) -> str:
+    return _closest_cached(token, vocabulary)
+
+
 class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         self._size = len(texts)
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or ["∅"] for t in texts]
         self.token_sets = [frozenset(tokens) for tokens in corpus]
-        self._vocabulary = {token for tokens in corpus for token in tokens}
+        self._vocabulary = frozenset(token for tokens in corpus for token in tokens)
         self._document_frequency = Counter(token for tokens in self.token_sets for token in tokens)
         self._bm25.index(corpus, show_progress=False)
 
@@ -67,6 +78,10 @@ class LexicalIndex:
     def idf(self, token: str) -> float:
         """How rare `token` is in the passages: ln((N + 1) / (df + 1)); a token no passage holds is rarest."""
         return math.log((self._size + 1) / (self._document_frequency.get(token, 0) + 1))
+
+    def correct(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens the passages never use replaced by a close one they do (« catalyzeur » → catalyseur)."""
+        return [t if t in self._vocabulary or len(t) < 7 else _closest(t, self._vocabulary) for t in tokens]
 
     def known(self, tokens: Sequence[str]) -> list[str]:
         return [t for t in tokens if t in self._vocabulary]

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from bot.config import RetrievalConfig
 from bot.embedding.base import Embedder
-from bot.retrieval.abstention import Evidence, answer_probability
+from bot.retrieval.abstention import Evidence, answer_probability, field_threshold
 from bot.retrieval.chunker import Chunk
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
@@ -145,11 +145,12 @@ class Searcher:
                 queries[i] = mixed / max(float(np.linalg.norm(mixed)), 1e-9)
         return queries
 
-    @staticmethod
-    def _tokens(focus: Focus) -> list[str]:
+    def _tokens(self, focus: Focus) -> list[str]:
         # The question's own words count twice: the context only completes it.
-        question = tokenize(focus.question)
-        return question * 2 + tokenize(focus.context) if focus.context else question
+        question = self.index.lexical.correct(tokenize(focus.question))
+        return (
+            question * 2 + self.index.lexical.correct(tokenize(focus.context)) if focus.context else question
+        )
 
     def evidence(self, question: str) -> Evidence | None:
         text = self.check_question(question)
@@ -211,12 +212,17 @@ class Searcher:
             seen.add(resource)
             siblings = self._by_resource[resource]
             if len(best) < self.config.leads + 1 and len(siblings) > 1:
-                scores = self.index.vectors[siblings] @ query + _LEXICAL_NUDGE * ranking.lexical[siblings] / top_lexical
+                scores = (
+                    self.index.vectors[siblings] @ query
+                    + _LEXICAL_NUDGE * ranking.lexical[siblings] / top_lexical
+                )
                 i = siblings[int(np.argmax(scores))]
             best.append(i)
         return best
 
-    def _answer(self, question: str, focus: Focus, query: npt.NDArray[np.float32], count: int, mode: Mode) -> Answer:
+    def _answer(
+        self, question: str, focus: Focus, query: npt.NDArray[np.float32], count: int, mode: Mode
+    ) -> Answer:
         tokens = self._tokens(focus)
         ranking = self._rank(tokens, query, mode)
         best = self._best_per_resource(ranking, query)
@@ -237,7 +243,8 @@ class Searcher:
         evidence = self._evidence(question, tokens, query, ranking, best)
         confidence = answer_probability(evidence, self.embedder.name)
         answered = bool(hits) and confidence >= self.config.answer_threshold
-        in_field = answered or evidence.dense >= self.config.field_threshold
+        cut = field_threshold(self.embedder.name)
+        in_field = answered or cut is None or evidence.dense >= cut
         return Answer(question, answered, confidence, hits, language, in_field, focus.context)
 
     def _evidence(
@@ -270,7 +277,9 @@ class Searcher:
                 and self.index.chunks[lexical_top].resource_id == top_resource
                 and any(self.index.chunks[i].resource_id == top_resource for i in dense_top[:5])
             ),
-            topical=sum(w for t, w in weights.items() if t in lexical.token_sets[top]) / total if total else 0.0,
+            topical=sum(w for t, w in weights.items() if t in lexical.token_sets[top]) / total
+            if total
+            else 0.0,
             margin=similarity - tenth,
             foreign=question_language(question) != "fr",
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.messages import text
+from bot.messages import LANGUAGES, text
 from bot.retrieval.search import Answer, Hit
 from bot.telegram import callbacks
 
@@ -64,7 +64,21 @@ def hit_message(hit: Hit, language: str) -> str:
     return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=hit.chunk.title)
 
 
-def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
+def answer_reply(answer: Answer, question_id: int | None, language: str) -> Reply:
+    """The reply to a question, in the question's language when the catalogue has it (else `language`).
+
+    `question_id` is None for an off-topic question, which is not kept: no feedback or lead buttons then.
+    """
+    if answer.language in LANGUAGES:
+        language = answer.language
+    if question_id is None:
+        links = "".join(
+            f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>' for h in answer.hits
+        )
+        body = html_text("off_topic", language)
+        if links:
+            body += "\n" + html_text("off_topic_leads", language) + links
+        return Reply(body + "\n" + html_text("no_answer_site", language))
     leads = answer.hits[1:] if answer.answered else answer.hits
     lead_rows = [
         [(f"📄 {_short(h.chunk.title)}", callbacks.lead(question_id, h.chunk.resource_id))]
@@ -73,6 +87,8 @@ def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
     ]
     if answer.answered and answer.best is not None:
         body = hit_message(answer.best, language)
+        if language != "fr":
+            body += "\n" + html_text("answer_source_in_french", language)
         if lead_rows:
             body += "\n\n" + html_text("answer_leads", language)
         feedback = [("👍", callbacks.feedback(question_id, 1)), ("👎", callbacks.feedback(question_id, -1))]
