@@ -190,6 +190,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
                 "id": hit.chunk.resource_id,
                 "title": hit.chunk.title,
                 "url": hit.chunk.url,
+                "sources": list(hit.chunk.sources),
                 "text": hit.passage,
                 "score": hit.score,
             }

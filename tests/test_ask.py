@@ -48,7 +48,8 @@ def test_json_batch_prints_one_object_per_question_and_nothing_else(
         scores = [r["score"] for r in record["results"]]
         assert scores == sorted(scores, reverse=True)
         for result in record["results"]:
-            assert set(result) == {"id", "title", "url", "text", "score"}
+            assert set(result) == {"id", "title", "url", "sources", "text", "score"}
+            assert result["sources"] and result["url"] == result["sources"][0]
             assert result["url"].startswith("http") and result["text"]
     assert "Rebuilding the index" in captured.err
 

@@ -478,6 +478,26 @@ def test_every_missing_or_fragile_metier_gets_resources_about_it(
         assert recommend(diagnosis, chunks) == found  # deterministic
 
 
+def test_no_two_recommendations_of_a_diagnosis_link_the_same_page(
+    q: Questionnaire, chunks: list[Chunk]
+) -> None:
+    for answers in (fill(q, default="non"), fill(q, default="partie")):
+        links = [r.url for found in recommend(score(q, answers), chunks).values() for r in found]
+        assert len(links) >= 8
+        assert len(set(links)) == len(links), links
+
+
+def test_a_resource_whose_pages_are_all_shown_already_is_left_out(q: Questionnaire) -> None:
+    diagnosis = score(q, fill(q, {"gestion-lieu": "non"}))
+    page = "https://associations.gouv.fr/les-catalyseurs-territoriaux-11363.html"
+    same = [
+        Chunk(f"r{n}#0", f"r{n}", f"R {n}", "", "Un lieu.", page, "fiche", ("gestion-lieu",), (), (page,))
+        for n in range(3)
+    ]
+    found = recommend(diagnosis, same)["gestion-lieu"]
+    assert [r.url for r in found] == [page]
+
+
 def test_present_and_to_check_metiers_get_no_resources(q: Questionnaire, chunks: list[Chunk]) -> None:
     diagnosis = score(q, fill(q, {"gestion-lieu": "non", "accompagnements": "nsp"}))
     found = recommend(diagnosis, chunks, per_metier=2)

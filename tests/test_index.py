@@ -46,7 +46,12 @@ def test_only_changed_passages_are_embedded_again(fake_config: Config) -> None:
     first = CountingEmbedder()
     build_index(knowledge, index, first)
     fiche = knowledge / "fiches" / "metier-gestion-lieu.md"
-    fiche.write_text(fiche.read_text(encoding="utf-8") + "\n## Une section ajoutée\nUn lieu partagé.\n")
+    fiche.write_text(
+        fiche.read_text(encoding="utf-8")
+        + "\n## Une section ajoutée\n"
+        + "<!-- sources: https://associations.gouv.fr/les-catalyseurs-territoriaux-11363.html -->\n"
+        + "Un lieu partagé.\n"
+    )
     second = CountingEmbedder()
     report = build_index(knowledge, index, second)
     assert report.embedded == 1 and report.reused == report.chunks - 1

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.knowledge.loader import check_knowledge
+from bot.knowledge.loader import check_knowledge, load_knowledge
+from bot.retrieval.chunker import chunk_resource
 from tests.conftest import KNOWLEDGE, write_config
 
 GOOD = """---
@@ -19,6 +20,7 @@ tags: [test]
 updated: 2026-11-26
 ---
 ## Une section
+<!-- sources: https://catalyseurs-territoriaux.org/ressources-utiles -->
 Du texte.
 """
 
@@ -109,3 +111,110 @@ def test_knowledge_check_command_prints_problems_and_fails(
     assert main(["--config", str(config), "knowledge", "check"]) == 1
     out = capsys.readouterr().out
     assert f"{knowledge_copy / 'casse.md'}:1: roles: missing field" in out
+
+
+def _briefing() -> str:
+    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
+    if not briefing.exists():
+        pytest.skip("the domain briefing (../shared/research/domain.md) is not beside this checkout")
+    return briefing.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            "<!-- sources: https://catalyseurs-territoriaux.org/ressources-utiles -->\n",
+            "",
+            11,
+            "no sources marker",
+        ),
+        (
+            "ressources-utiles -->",
+            "ressources-utiles, https://www.lerameau.fr/autre-page/ -->",
+            12,
+            "https://www.lerameau.fr/autre-page/ is not in the front matter's sources",
+        ),
+        (
+            "Du texte.\n",
+            "Du texte.\n<!-- sources: https://catalyseurs-territoriaux.org/ressources-utiles -->\n",
+            14,
+            "more than one sources marker",
+        ),
+        ("## Une section\n", "Un préambule.\n\n## Une section\n", 11, "text before the first '## ' heading"),
+    ],
+)
+def test_a_section_without_its_own_known_source_is_refused(
+    knowledge_copy: Path, old: str, new: str, line: int, message: str
+) -> None:
+    problems = _problems(knowledge_copy, "x.md", GOOD.format(id="x").replace(old, new))
+    assert any(p.startswith(f"{knowledge_copy / 'x.md'}:{line}: ") and message in p for p in problems), (
+        problems
+    )
+
+
+def test_a_marker_url_may_carry_a_fragment_and_unused_front_matter_sources_are_fine(
+    knowledge_copy: Path,
+) -> None:
+    content = (
+        GOOD.format(id="x")
+        .replace("ressources-utiles -->", "ressources-utiles#page=3 -->")
+        .replace("sources:\n", "sources:\n  - https://www.lerameau.fr/le-programme-impact/\n")
+    )
+    assert _problems(knowledge_copy, "x.md", content) == []
+
+
+def test_two_resources_with_the_same_title_are_refused(knowledge_copy: Path) -> None:
+    (knowledge_copy / "x.md").write_text(GOOD.format(id="x"), encoding="utf-8")
+    twin = GOOD.format(id="y").replace('"Une ressource"', '"UNE RESSOURCÉ"')
+    (knowledge_copy / "y.md").write_text(twin, encoding="utf-8")
+    _, problems = check_knowledge(knowledge_copy)
+    twin_line = f"{knowledge_copy / 'y.md'}:3: title: duplicate title 'UNE RESSOURCÉ'"
+    assert [str(p) for p in problems] == [f"{twin_line}, also used by {knowledge_copy / 'x.md'}"]
+
+
+def test_each_passage_carries_its_own_sections_sources_without_the_marker(knowledge_copy: Path) -> None:
+    first = "https://catalyseurs-territoriaux.org/ressources-utiles"
+    second = "https://www.lerameau.fr/le-programme-impact/"
+    content = GOOD.format(id="x").replace("sources:\n", f"sources:\n  - {second}\n") + (
+        f"\n## Une autre section\n<!-- sources: {second}#page=2, {first} -->\nAutre texte.\n"
+    )
+    (knowledge_copy / "x.md").write_text(content, encoding="utf-8")
+    resource = next(r for r in load_knowledge(knowledge_copy).resources if r.id == "x")
+    chunks = chunk_resource(resource)
+    assert [(c.heading, c.url, c.sources) for c in chunks] == [
+        ("Une section", first, (first,)),
+        ("Une autre section", f"{second}#page=2", (f"{second}#page=2", first)),
+    ]
+    assert all("<!--" not in c.text and "sources:" not in c.text for c in chunks)
+
+
+def test_the_2020_figures_link_their_own_sources_not_the_co_construction_page() -> None:
+    own = ("associations.gouv.fr/un-bilan-2020", "banquedesterritoires.fr/")
+    chunks = [c for r in load_knowledge(KNOWLEDGE).resources for c in chunk_resource(r)]
+    figures = [c for c in chunks if "92 %" in c.text and "besoin d'alliances" in c.text]
+    assert len(figures) >= 3
+    assert all(any(o in c.url for o in own) for c in figures), [(c.id, c.url) for c in figures]
+    ronalpia = [c for c in chunks if "Ronalpia" in c.text]
+    assert ronalpia and all("decouvrir-le-fonds-odd-17" in c.url for c in ronalpia), [
+        (c.id, c.url) for c in ronalpia
+    ]
+
+
+def test_every_section_marker_url_comes_from_the_domain_briefing() -> None:
+    text = _briefing()
+    base, _ = check_knowledge(KNOWLEDGE)
+    unknown = {
+        (r.id, s.heading, url)
+        for r in base.resources
+        for s in r.sections
+        for url in s.sources
+        if url not in text
+    }
+    assert unknown == set()
+    assert all(r.sections for r in base.resources)
+
+
+def test_no_address_carries_the_spam_path_segment() -> None:
+    base, _ = check_knowledge(KNOWLEDGE)
+    assert not [u for r in base.resources for u in r.sources if "ecole.org" in u and "/fr/seance/" not in u]

@@ -3,6 +3,8 @@
 Deterministic and model-free: a resource qualifies for a métier when its `roles` include it; the métier's own
 fiche comes first, then resources about that métier alone, FAQ and fiches before other types; resources
 mentioning the user's context (structure, territory) are boosted. A `Searcher` may add its lexical score.
+No two recommendations of one diagnosis show the same page: each resource links the first of its passages'
+sources not shown yet, and a resource whose sources are all shown already is left out.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Recommendation:
 class _Resource:
     id: str
     title: str
-    url: str
+    urls: list[str]  # the links it may show, best first: its passages' own links, then their other sources
     type: str
     roles: tuple[str, ...]
     tokens: set[str]
@@ -58,9 +60,14 @@ def _resources(chunks: Sequence[Chunk]) -> list[_Resource]:
         resource = found.get(chunk.resource_id)
         if resource is None:
             resource = found[chunk.resource_id] = _Resource(
-                chunk.resource_id, chunk.title, chunk.url, chunk.type, chunk.roles, set()
+                chunk.resource_id, chunk.title, [], chunk.type, chunk.roles, set()
             )
+        resource.urls.append(chunk.url)
         resource.tokens.update(tokenize(chunk.lexical_text))
+    for chunk in chunks:
+        found[chunk.resource_id].urls.extend(chunk.sources)
+    for resource in found.values():
+        resource.urls = list(dict.fromkeys(resource.urls))
     return list(found.values())
 
 
@@ -92,6 +99,7 @@ def recommend(
     keywords = [tuple(tokenize(k)) for k in (diagnosis.keywords if context is None else context)]
     keywords = [k for k in keywords if k]
     given: set[str] = set()
+    shown: set[str] = set()
     result: dict[str, list[Recommendation]] = {}
     for metier in diagnosis.metiers:
         if metier.status not in wanted:
@@ -113,7 +121,14 @@ def recommend(
 
         candidates = [r for r in resources if metier.id in r.roles]
         candidates.sort(key=lambda r: (-rank(r), r.id))
-        chosen = candidates[: max(per_metier, 0)]
-        given.update(r.id for r in chosen)
-        result[metier.id] = [Recommendation(r.id, r.title, r.url) for r in chosen]
+        chosen: list[Recommendation] = []
+        for resource in candidates:
+            if len(chosen) >= per_metier:
+                break
+            url = next((u for u in resource.urls if u not in shown), None)
+            if url is not None:
+                chosen.append(Recommendation(resource.id, resource.title, url))
+                shown.add(url)
+        given.update(r.resource_id for r in chosen)
+        result[metier.id] = chosen
     return result

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.knowledge.sections import Section, parse_sections
 
 RESOURCE_TYPES = frozenset(
     {"fiche", "concept", "organisation", "dispositif", "evenement-passe", "chiffres", "ressource", "faq"}
@@ -54,6 +57,7 @@ class Resource:
     body: str
     path: Path
     body_line: int
+    sections: tuple[Section, ...] = ()
 
     @property
     def url(self) -> str:
@@ -147,6 +151,8 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
         problems.append(Problem(path, end + 1, "the resource has no text after its front matter"))
+    sections, found = parse_sections("\n".join(lines[end + 1 :]), end + 2, sources or ())
+    problems += [Problem(path, line, message) for line, message in found]
     if problems:
         return None, problems
     resource = Resource(
@@ -160,6 +166,7 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
         body=body,
         path=path,
         body_line=end + 2,
+        sections=tuple(sections),
     )
     return resource, []
 
@@ -190,11 +197,23 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
     return roles, problems
 
 
+def title_key(title: str) -> str:
+    """`title` compared case- and accent-insensitively, typographic apostrophes and spaces folded."""
+    folded = unicodedata.normalize("NFKD", title.casefold().replace("\u2019", "'").replace("\u02bc", "'"))
+    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+
+
+def _line_of(path: Path, key: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next((n for n, t in enumerate(lines, 1) if t.startswith(f"{key}:")), 1)
+
+
 def check_knowledge(directory: Path) -> tuple[KnowledgeBase, list[Problem]]:
     """Load everything under `directory`, collecting every problem instead of stopping at the first."""
     roles, problems = load_roles(directory)
     base = KnowledgeBase(roles=roles)
     seen: dict[str, Path] = {}
+    titles: dict[str, Path] = {}
     for path in sorted(directory.rglob("*.md")):
         if path.name.lower() == "readme.md":
             continue
@@ -203,16 +222,24 @@ def check_knowledge(directory: Path) -> tuple[KnowledgeBase, list[Problem]]:
         if resource is None:
             continue
         if resource.id in seen:
-            line = next(
-                n
-                for n, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if t.startswith("id:")
-            )
             problems.append(
-                Problem(path, line, f"id: duplicate id {resource.id!r}, also used by {seen[resource.id]}")
+                Problem(
+                    path,
+                    _line_of(path, "id"),
+                    f"id: duplicate id {resource.id!r}, also used by {seen[resource.id]}",
+                )
             )
             continue
         seen[resource.id] = path
+        other = titles.setdefault(title_key(resource.title), path)
+        if other != path:
+            problems.append(
+                Problem(
+                    path,
+                    _line_of(path, "title"),
+                    f"title: duplicate title {resource.title!r}, also used by {other}",
+                )
+            )
         base.resources.append(resource)
     if not base.resources and not problems:
         problems.append(Problem(directory, 0, "no resource (*.md) found"))

@@ -1,4 +1,4 @@
-"""Cut resources into passages at their `## ` headings, keeping the resource title with each passage."""
+"""Cut resources into passages at their `## ` headings, keeping the resource title and section sources."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from typing import Any
 
 from bot.knowledge import Resource
 
-CHUNKER_VERSION = 2
-_HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+CHUNKER_VERSION = 3
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)")
 
 
 @dataclass(frozen=True)
 class Chunk:
+    """One passage. `url`: the link shown with it, its section's first source; `sources`: all the sources of
+    its section (the `<!-- sources: … -->` marker, see bot.knowledge.sections)."""
+
     id: str
     resource_id: str
     title: str
@@ -25,6 +27,7 @@ class Chunk:
     type: str
     roles: tuple[str, ...]
     tags: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def embedding_text(self) -> str:
@@ -40,7 +43,8 @@ class Chunk:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**{**data, "roles": tuple(data["roles"]), "tags": tuple(data["tags"])})
+        tuples = {k: tuple(data.get(k, ())) for k in ("roles", "tags", "sources")}
+        return cls(**{**data, **tuples})
 
 
 def plain_text(markdown: str) -> str:
@@ -52,16 +56,9 @@ def plain_text(markdown: str) -> str:
 
 
 def chunk_resource(resource: Resource) -> list[Chunk]:
-    sections: list[tuple[str, list[str]]] = [("", [])]
-    for line in resource.body.splitlines():
-        match = _HEADING.match(line)
-        if match:
-            sections.append((match.group(1).strip(), []))
-        else:
-            sections[-1][1].append(line)
     chunks: list[Chunk] = []
-    for heading, lines in sections:
-        text = plain_text("\n".join(lines))
+    for section in resource.sections:
+        text = plain_text(section.text)
         if not text:
             continue
         chunks.append(
@@ -69,12 +66,13 @@ def chunk_resource(resource: Resource) -> list[Chunk]:
                 id=f"{resource.id}#{len(chunks)}",
                 resource_id=resource.id,
                 title=resource.title,
-                heading=plain_text(heading),
+                heading=plain_text(section.heading),
                 text=text,
-                url=resource.url,
+                url=section.sources[0],
                 type=resource.type,
                 roles=resource.roles,
                 tags=resource.tags,
+                sources=section.sources,
             )
         )
     return chunks
