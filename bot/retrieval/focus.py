@@ -26,11 +26,11 @@ _QUESTION_START = re.compile(
 _FOLLOW_START = re.compile(
     r"^(?:et|and|what about|how about|mais|but|aussi|also|sinon|ensuite|then)\b", re.IGNORECASE
 )
+# Words pointing back to something said before (« ce », « ça », "it" are left out: « qu'est-ce que »).
 _ANAPHORS = frozenset(
     {
         *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "celui", "celle", "ceux"),
-        *("cela", "ca", "ce", "cet", "cette", "its", "their", "they", "it", "them", "his", "her", "this"),
-        *("that", "these", "those"),
+        *("its", "their", "they", "them", "his", "her", "these", "those"),
     }
 )
 # At most this many content words: longer questions carry their own topic.
