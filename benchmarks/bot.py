@@ -40,8 +40,8 @@ import torch
 from bot.app import Services, open_services
 from bot.config import Config, load_config
 from bot.retrieval.search import Answer, Searcher
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
+from bot.testing.harness import running_application
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "config.yaml"
@@ -331,38 +331,29 @@ async def run_all(config: Config, rounds: int, say: Callable[[str], None]) -> tu
     services = await open_services(config, say=say)
     counter = CountingSearcher(services.questions.batcher.searcher)
     try:
-        async with FakeTelegram() as fake:
-            app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
-            async with app:
-                await app.post_init(app)  # type: ignore[misc]
-                await app.start()
-                assert app.updater is not None
-                await app.updater.start_polling(
-                    poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
-                )
-                watcher = ReplyWatcher(fake)
-                watch_task = asyncio.create_task(watcher.run())
-                bench = Bench(fake, services, counter, watcher, load_questions())
-                try:
-                    say("Warming up…")
-                    await warm_up(bench)
-                    results = []
-                    for number, users in enumerate(LEVELS, start=1):
-                        say(f"{users} user(s) × {rounds} questions…")
-                        results.append(
-                            await run_level(
-                                bench, users, rounds, base_user=number * 10_000, offset=number * 7
-                            )
-                        )
-                    if watcher.unexpected:
-                        say(f"warning: {watcher.unexpected} sendMessage call(s) were not the awaited reply")
-                finally:
-                    watch_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watch_task
-                    await app.updater.stop()
-                    await app.stop()
-                return results, len(fake.invalid_requests)
+        async with (
+            FakeTelegram() as fake,
+            running_application(fake, services, deliver=True, poll_timeout=10),
+        ):
+            watcher = ReplyWatcher(fake)
+            watch_task = asyncio.create_task(watcher.run())
+            bench = Bench(fake, services, counter, watcher, load_questions())
+            try:
+                say("Warming up…")
+                await warm_up(bench)
+                results = []
+                for number, users in enumerate(LEVELS, start=1):
+                    say(f"{users} user(s) × {rounds} questions…")
+                    results.append(
+                        await run_level(bench, users, rounds, base_user=number * 10_000, offset=number * 7)
+                    )
+                if watcher.unexpected:
+                    say(f"warning: {watcher.unexpected} sendMessage call(s) were not the awaited reply")
+            finally:
+                watch_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch_task
+        return results, len(fake.invalid_requests)
     finally:
         await services.close()
 

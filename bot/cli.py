@@ -52,9 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--force", action="store_true", help="re-embed every passage")
 
     knowledge = commands.add_parser("knowledge", help="knowledge base tools")
-    knowledge.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
-        "check", help="validate every file of the knowledge base"
-    )
+    knowledge_actions = knowledge.add_subparsers(dest="action", required=True, metavar="ACTION")
+    knowledge_actions.add_parser("check", help="validate every file of the knowledge base")
+    _import_parser(knowledge_actions.add_parser(
+        "import", help="import documents (PDF, DOCX, PPTX, HTML, Markdown, text) as resources"
+    ))  # fmt: skip
     diagnose = commands.add_parser(
         "diagnose", help="the self-diagnosis questionnaire, in the terminal or from a file"
     )
@@ -83,6 +85,21 @@ def _parser() -> argparse.ArgumentParser:
         "install", help="make the configured embedding model available offline"
     )
     return parser
+
+
+def _import_parser(parser: argparse.ArgumentParser) -> None:
+    import datetime as dt
+
+    parser.add_argument("path", type=Path, metavar="FILE_OR_FOLDER")
+    parser.add_argument("--source", metavar="URL", help="the document's URL (default: its file name)")
+    parser.add_argument("--title", help="the resource title (default: the document's own)")
+    parser.add_argument("--roles", metavar="ID,ID", help="métiers the resource is for")
+    parser.add_argument("--tags", metavar="TAG,TAG", help="tags of the resource")
+    parser.add_argument("--type", default="ressource", help="resource type (default: ressource)")
+    parser.add_argument(
+        "--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the document's date"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would be written, write nothing")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,13 +217,15 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def _answer_text(answer: Answer, language: str) -> str:
+    from bot.retrieval.citation import citation
+
     lines: list[str] = []
     if answer.answered:
         best, leads = answer.hits[0], answer.hits[1:]
         lines += [
             best.passage,
             "",
-            text("ask_answer_source", language, title=best.chunk.title),
+            citation(best.chunk, language) or text("ask_answer_source", language, title=best.chunk.title),
             best.chunk.url,
         ]
         if leads:
@@ -304,6 +323,8 @@ def _knowledge(config: Config, args: argparse.Namespace) -> int:
     from bot.diagnosis.questionnaire import DIAGNOSTIC_FILE, check_diagnostic
     from bot.knowledge.loader import check_knowledge
 
+    if args.action == "import":
+        return _knowledge_import(config, args)
     knowledge = config.path(config.knowledge_dir)
     base, problems = check_knowledge(knowledge)
     if (knowledge / DIAGNOSTIC_FILE).exists():
@@ -315,6 +336,21 @@ def _knowledge(config: Config, args: argparse.Namespace) -> int:
         return 1
     print(f"{len(base.resources)} resources, {len(base.roles)} métiers and the questionnaire: all valid.")
     return 0
+
+
+def _knowledge_import(config: Config, args: argparse.Namespace) -> int:
+    from bot.knowledge.importing import DocumentImporter, ImportOptions
+    from bot.knowledge.importing.cli import run_import, words
+
+    importer = DocumentImporter(
+        config.path(config.knowledge_dir),
+        folder=config.importer.folder,
+        max_bytes=int(config.importer.max_file_mb * 1024 * 1024),
+    )
+    options = ImportOptions(
+        args.source, args.title, words(args.roles), words(args.tags), args.type, args.date
+    )
+    return run_import(importer, args.path, options, dry_run=args.dry_run, out=sys.stdout, err=sys.stderr)
 
 
 def _model(config: Config, args: argparse.Namespace) -> int:
@@ -415,11 +451,9 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
 def _events(config: Config, args: argparse.Namespace) -> int:
     import asyncio
 
+    from bot.app import open_event_service
     from bot.events.importer import EventImportError, load_events_file
-    from bot.events.planning import parse_offsets
-    from bot.events.service import EventService
-    from bot.storage.database import open_database
-    from bot.storage.repository import EventFields
+    from bot.events.records import EventFields
 
     try:
         imported = load_events_file(args.file)
@@ -431,9 +465,8 @@ def _events(config: Config, args: argparse.Namespace) -> int:
         raise Failure(f"{args.file}: {exc}") from exc
 
     async def store() -> dict[str, int]:
-        database = await open_database(config.database.url, config.base_dir)
+        database, service = await open_event_service(config)
         outcomes = {"created": 0, "updated": 0, "unchanged": 0, "cancelled": 0}
-        service = EventService(database.storage, parse_offsets(config.events.reminder_offsets))
         try:
             for item in imported:
                 fields = EventFields(
@@ -445,11 +478,12 @@ def _events(config: Config, args: argparse.Namespace) -> int:
                     item.description,
                     item.audience,
                 )
-                event, outcome = await database.storage.upsert_event(item.uid, fields)
+                # a new time or a cancellation tells the subscribers, through the outbox
+                _, outcome, cancelled = await service.import_event(
+                    item.uid, fields, cancelled=item.status == "cancelled"
+                )
                 outcomes[str(outcome)] += 1
-                if item.status == "cancelled" and event.status != "cancelled":
-                    await service.cancel(event.id)  # subscribers are told, through the outbox
-                    outcomes["cancelled"] += 1
+                outcomes["cancelled"] += cancelled
         finally:
             await database.close()
         return outcomes

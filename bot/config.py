@@ -18,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from bot.errors import CatabotError
+
 DEFAULT_CONFIG_FILE = "config.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(CatabotError, ValueError):
     """A configuration value is missing or wrong; the message names the key."""
 
 
@@ -82,6 +84,12 @@ class AnnouncementsConfig:
 
 
 @dataclass(frozen=True)
+class ImporterConfig:
+    max_file_mb: float = 20.0
+    folder: str = "documents"
+
+
+@dataclass(frozen=True)
 class Config:
     knowledge_dir: str = "knowledge"
     index_dir: str = "index"
@@ -94,6 +102,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     announcements: AnnouncementsConfig = field(default_factory=AnnouncementsConfig)
+    importer: ImporterConfig = field(default_factory=ImporterConfig)
     base_dir: Path = field(default=Path("."), compare=False)
 
     def path(self, value: str) -> Path:
@@ -217,6 +226,11 @@ def _validate(config: Config, source: str) -> None:
         (
             all(re.fullmatch(r"[a-z0-9-]{1,30}", t) for t in config.announcements.topics),
             "announcements.topics: short ids of lowercase letters, digits and hyphens (at most 30)",
+        ),
+        (config.importer.max_file_mb > 0, "importer.max_file_mb: megabytes, above 0"),
+        (
+            re.fullmatch(r"[a-z0-9][a-z0-9_-]*", config.importer.folder) is not None,
+            "importer.folder: one folder name of lowercase letters, digits, hyphens",
         ),
         (
             config.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},

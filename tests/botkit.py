@@ -13,8 +13,8 @@ from telegram.ext import Application
 
 from bot.app import Services, open_services
 from bot.config import Config, load_config
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.fake_api import FakeTelegram, SentMessage
+from bot.testing import FakeTelegram, SentMessage
+from bot.testing.harness import running_application
 from tests.conftest import write_config
 
 ADMIN = 1
@@ -61,19 +61,8 @@ async def running_bot(
         async with AsyncExitStack() as stack:
             if fake is None:
                 fake = await stack.enter_async_context(FakeTelegram())
-            app = build_application(
-                fake.token, services, api_root=fake.api_root, rate_limit=False, deliver=False
-            )
-            async with app:
-                await app.post_init(app)  # type: ignore[misc]
-                await app.start()
-                assert app.updater is not None
-                await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-                try:
-                    yield BotEnv(fake, services, app)
-                finally:
-                    await app.updater.stop()
-                    await app.stop()
+            app = await stack.enter_async_context(running_application(fake, services))
+            yield BotEnv(fake, services, app)
     finally:
         if own:
             await services.close()

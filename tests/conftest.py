@@ -11,6 +11,13 @@ pytest_plugins = ["tests.storage_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
+DOMAIN_SOURCES = Path(__file__).resolve().parent / "data" / "domain_sources.txt"
+
+
+def domain_sources() -> set[str]:
+    """The source URLs of the domain briefing (tests/data/domain_sources.txt, comments left out)."""
+    lines = DOMAIN_SOURCES.read_text(encoding="utf-8").splitlines()
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
 def write_config(

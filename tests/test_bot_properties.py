@@ -16,9 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.storage.repository import EventFields
-from bot.telegram.fake_api import FakeTelegram
+from bot.events.records import EventFields
+from bot.testing import FakeTelegram
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
+
+pytestmark = pytest.mark.slow  # random traffic through the whole bot
 
 T = TypeVar("T")
 USERS = (ADMIN, 101, 102)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,41 +13,24 @@ import httpx
 import pytest
 
 from bot.app import open_services
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.fake_api import FakeTelegram
+from bot.testing import FakeTelegram
+from bot.testing.harness import Webhook, running_application
 from tests.botkit import bot_config, running_bot
 from tests.conftest import ROOT, write_config
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_webhook_mode_with_secret(tmp_path: Path, knowledge_copy: Path) -> None:
     config = bot_config(tmp_path, knowledge_copy)
     services = await open_services(config, say=lambda _: None)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/telegram"
+    webhook = Webhook(secret="s3cret")
     async with FakeTelegram() as fake:
-        app = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False, deliver=False)
-        async with app:
-            await app.post_init(app)  # type: ignore[misc]
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_webhook(
-                listen="127.0.0.1", port=port, url_path="telegram", webhook_url=url,
-                secret_token="s3cret", allowed_updates=ALLOWED_UPDATES,
-            )  # fmt: skip
+        async with running_application(fake, services, webhook=webhook):
             await fake.user_sends(60, "/start")
             await fake.wait_for(lambda: len(fake.sent_to(60)) == 1)
             assert "Réseau des catalyseurs" in fake.sent_to(60)[0].text
             async with httpx.AsyncClient() as client:
-                forged = await client.post(url, json={"update_id": 999, "message": {}})
+                forged = await client.post(webhook.url, json={"update_id": 999, "message": {}})
             assert forged.status_code == 403
-            await app.updater.stop()
-            await app.stop()
         assert fake.invalid_requests == []
     await services.close()
 
@@ -64,7 +46,7 @@ async def test_settings_survive_a_restart(tmp_path: Path, knowledge_copy: Path) 
     async with running_bot(config) as second:
         welcome = await second.say(70, "/start")
         assert welcome.text.startswith("Hello!")
-        assert (await second.services.storage.stats()).questions == 1
+        assert (await second.services.database.storage.questions.stats()).questions == 1
 
 
 def _subprocess_env(tmp_path: Path, knowledge: Path, **extra: str) -> dict[str, str]:
@@ -75,6 +57,7 @@ def _subprocess_env(tmp_path: Path, knowledge: Path, **extra: str) -> dict[str, 
     return {**env, "CATABOT_CONFIG": str(config), **extra}
 
 
+@pytest.mark.slow
 async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, knowledge_copy: Path) -> None:
     async with FakeTelegram() as fake:
         env = _subprocess_env(
@@ -99,6 +82,7 @@ async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, k
         assert fake.token not in stderr.decode(), "the token never appears in the logs"
 
 
+@pytest.mark.slow
 def test_sandbox_chat_runs_the_real_handlers(tmp_path: Path, knowledge_copy: Path) -> None:
     env = _subprocess_env(tmp_path, knowledge_copy)
     script = "/start\n1\nQu'est-ce qu'un tiers-lieu ?\n/quitter\n"
@@ -115,6 +99,7 @@ def test_sandbox_chat_runs_the_real_handlers(tmp_path: Path, knowledge_copy: Pat
     assert "Pas de TELEGRAM_BOT_TOKEN" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["retrieval:\n  leads: many\n"])
 def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path, bad: str) -> None:
     (tmp_path / "config.yaml").write_text(bad, encoding="utf-8")
@@ -125,3 +110,28 @@ def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path, bad: s
     )  # fmt: skip
     assert result.returncode == 2
     assert "retrieval.leads: expected an integer" in result.stderr
+
+
+NO_FAKE_IN_PRODUCTION = """
+import sys
+from telegram.ext import Application
+
+started = []
+Application.run_polling = lambda self, **kwargs: started.append("polling")
+Application.run_webhook = lambda self, **kwargs: started.append("webhook")
+import bot.cli
+
+assert bot.cli.main(["run"]) == 0 and started == ["polling"], started
+print(sorted(name for name in sys.modules if name.split(".")[:2] == ["bot", "testing"]))
+"""
+
+
+@pytest.mark.slow
+def test_catabot_run_with_a_token_never_imports_bot_testing(tmp_path: Path, knowledge_copy: Path) -> None:
+    env = _subprocess_env(tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN="123456:TEST")
+    result = subprocess.run(
+        [sys.executable, "-c", NO_FAKE_IN_PRODUCTION], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"bot.testing modules loaded by `catabot run`: {result.stdout}"

@@ -26,7 +26,6 @@ from bot.delivery.sender import (
     Skip,
     Transient,
 )
-from bot.telegram.fake_api import TINY_PNG, FakeTelegram
 from bot.telegram.transport import (
     Outgoing,
     TelegramTransport,
@@ -34,6 +33,7 @@ from bot.telegram.transport import (
     retry_after_seconds,
     translate_error,
 )
+from bot.testing import TINY_PNG, FakeTelegram
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 # PTB's own RetryAfter.__init__ reads the deprecated int `retry_after` (ours reads it with the warning muted).

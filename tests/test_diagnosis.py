@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,11 +34,11 @@ from bot.diagnosis.questionnaire import (
     open_questionnaire,
 )
 from bot.diagnosis.recommend import Recommendation, recommend
+from bot.errors import Problem
 from bot.knowledge import load_knowledge
-from bot.knowledge.loader import Problem
 from bot.retrieval.chunker import Chunk, chunk_resource
 from bot.retrieval.lexical import LexicalIndex
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, domain_sources
 
 METIERS = ("dialogue-territorial", "experimentations-collectives", "accompagnements", "gestion-lieu")
 
@@ -94,11 +93,7 @@ def test_the_repository_questionnaire_is_valid(q: Questionnaire) -> None:
 
 
 def test_the_questionnaire_sources_come_from_the_domain_briefing(q: Questionnaire) -> None:
-    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
-    if not briefing.exists():
-        pytest.skip("the domain briefing is not beside the repository")
-    known = set(re.findall(r"https?://[^\s)\]>;,]+", briefing.read_text(encoding="utf-8")))
-    assert set(q.sources) <= known
+    assert q.sources and set(q.sources) <= domain_sources()
 
 
 # --- scoring ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from bot.embedding import e5_build
 from bot.embedding.e5_build import E5_SMALL_ID, ModelBuildError, build_e5_small
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 QUESTIONS = [
     "Comment une association peut-elle obtenir une subvention de la commune ?",

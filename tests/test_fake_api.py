@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, Re
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.helpers import escape_markdown
 
-from bot.telegram.fake_api import TINY_PNG, FakeTelegram, SentMessage
+from bot.testing import TINY_PNG, FakeTelegram, SentMessage
 
 USER = 42
 
@@ -386,7 +387,8 @@ async def test_webhook_blocks_get_updates(tg: FakeTelegram, bot: Bot) -> None:
         await bot.set_webhook("http://127.0.0.1:9/hook", secret_token="not allowed!")
     await bot.set_webhook("http://127.0.0.1:9/hook", secret_token="ok_token-1")
     info = await bot.get_webhook_info()
-    assert info.url == "http://127.0.0.1:9/hook" and info.pending_update_count >= 0
+    assert info.url == "http://127.0.0.1:9/hook"
+    assert info.pending_update_count == 1, "the fixture's 'hello' cannot reach port 9: it stays pending"
     with pytest.raises(Conflict):
         await bot.get_updates()
     await bot.delete_webhook(drop_pending_updates=True)
@@ -502,6 +504,82 @@ async def test_application_in_webhook_mode(tg: FakeTelegram) -> None:
         await app.stop()
         await app.shutdown()
     assert [m.text for m in tg.sent_to(USER)] == ["Bienvenue"]
+
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+@asynccontextmanager
+async def instance(tg: FakeTelegram, name: str) -> AsyncIterator[tuple[AnyApp, str]]:
+    """One bot instance of tg's token, talking through its own API root, answering /start with its name."""
+
+    async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message
+        await update.effective_message.reply_text(name)
+
+    root = tg.instance_root(name)
+    builder = ApplicationBuilder().token(tg.token).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+    app = builder.build()
+    app.add_handler(CommandHandler("start", reply))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    await app.initialize()
+    await app.start()
+    assert app.updater
+    await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook", webhook_url=url)
+    try:
+        yield app, url
+    finally:
+        if app.updater.running:
+            await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def start_from_users(tg: FakeTelegram, users: range) -> dict[int, list[str | None]]:
+    for user in users:
+        await tg.user_sends(user, "/start")
+    await tg.wait_for(lambda: all(tg.sent_to(user) for user in users))
+    return {user: [m.text for m in tg.sent_to(user)] for user in users}
+
+
+async def test_webhooks_of_several_instances_take_turns(tg: FakeTelegram) -> None:
+    async with instance(tg, "a") as (_, url_a), instance(tg, "b") as (app_b, url_b):
+        assert tg.webhook_urls == [url_a, url_b]
+        info = await app_b.bot.get_webhook_info()
+        assert info.url == url_b, "each instance sees its own webhook"
+        replies = await start_from_users(tg, range(100, 106))
+        assert replies == {user: [["a", "b"][i % 2]] for i, user in enumerate(range(100, 106))}
+        delivered = [(d.update_id, d.url, d.status) for d in tg.webhook_deliveries]
+        assert len(delivered) == 6 and {d[0] for d in delivered} == set(range(1, 7)), "each update once"
+        assert [d[1] for d in delivered] == [url_a, url_b] * 3 and {d[2] for d in delivered} == {200}
+
+        await app_b.bot.delete_webhook()  # removes b's URL only
+        assert tg.webhook_urls == [url_a]
+        assert await start_from_users(tg, range(200, 203)) == {user: ["a"] for user in range(200, 203)}
+        with pytest.raises(Conflict):  # a's webhook is still active
+            await app_b.bot.get_updates()
+    assert [error.split(";")[0] for error in take_invalid(tg)] == [
+        "Conflict: can't use getUpdates method while webhook is active"
+    ]
+
+
+async def test_an_instance_that_is_down_gets_nothing_and_loses_nothing(tg: FakeTelegram) -> None:
+    async with instance(tg, "a"), instance(tg, "b") as (app_b, url_b):
+        assert app_b.updater
+        await app_b.updater.stop()  # b's server is gone, its webhook still registered (a crash)
+        replies = await start_from_users(tg, range(300, 304))
+        assert replies == {user: ["a"] for user in range(300, 304)}, "every update once, all to a"
+        failed = [d for d in tg.webhook_deliveries if d.status != 200]
+        assert failed and {d.url for d in failed} == {url_b} and {d.status for d in failed} == {0}
+        info = await app_b.bot.get_webhook_info()
+        assert info.pending_update_count == 0 and "Connection failed" in (info.last_error_message or "")
+
+
+async def test_an_instance_name_must_fit_in_a_path(tg: FakeTelegram) -> None:
+    for bad_name in ("", "a/b", "file", "bot1", "é"):
+        with pytest.raises(ValueError, match="instance name"):
+            tg.instance_root(bad_name)
 
 
 def test_sent_message_helpers() -> None:

@@ -7,7 +7,7 @@ import pytest
 from bot.cli import main
 from bot.knowledge.loader import check_knowledge, load_knowledge
 from bot.retrieval.chunker import chunk_resource
-from tests.conftest import KNOWLEDGE, write_config
+from tests.conftest import KNOWLEDGE, domain_sources, write_config
 
 GOOD = """---
 id: {id}
@@ -38,12 +38,9 @@ def test_the_repository_knowledge_base_is_valid() -> None:
 
 
 def test_every_source_comes_from_the_domain_briefing() -> None:
-    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
-    if not briefing.exists():
-        pytest.skip("the domain briefing (../shared/research/domain.md) is not beside this checkout")
-    text = briefing.read_text(encoding="utf-8")
+    known = domain_sources()
     base, _ = check_knowledge(KNOWLEDGE)
-    unknown = {(r.id, url) for r in base.resources for url in r.sources if url not in text}
+    unknown = {(r.id, url) for r in base.resources for url in r.sources if url not in known}
     assert unknown == set()
 
 
@@ -111,13 +108,6 @@ def test_knowledge_check_command_prints_problems_and_fails(
     assert main(["--config", str(config), "knowledge", "check"]) == 1
     out = capsys.readouterr().out
     assert f"{knowledge_copy / 'casse.md'}:1: roles: missing field" in out
-
-
-def _briefing() -> str:
-    briefing = KNOWLEDGE.parent.parent / "shared" / "research" / "domain.md"
-    if not briefing.exists():
-        pytest.skip("the domain briefing (../shared/research/domain.md) is not beside this checkout")
-    return briefing.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -202,14 +192,14 @@ def test_the_2020_figures_link_their_own_sources_not_the_co_construction_page() 
 
 
 def test_every_section_marker_url_comes_from_the_domain_briefing() -> None:
-    text = _briefing()
+    known = domain_sources()
     base, _ = check_knowledge(KNOWLEDGE)
     unknown = {
         (r.id, s.heading, url)
         for r in base.resources
         for s in r.sections
         for url in s.sources
-        if url not in text
+        if url.split("#", 1)[0] not in known
     }
     assert unknown == set()
     assert all(r.sections for r in base.resources)
@@ -218,3 +208,35 @@ def test_every_section_marker_url_comes_from_the_domain_briefing() -> None:
 def test_no_address_carries_the_spam_path_segment() -> None:
     base, _ = check_knowledge(KNOWLEDGE)
     assert not [u for r in base.resources for u in r.sources if "ecole.org" in u and "/fr/seance/" not in u]
+
+
+def test_an_imported_document_is_cited_by_its_file_name_and_dated(knowledge_copy: Path) -> None:
+    content = (
+        GOOD.format(id="x")
+        .replace(
+            "  - https://catalyseurs-territoriaux.org/ressources-utiles",
+            "  - atelier.pdf\ndocument_date: 2021-06-02\nlanguage: fr\nimported_from: atelier.pdf",
+        )
+        .replace(
+            "sources: https://catalyseurs-territoriaux.org/ressources-utiles", "sources: atelier.pdf#page=2"
+        )
+    )
+    assert _problems(knowledge_copy, "x.md", content) == []
+    resource = check_knowledge(knowledge_copy)[0].by_id()["x"]
+    assert resource.sources == ("atelier.pdf",) and resource.imported_from == "atelier.pdf"
+    assert resource.document_date is not None and resource.document_date.isoformat() == "2021-06-02"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        ("  - un dossier/atelier.pdf", "sources: must be a non-empty list of http(s) URLs"),
+        ("  - atelier.pdf\ndocument_date: juin 2021", "document_date: must be a date"),
+        ("  - atelier.pdf\nimported_from: ''", "imported_from: must be a non-empty text"),
+    ],
+)
+def test_wrong_import_fields_are_reported(knowledge_copy: Path, replacement: str, message: str) -> None:
+    content = GOOD.format(id="x").replace(
+        "  - https://catalyseurs-territoriaux.org/ressources-utiles", replacement
+    )
+    assert any(message in p for p in _problems(knowledge_copy, "x.md", content))

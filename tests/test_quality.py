@@ -14,7 +14,7 @@ from bot.retrieval.evaluate import Metrics, evaluate, load_cases
 from bot.retrieval.search import Searcher
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -12,34 +12,28 @@ from typing import Any
 
 import yaml
 
-from bot.knowledge.sections import Section, parse_sections
+from bot.errors import Problem, ProblemsError
+from bot.knowledge.sections import Section, is_source, parse_sections
 
 RESOURCE_TYPES = frozenset(
     {"fiche", "concept", "organisation", "dispositif", "evenement-passe", "chiffres", "ressource", "faq"}
 )
 REQUIRED_FIELDS = ("id", "title", "type", "sources", "roles", "tags", "updated")
+# Written by `catabot knowledge import`: the document's own date, its language, the source it came from.
+OPTIONAL_FIELDS = ("document_date", "language", "imported_from")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ROLES_FILE = "roles.yaml"
+# An imported document without a URL is cited by its file name (`atelier.pdf`).
+
+
+class KnowledgeError(ProblemsError):
+    """`knowledge/` has problems (`problems`: each `file:line: what`)."""
 
 
 @dataclass(frozen=True)
-class Problem:
-    path: Path
-    line: int
-    message: str
+class Metier:
+    """One of the catalyseurs' métiers (`knowledge/roles.yaml`)."""
 
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-class KnowledgeError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class Role:
     id: str
     label: str
     summary: str
@@ -58,6 +52,9 @@ class Resource:
     path: Path
     body_line: int
     sections: tuple[Section, ...] = ()
+    document_date: dt.date | None = None
+    language: str = ""
+    imported_from: str = ""
 
     @property
     def url(self) -> str:
@@ -67,7 +64,7 @@ class Resource:
 @dataclass
 class KnowledgeBase:
     resources: list[Resource] = field(default_factory=list)
-    roles: list[Role] = field(default_factory=list)
+    roles: list[Metier] = field(default_factory=list)
 
     def by_id(self) -> dict[str, Resource]:
         return {r.id: r for r in self.resources}
@@ -121,7 +118,7 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
     for key in REQUIRED_FIELDS:
         if key not in meta or meta[key] is None:
             problems.append(Problem(path, 1, f"{key}: missing field"))
-    for key in sorted(set(meta) - set(REQUIRED_FIELDS)):
+    for key in sorted(set(meta) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS)):
         bad(key, "unknown field")
     rid, title, kind = meta.get("id"), meta.get("title"), meta.get("type")
     if "id" in meta and not (isinstance(rid, str) and ID_PATTERN.match(rid)):
@@ -133,8 +130,8 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
     if "type" in meta and kind not in RESOURCE_TYPES:
         bad("type", f"unknown type {kind!r} (known: {', '.join(sorted(RESOURCE_TYPES))})")
     sources = _string_list(meta.get("sources"))
-    if "sources" in meta and (not sources or not all(s.startswith(("http://", "https://")) for s in sources)):
-        bad("sources", "must be a non-empty list of http(s) URLs")
+    if "sources" in meta and (not sources or not all(is_source(s) for s in sources)):
+        bad("sources", "must be a non-empty list of http(s) URLs (or the file name of an imported document)")
     roles = _string_list(meta.get("roles")) if meta.get("roles") != [] else []
     known = set(known_roles)
     if "roles" in meta and roles is None:
@@ -148,6 +145,12 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
     updated = meta.get("updated")
     if "updated" in meta and not isinstance(updated, dt.date):
         bad("updated", f"must be a date written YYYY-MM-DD, got {updated!r}")
+    document_date = meta.get("document_date")
+    if document_date is not None and not isinstance(document_date, dt.date):
+        bad("document_date", f"must be a date written YYYY-MM-DD, got {document_date!r}")
+    for key in ("language", "imported_from"):
+        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
+            bad(key, "must be a non-empty text")
     body = "\n".join(lines[end + 1 :]).strip()
     if not body:
         problems.append(Problem(path, end + 1, "the resource has no text after its front matter"))
@@ -167,11 +170,14 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
         path=path,
         body_line=end + 2,
         sections=tuple(sections),
+        document_date=document_date if isinstance(document_date, dt.date) else None,
+        language=str(meta.get("language", "")),
+        imported_from=str(meta.get("imported_from", "")),
     )
     return resource, []
 
 
-def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
+def load_roles(directory: Path) -> tuple[list[Metier], list[Problem]]:
     path = directory / ROLES_FILE
     if not path.exists():
         return [], [Problem(path, 1, "file not found")]
@@ -185,7 +191,7 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
     entries = data.get("roles") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         return [], [Problem(path, 1, "roles: expected a list of métiers")]
-    roles: list[Role] = []
+    roles: list[Metier] = []
     problems: list[Problem] = []
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not all(
@@ -193,7 +199,7 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
         ):
             problems.append(Problem(path, 1, f"roles[{number}]: needs the text fields id, label and summary"))
             continue
-        roles.append(Role(entry["id"], entry["label"], entry["summary"]))
+        roles.append(Metier(entry["id"], entry["label"], entry["summary"]))
     return roles, problems
 
 

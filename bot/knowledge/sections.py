@@ -93,10 +93,18 @@ def parse_sections(
             problems.append((number, f"{where}: the sources marker lists no URL"))
             continue
         for url in urls:
-            if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
-                problems.append((number, f"{where}: {url!r} is not an http(s) URL"))
+            if not is_source(without_fragment(url)) or any(c.isspace() for c in url):
+                problems.append((number, f"{where}: {url!r} is not an http(s) URL or a file name"))
             elif without_fragment(url) not in known:
                 problems.append((number, f"{where}: {url} is not in the front matter's sources"))
         if text:
             sections.append(Section(draft.heading, text, urls, draft.line))
     return sections, problems
+
+
+_FILE_SOURCE = re.compile(r"^[^\s/\\#]+\.[A-Za-z0-9]{1,5}$")
+
+
+def is_source(value: str) -> bool:
+    """An http(s) URL, or the file name an imported document is cited by when it has no URL."""
+    return value.startswith(("http://", "https://")) or _FILE_SOURCE.match(value) is not None

@@ -28,6 +28,9 @@ class Chunk:
     roles: tuple[str, ...]
     tags: tuple[str, ...]
     sources: tuple[str, ...] = ()
+    # Set for passages of an imported document: its own date (ISO, "" when unknown).
+    imported: bool = False
+    document_date: str = ""
 
     @property
     def embedding_text(self) -> str:
@@ -73,6 +76,8 @@ def chunk_resource(resource: Resource) -> list[Chunk]:
                 roles=resource.roles,
                 tags=resource.tags,
                 sources=section.sources,
+                imported=bool(resource.imported_from),
+                document_date=resource.document_date.isoformat() if resource.document_date else "",
             )
         )
     return chunks

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bot.errors import CatabotError
 from bot.retrieval.abstention import Evidence, fit_field_threshold, fit_logistic, weights_key
 from bot.retrieval.search import Answer, Mode, Searcher
 from bot.text import normalize_for_match
@@ -22,7 +23,7 @@ MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
 KINDS = ("in-field", "off-topic")
 
 
-class EvalFileError(ValueError):
+class EvalFileError(CatabotError, ValueError):
     pass
 
 

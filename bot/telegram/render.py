@@ -9,6 +9,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import LANGUAGES, text
+from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Answer, Hit
 from bot.telegram import callbacks
 
@@ -61,7 +62,10 @@ def _short(title: str) -> str:
 
 
 def hit_message(hit: Hit, language: str) -> str:
-    return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=hit.chunk.title)
+    title = citation(hit.chunk, language) or hit.chunk.title
+    if not is_link(hit.chunk.url):  # a document imported without a URL is cited by its file name
+        return html_text("answer_unlinked", language, passage=hit.passage, title=f"{title} ({hit.chunk.url})")
+    return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=title)
 
 
 def answer_reply(answer: Answer, question_id: int | None, language: str) -> Reply:
@@ -73,7 +77,9 @@ def answer_reply(answer: Answer, question_id: int | None, language: str) -> Repl
         language = answer.language
     if question_id is None:
         links = "".join(
-            f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>' for h in answer.hits
+            f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>'
+            for h in answer.hits
+            if is_link(h.url)
         )
         body = html_text("off_topic", language)
         if links:

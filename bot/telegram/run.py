@@ -8,13 +8,16 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.app import open_services
 from bot.config import Config, ConfigError
 from bot.messages import text
-from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application, stop_delivery
-from bot.telegram.fake_api import FakeTelegram, SentMessage
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.transport import DEFAULT_API_ROOT
+
+if TYPE_CHECKING:  # the fake Bot API is for the sandbox only: `catabot run` with a token never loads it
+    from bot.testing import FakeTelegram, SentMessage
 
 log = logging.getLogger(__name__)
 SANDBOX_USER = 1000
@@ -64,24 +67,17 @@ class Sandbox:
         print(line, file=self.out, flush=True)
 
     async def run(self) -> None:
+        from bot.testing import FakeTelegram
+        from bot.testing.harness import running_application
+
         async with FakeTelegram() as fake:
             services = await open_services(self.config, say=lambda m: log.info("%s", m))
-            application = build_application(fake.token, services, api_root=fake.api_root, rate_limit=False)
-            async with application:
-                await application.post_init(application)  # type: ignore[misc]
-                await application.start()
-                assert application.updater is not None
-                await application.updater.start_polling(
-                    poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
-                )
-                self.say(text("sandbox_intro", self.language))
-                try:
+            try:
+                async with running_application(fake, services, deliver=True):
+                    self.say(text("sandbox_intro", self.language))
                     await self._converse(fake)
-                finally:
-                    await application.updater.stop()
-                    await application.stop()
-                    await stop_delivery(application)
-            await services.close()
+            finally:
+                await services.close()
         self.say(text("sandbox_bye", self.language))
 
     async def _converse(self, fake: FakeTelegram) -> None:

@@ -1,0 +1,93 @@
+"""Run the real application against the fake Bot API: one start-up for the sandbox, the tests and the
+benchmarks.
+
+    async with FakeTelegram() as fake, running_application(fake, services) as application:
+        await fake.user_sends(42, "/start")
+
+The application is the one `catabot run` builds (`build_application`), with `post_init` run (scheduler
+jobs, bot commands, the delivery runtime when `deliver`), then polling the fake, or serving a webhook on
+127.0.0.1 when `webhook` is given. On exit it stops in the reverse order; `services` stay open (the
+caller owns them).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from telegram.ext import Application
+
+from bot.app import Services
+from bot.telegram.app import ALLOWED_UPDATES, build_application, stop_delivery
+from bot.telegram.run import WEBHOOK_PATH
+from bot.testing.server import FakeTelegram
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a webhook server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where the application serves its webhook: http://127.0.0.1:{port}/telegram, checked with `secret`."""
+
+    port: int = field(default_factory=free_port)
+    secret: str = "s3cret"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{WEBHOOK_PATH}"
+
+
+@asynccontextmanager
+async def running_application(
+    fake: FakeTelegram,
+    services: Services,
+    *,
+    deliver: bool = False,
+    webhook: Webhook | None = None,
+    poll_timeout: int = 1,
+    instance: str | None = None,
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The started application, receiving `fake`'s updates.
+
+    deliver: run the outbox sender (announcements, reminders) as `catabot run` does.
+    webhook: serve updates on `webhook.url` (the fake POSTs them) instead of long polling.
+    poll_timeout: seconds of one getUpdates long poll (the wait before a stop is noticed).
+    instance: talk to the fake through `fake.instance_root(instance)`, one instance among several of
+    the same bot (webhooks then rotate over the instances: see `bot.testing.updates`).
+    The rate limiter is off: the fake is local and floods only when a test scripts it.
+    """
+    api_root = fake.api_root if instance is None else fake.instance_root(instance)
+    application = build_application(
+        fake.token, services, api_root=api_root, rate_limit=False, deliver=deliver
+    )
+    async with application:
+        await application.post_init(application)  # type: ignore[misc]
+        await application.start()
+        updater = application.updater
+        assert updater is not None
+        if webhook is None:
+            await updater.start_polling(
+                poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            await updater.start_webhook(
+                listen="127.0.0.1",
+                port=webhook.port,
+                url_path=WEBHOOK_PATH,
+                webhook_url=webhook.url,
+                secret_token=webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        try:
+            yield application
+        finally:
+            await updater.stop()
+            await application.stop()
+            await stop_delivery(application)
