@@ -5,8 +5,9 @@ the dense similarity of the best passage and how far it stands above the tenth (
 question's content words the passage holds (`coverage`), the same weighted by how rare each word is in the
 knowledge base, a word the base never uses weighing most (`topical`: « salaire » is the point of « le salaire
 d'un catalyseur », « catalyseur » is not), how many of the question's words the base knows at all, and
-whether both retrievers agree. A question in another language than French is judged on the dense evidence
-only (its words cannot be expected in French passages), with weights of its own (key "<model>@foreign").
+whether both retrievers agree. A question in another language than French cannot be expected to use the
+passages' words: its words are compared by cognates (`LexicalIndex.overlap`), with weights of its own (key
+"<model>@foreign").
 Weights are fitted by `catabot eval --calibrate` on labelled questions and stored in `calibration.json`.
 """
 
@@ -39,13 +40,10 @@ class Evidence:
 
     def vector(self) -> npt.NDArray[np.float64]:
         values = [0.0 if math.isnan(v) else float(v) for v in astuple(self)[: len(FEATURES)]]
-        if self.foreign:
-            values = [v if name in _DENSE_FEATURES else 0.0 for name, v in zip(FEATURES, values, strict=True)]
         return np.array(values, dtype=np.float64)
 
 
 FEATURES = tuple(f.name for f in fields(Evidence) if f.name != "foreign")
-_DENSE_FEATURES = ("dense", "margin")
 
 
 @lru_cache(maxsize=8)

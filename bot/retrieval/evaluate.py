@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,8 @@ def calibrate(searcher: Searcher, cases: list[Case]) -> dict[str, dict[str, floa
     """Weights of the answer/abstain decision, by calibration.json key.
 
     French questions fit the full evidence; the weights for other languages are fitted on every question
-    seen through dense evidence only, since an English question's words are not expected in French text.
+    seen as foreign (their words compared by cognates), since an English question's words are not expected
+    in French text.
     """
     found = [(e, c) for c in cases if (e := searcher.evidence(c.question)) is not None]
     samples, labels = [e for e, _ in found], [not c.abstain for _, c in found]
@@ -213,5 +214,7 @@ def calibrate(searcher: Searcher, cases: list[Case]) -> dict[str, dict[str, floa
             **fit_logistic([s for s, _ in french], [y for _, y in french]),
             "field": field,
         },
-        weights_key(model, True): fit_logistic([replace(s, foreign=True) for s in samples], labels),
+        weights_key(model, True): fit_logistic(
+            [s for s in samples if s.foreign], [y for s, y in zip(samples, labels, strict=True) if s.foreign]
+        ),
     }

@@ -8,6 +8,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,25 @@ def _closest(token: str, vocabulary: frozenset[str]) -> str:
     return _closest_cached(token, vocabulary)
 
 
+# Letters two tokens share to be cognates across languages (catalyst/catalyseur, observatory/observatoire).
+COGNATE_PREFIX = 5
+
+
+def cognate_key(token: str) -> str:
+    return token[:COGNATE_PREFIX]
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Shares (0–1) of the question's words: held by the passage (`coverage`), known to the base at all
+    (`known`), and held by the passage weighted by rarity in the base, an unknown word weighing most
+    (`topical`)."""
+
+    coverage: float
+    known: float
+    topical: float
+
+
 class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         self._size = len(texts)
@@ -70,6 +90,8 @@ class LexicalIndex:
         self.token_sets = [frozenset(tokens) for tokens in corpus]
         self._vocabulary = frozenset(token for tokens in corpus for token in tokens)
         self._document_frequency = Counter(token for tokens in self.token_sets for token in tokens)
+        self._cognate_sets = [frozenset(map(cognate_key, tokens)) for tokens in self.token_sets]
+        self._cognate_frequency = Counter(key for keys in self._cognate_sets for key in keys)
         self._bm25.index(corpus, show_progress=False)
 
     def __len__(self) -> int:
@@ -85,6 +107,29 @@ class LexicalIndex:
 
     def known(self, tokens: Sequence[str]) -> list[str]:
         return [t for t in tokens if t in self._vocabulary]
+
+    def overlap(self, tokens: Sequence[str], chunk: int, *, cognates: bool = False) -> Overlap:
+        """How far passage `chunk` and the whole base hold the question's `tokens` (see `Overlap`).
+
+        With `cognates` (a question in another language than French), tokens are compared by their first
+        `COGNATE_PREFIX` letters, so "catalysts" meets catalyseur and "observatory" observatoire, while
+        "salary" finds nothing where the base never speaks of a salaire.
+        """
+        if cognates:
+            words = {cognate_key(t) for t in tokens}
+            passage, frequency = self._cognate_sets[chunk], self._cognate_frequency
+        else:
+            words = set(tokens)
+            passage, frequency = self.token_sets[chunk], self._document_frequency
+        if not words:
+            return Overlap(0.0, 0.0, 0.0)
+        weights = {w: math.log((self._size + 1) / (frequency.get(w, 0) + 1)) for w in words}
+        total = sum(weights.values())
+        return Overlap(
+            coverage=len(words & passage) / len(words),
+            known=sum(1 for w in words if frequency.get(w, 0)) / len(words),
+            topical=sum(v for w, v in weights.items() if w in passage) / total if total else 0.0,
+        )
 
     def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk for these query tokens (zeros when no token is known)."""

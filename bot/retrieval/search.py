@@ -153,14 +153,16 @@ class Searcher:
             question * 2 + self.index.lexical.correct(tokenize(focus.context)) if focus.context else question
         )
 
-    def evidence(self, question: str) -> Evidence | None:
+    def evidence(self, question: str, *, foreign: bool | None = None) -> Evidence | None:
+        """The answer/abstain evidence of the best passage; `foreign` forces how the question's words are
+        compared (None: French questions word for word, others by cognates)."""
         text = self.check_question(question)
         focus = self.focus(text)
         tokens = self._tokens(focus)
         query = self._queries([focus])[0]
         ranking = self._rank(tokens, query, "hybrid")
         best = self._best_per_resource(ranking, query)
-        return self._evidence(text, tokens, query, ranking, best) if best else None
+        return self._evidence(text, tokens, query, ranking, best, foreign) if best else None
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
@@ -255,9 +257,9 @@ class Searcher:
         query: npt.NDArray[np.float32],
         ranking: _Ranking,
         best: list[int],
+        foreign: bool | None = None,
     ) -> Evidence:
         top = best[0]
-        unique = set(tokens)
         top_resource = self.index.chunks[top].resource_id
         lexical_top = int(np.argmax(ranking.lexical)) if ranking.lexical.any() else -1
         dense_top = ranking.dense_order[:10]
@@ -266,23 +268,21 @@ class Searcher:
             dense_top = [int(i) for i in found[0] if i >= 0]
         similarity = float(self.index.vectors[top] @ query)
         tenth = float(self.index.vectors[dense_top[-1]] @ query) if dense_top else similarity
-        lexical = self.index.lexical
-        weights = {t: lexical.idf(t) for t in unique}
-        total = sum(weights.values())
+        if foreign is None:
+            foreign = question_language(question) != "fr"
+        overlap = self.index.lexical.overlap(tokens, top, cognates=foreign)
         return Evidence(
             dense=similarity,
-            coverage=len(unique & lexical.token_sets[top]) / len(unique) if unique else 0.0,
-            known=len(set(lexical.known(tokens))) / len(unique) if unique else 0.0,
+            coverage=overlap.coverage,
+            known=overlap.known,
             agree=float(
                 lexical_top >= 0
                 and self.index.chunks[lexical_top].resource_id == top_resource
                 and any(self.index.chunks[i].resource_id == top_resource for i in dense_top[:5])
             ),
-            topical=sum(w for t, w in weights.items() if t in lexical.token_sets[top]) / total
-            if total
-            else 0.0,
+            topical=overlap.topical,
             margin=similarity - tenth,
-            foreign=question_language(question) != "fr",
+            foreign=foreign,
         )
 
     def excerpt(self, chunk: Chunk, tokens: Sequence[str]) -> str:
