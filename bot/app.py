@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from bot.announcements.service import AnnouncementService
 from bot.clock import utc_now
 from bot.config import Config
+from bot.conversations import ConversationService
 from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
 from bot.events.planning import parse_offsets
 from bot.events.service import EventService
+from bot.jobs import JobLeases
+from bot.knowledge.contributions import Contributions
 from bot.qa import QuestionService
+from bot.qa.coordination import CoordinationService
 from bot.retrieval.index import build_index, load_index, stale_reason
+from bot.retrieval.live import LiveIndex
 from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
@@ -50,9 +55,12 @@ class Services:
     outbox: OutboxStore  # what the delivery sender drains
     users: UserService
     questions: QuestionService
+    coordination: CoordinationService
     diagnosis: DiagnosisService
     events: EventService
     announcements: AnnouncementService
+    conversations: ConversationService
+    leases: JobLeases
     owned: bool = True
 
     async def close(self) -> None:
@@ -85,14 +93,20 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
+    questions = QuestionService(searcher, storage)
+    knowledge_dir = config.path(config.knowledge_dir)
+    live = LiveIndex(searcher, knowledge_dir, config.path(config.index_dir), on_swap=questions.use)
     await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
         database=database,
         outbox=storage.outbox,
         users=UserService(storage, config.admins),
-        questions=QuestionService(searcher, storage),
+        questions=questions,
+        coordination=CoordinationService(storage, Contributions(knowledge_dir), live),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
+        conversations=ConversationService(storage.conversations),
+        leases=JobLeases(storage.conversations),
     )

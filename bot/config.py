@@ -45,6 +45,7 @@ class RetrievalConfig:
     max_passage_chars: int = 700
     max_question_chars: int = 1000
     answer_threshold: float = 0.35
+    refresh_seconds: float = 30.0  # how often a running bot checks knowledge/ and swaps in a new index
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_passage_chars >= 100, "retrieval.max_passage_chars: must be 100 or more"),
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
+        (config.retrieval.refresh_seconds > 0, "retrieval.refresh_seconds: must be more than 0"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
         (

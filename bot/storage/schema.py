@@ -118,7 +118,10 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # false once the user blocked the bot
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
+    # The pseudonym coordinators see instead of the Telegram id (bot.qa.coordination), set when first kept.
+    Column("handle", String(12), nullable=True),
     CheckConstraint(_role_check(), name="role"),
+    UniqueConstraint("handle"),
 )
 
 invitations = Table(
@@ -145,9 +148,18 @@ questions = Table(
     Column("resource_id", String(255), nullable=True),  # the best result, if any
     Column("confidence", Float, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The coordinators' side (bot.qa.coordination): NULL (not kept), pending, answered or dismissed.
+    Column("status", String(16), nullable=True),
+    Column("handled_at", UTCDateTime, nullable=True),  # when it was answered or dismissed
+    Column("handled_by", BigInteger, nullable=True),  # the coordinator; NULL once they were forgotten
+    Column("handled_by_name", String(64), nullable=True),  # their first name, shown to other coordinators
+    Column("answer", Text, nullable=True),  # the coordinator's answer as sent
+    Column("covered_by", String(255), nullable=True),  # « déjà couvert par » this resource
+    Column("helped", SmallInteger, nullable=True),  # the asker's verdict on it: 1 or -1
     Index(None, "created_at"),
     Index(None, "answered"),
     Index(None, "user_id"),
+    Index(None, "status"),
 )
 
 feedback = Table(
@@ -158,6 +170,7 @@ feedback = Table(
     Column("user_id", BigInteger, nullable=False),
     Column("value", SmallInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("reason", String(500), nullable=True),  # what was wrong, after a 👎 (a key or a sentence)
     UniqueConstraint("question_id", "user_id"),
     CheckConstraint("value IN (-1, 1)", name="value"),
 )
@@ -313,4 +326,28 @@ campaigns = Table(
     CheckConstraint("(media_kind IS NULL) = (media_file_id IS NULL)", name="media"),
     CheckConstraint("recipients >= 0 AND opted_out >= 0", name="counts"),
     Index(None, "status", "send_at"),
+)
+
+# A multi-step chat flow in progress (creating or moving an event, composing an announcement…), so that a
+# restart, or another instance of the bot, continues where the user was. Gone after `expires_at`.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("flow", String(32), primary_key=True),  # e.g. "new_event", "announce"
+    Column("state", JSONText, nullable=False),  # the flow's own JSON object
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Which instance of the bot runs a periodic job (reminder planning, progress messages) until when: with
+# several instances on one database, each tick runs once.
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
 )
