@@ -35,7 +35,9 @@ def open_searcher(config: Config, *, say: Callable[[str], None] = log.warning) -
     """Load the model and the index, rebuilding the index first (and saying why) when it is stale."""
     embedder = load_embedder(config)
     knowledge_dir, index_dir = config.path(config.knowledge_dir), config.path(config.index_dir)
-    reason = stale_reason(index_dir, knowledge_dir, embedder.name)
+    reason = stale_reason(
+        index_dir, knowledge_dir, embedder.name, backend=embedder.backend, precision=embedder.precision
+    )
     if reason is not None:
         say(f"Rebuilding the index in {index_dir}: {reason}.")
         report = build_index(knowledge_dir, index_dir, embedder, progress=say)

@@ -78,7 +78,8 @@ class LiveIndex:
             return None
         embedder = self.current.embedder
         embedded = 0
-        if stale_reason(self.index_dir, self.knowledge_dir, embedder.name) is not None:
+        runtime = {"backend": embedder.backend, "precision": embedder.precision}
+        if stale_reason(self.index_dir, self.knowledge_dir, embedder.name, **runtime) is not None:
             embedded = build_index(self.knowledge_dir, self.index_dir, embedder).embedded
         before = (self.index_dir / MANIFEST).read_bytes()
         index = load_index(self.index_dir)

@@ -15,6 +15,7 @@ from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
 from bot.users import Role
+from bot.users.data_report import readable_export
 from bot.users.records import RedeemResult
 
 _REDEEM_KEYS = {
@@ -100,8 +101,12 @@ async def my_data(update: Update, context: Context) -> None:
     if user is None or message is None:
         return
     data = await context.services.users.export(user.id)
+    language = await context.language()
+    readable = readable_export(data, language).encode()
+    caption = html_text("my_data_caption", language)
+    await message.reply_document(io.BytesIO(readable), filename="mes-donnees-catabot.txt", caption=caption)
     payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
-    caption = html_text("my_data_caption", await context.language())
+    caption = html_text("my_data_json_caption", language)
     await message.reply_document(io.BytesIO(payload), filename="mes-donnees-catabot.json", caption=caption)
 
 

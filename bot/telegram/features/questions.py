@@ -227,7 +227,7 @@ def _duration(value: dt.timedelta | None, language: str) -> str:
 async def statistics(update: Update, context: Context) -> None:
     """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""
     language = await context.language()
-    s = await context.services.questions.stats()
+    s = await context.services.users.stats()  # admins count as coordinators
     rate = round(100 * s.answer_rate) if s.questions else 0
     reply = html_text(
         "stats", language, users=s.users, active=s.active_users, members=s.members,
