@@ -20,7 +20,7 @@ from bot.telegram.context import App, Context, add_flow_handler, add_job, add_re
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
-from bot.text import clean_text
+from bot.text import stored_text
 from bot.users import Role
 from bot.users.records import Preferences
 
@@ -311,7 +311,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
             )
             return True
         data[step] = moment.isoformat()
-    elif step == "title" and (skip or not clean_text(value).strip()):  # a title is required: ask again
+    elif step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:
