@@ -12,6 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.clock import PARIS
 from bot.diagnosis.advice import Advice, first_step, reasons
+from bot.diagnosis.buttons import answer_data, change_data
 from bot.diagnosis.card import CardFormat, render_card
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Choice, Diagnosis
@@ -24,6 +25,7 @@ from bot.telegram import callbacks
 from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, replace, send
+from bot.text import parse_int
 from bot.users import Role
 
 STATS_ARGUMENT = r"(?i)^/stats(@\w+)?\s+(diagnostic|diagnostics|autodiagnostic)\b"
@@ -32,6 +34,7 @@ _ROW = 2
 CHANGE_LABEL = 48  # characters of a question shown on its « Modifier » button
 READ_LABEL = 40  # characters of a resource title shown on its « 📖 » button
 CARD_FORMATS: tuple[CardFormat, ...] = ("png", "pdf")
+MAX_PASSAGE = 999  # passages of one resource, numbered from 0
 
 
 def diag_data(*args: str) -> str:
@@ -63,7 +66,7 @@ def question_reply(progress: Progress, language: str) -> Reply:
     def label(choice: Choice) -> str:
         return text("diag_chosen", language, label=choice.label) if choice == earlier else choice.label
 
-    choices = [(label(c), diag_data("a", step.id, c.id)) for c in step.options]
+    choices = [(label(c), answer_data(step.id, c.id)) for c in step.options]
     rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
     controls = [(text("diag_pause", language), diag_data("pause"))]
     if progress.answers:
@@ -96,7 +99,7 @@ def change_reply(context: Context, progress: Progress, language: str) -> Reply:
                     number=n,
                     text=shorten(step.text, CHANGE_LABEL, placeholder=" …"),
                 ),
-                diag_data("c", step.id),
+                change_data(step.id),
             )
         ]
         for n, (step, _) in enumerate(items, start=1)
@@ -235,9 +238,9 @@ async def diagnostic_button(query: CallbackQuery, context: Context, args: list[s
         case ["done"]:
             await _finish(query, context, language)
             return None
-        case ["r", resource_id, number] if (n := callbacks.as_int(number)) is not None:
+        case ["r", resource_id, number] if (n := parse_int(number, 0, MAX_PASSAGE)) is not None:
             return await _read(query, context, language, resource_id, n)
-        case ["x", fmt, result_id] if fmt in CARD_FORMATS and (n := callbacks.as_int(result_id)) is not None:
+        case ["x", fmt, result_id] if fmt in CARD_FORMATS and (n := callbacks.row_id(result_id)) is not None:
             return await _export(query, context, language, fmt, n)
         case _:
             return stale
