@@ -10,22 +10,13 @@ from bot.diagnosis.advice import choose, first_step, reasons
 from bot.diagnosis.card import render_card
 from bot.diagnosis.cli import format_result, to_json
 from bot.diagnosis.engine import score
-from bot.diagnosis.questionnaire import Questionnaire, check_questionnaire, open_questionnaire
+from bot.diagnosis.questionnaire import Questionnaire, check_questionnaire
 from bot.diagnosis.recommend import passage, recommend
-from bot.knowledge import load_knowledge
-from bot.retrieval.chunker import Chunk, chunk_resource
-from tests.conftest import KNOWLEDGE, domain_sources
-from tests.test_diagnosis import MINI, ROLES, fill, line_of, write
+from bot.retrieval.chunker import Chunk
+from tests.conftest import domain_sources
+from tests.test_diagnosis import MINI, ROLES, chunks, fill, line_of, q, write
 
-
-@pytest.fixture(scope="module")
-def q() -> Questionnaire:
-    return open_questionnaire(KNOWLEDGE)
-
-
-@pytest.fixture(scope="module")
-def chunks() -> list[Chunk]:
-    return [c for r in load_knowledge(KNOWLEDGE).resources for c in chunk_resource(r)]
+__all__ = ["chunks", "q"]  # the module-scoped fixtures of the diagnosis tests
 
 
 def test_the_lowest_score_among_the_metiers_to_strengthen_comes_first(q: Questionnaire) -> None:
