@@ -18,6 +18,7 @@ from bot.retrieval.chunker import Chunk
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
 from bot.retrieval.language import question_language
+from bot.retrieval.passages import PassageChooser
 from bot.retrieval.lexical import tokenize
 from bot.text import clean_text, split_sentences
 
@@ -75,11 +76,6 @@ class _Ranking:
     fused: dict[int, float]
 
 
-# How much a passage's lexical score (0–1, relative to the best) adds to its dense similarity when choosing
-# which passage of a resource to show; dense similarities of passages of one resource differ by 0.01–0.05.
-_LEXICAL_NUDGE = 0.02
-
-
 class Searcher:
     def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig) -> None:
         self.index = index
@@ -88,6 +84,7 @@ class Searcher:
         self._by_resource: dict[str, list[int]] = {}
         for i, chunk in enumerate(index.chunks):
             self._by_resource.setdefault(chunk.resource_id, []).append(i)
+        self._passages = PassageChooser(index.chunks, index.lexical)
 
     def check_question(self, question: str) -> str:
         """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError."""
@@ -161,7 +158,7 @@ class Searcher:
         tokens = self._tokens(focus)
         query = self._queries([focus])[0]
         ranking = self._rank(tokens, query, "hybrid")
-        best = self._best_per_resource(ranking, query)
+        best = self._best_per_resource(ranking, query, focus)
         return self._evidence(text, tokens, query, ranking, best, foreign) if best else None
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -198,16 +195,18 @@ class Searcher:
         order = sorted(fused, key=lambda i: -fused[i])
         return _Ranking(order, dense_order, dense, lexical, fused)
 
-    def _best_per_resource(self, ranking: _Ranking, query: npt.NDArray[np.float32]) -> list[int]:
+    def _best_per_resource(
+        self, ranking: _Ranking, query: npt.NDArray[np.float32], focus: Focus
+    ) -> list[int]:
         """Resources in fused order, each shown by the passage of it that answers best.
 
-        The fused rank picks the resource; within it, the passage whose own vector is closest to the
-        question, nudged by its lexical score, is the one shown (a resource's opening often outranks the
-        section that holds the fact).
+        The fused rank picks the resource; within it, `PassageChooser` picks the section that holds the
+        question's focus (a resource's opening often outranks the section that holds the fact).
         """
         seen: set[str] = set()
         best: list[int] = []
         top_lexical = float(ranking.lexical.max()) if ranking.lexical.size and ranking.lexical.any() else 1.0
+        own = self.index.lexical.correct(tokenize(focus.question))
         for i in ranking.order:
             resource = self.index.chunks[i].resource_id
             if resource in seen:
@@ -215,11 +214,12 @@ class Searcher:
             seen.add(resource)
             siblings = self._by_resource[resource]
             if len(best) < self.config.leads + 1 and len(siblings) > 1:
-                scores = (
-                    self.index.vectors[siblings] @ query
-                    + _LEXICAL_NUDGE * ranking.lexical[siblings] / top_lexical
+                i = self._passages.choose(
+                    siblings,
+                    self.index.vectors[siblings] @ query,
+                    ranking.lexical[siblings] / top_lexical,
+                    self._passages.focus(own, focus.question, i),
                 )
-                i = siblings[int(np.argmax(scores))]
             best.append(i)
         return best
 
@@ -228,7 +228,7 @@ class Searcher:
     ) -> Answer:
         tokens = self._tokens(focus)
         ranking = self._rank(tokens, query, mode)
-        best = self._best_per_resource(ranking, query)
+        best = self._best_per_resource(ranking, query, focus)
         top_score = max((ranking.fused.get(i, 0.0) for i in best[:1]), default=1.0) or 1.0
         hits = [
             Hit(
