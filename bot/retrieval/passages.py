@@ -23,10 +23,38 @@ from bot.text import fold_accents
 
 # Framing words (mostly stop words, so absent from the tokens) and the section words they ask for.
 _INTENT_WORDS = {
-    "mission": ("concretement", "consiste", "consistent", "concretely", "consist", "consists", "involve",
-                "involves", "taches", "tasks", "activites", "duties"),
-    "exemple": ("concret", "concrets", "concrete", "concretes", "cas", "example", "examples", "illustration",
-                "illustrations", "marche", "marchent", "reussi", "reussie", "reussies", "reussis", "works"),
+    "mission": (
+        "concretement",
+        "consiste",
+        "consistent",
+        "concretely",
+        "consist",
+        "consists",
+        "involve",
+        "involves",
+        "taches",
+        "tasks",
+        "activites",
+        "duties",
+    ),
+    "exemple": (
+        "concret",
+        "concrets",
+        "concrete",
+        "concretes",
+        "cas",
+        "example",
+        "examples",
+        "illustration",
+        "illustrations",
+        "marche",
+        "marchent",
+        "reussi",
+        "reussie",
+        "reussies",
+        "reussis",
+        "works",
+    ),
 }
 
 # Within-resource score: dense similarity + these bonuses (dense differences are 0.01–0.05).
@@ -50,7 +78,7 @@ _INTENT = _intent_table()
 def section_intent(question: str) -> set[str]:
     """Section words the question's framing asks for: « en quoi ça consiste concrètement ? » → {mission}."""
     words = fold_accents(question.lower()).replace("'", " ").replace("-", " ").split()
-    return {_INTENT[w.strip("?!.,;:«»\"()")] for w in words if w.strip("?!.,;:«»\"()") in _INTENT}
+    return {_INTENT[w.strip('?!.,;:«»"()')] for w in words if w.strip('?!.,;:«»"()') in _INTENT}
 
 
 class PassageChooser:

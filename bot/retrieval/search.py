@@ -18,8 +18,8 @@ from bot.retrieval.chunker import Chunk
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
 from bot.retrieval.language import question_language
-from bot.retrieval.passages import PassageChooser
 from bot.retrieval.lexical import tokenize
+from bot.retrieval.passages import PassageChooser
 from bot.text import clean_text, split_sentences
 
 Mode = Literal["hybrid", "lexical", "dense"]
