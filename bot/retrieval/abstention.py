@@ -36,6 +36,8 @@ class Evidence:
     agree: float
     topical: float = 0.0
     margin: float = 0.0
+    missing: float = 0.0
+    phrase: float = 1.0
     foreign: bool = field(default=False, compare=False)
 
     def vector(self) -> npt.NDArray[np.float64]:

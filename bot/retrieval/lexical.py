@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import math
 import re
@@ -75,11 +76,20 @@ def cognate_key(token: str) -> str:
 class Overlap:
     """Shares (0–1) of the question's words: held by the passage (`coverage`), known to the base at all
     (`known`), and held by the passage weighted by rarity in the base, an unknown word weighing most
-    (`topical`)."""
+    (`topical`). `missing`: how rare (0–1, 1 = no passage has it) the rarest question word the passage
+    lacks is; `phrase`: 1 when the passage holds the question's key phrase (its two neighbouring words that
+    are rarest together: « convention collective », « loi 1901 ») as neighbours, else 0."""
 
     coverage: float
     known: float
     topical: float
+    missing: float = 0.0
+    phrase: float = 1.0
+
+
+def _neighbours(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
+    """Pairs of tokens at most one content word apart, in text order."""
+    return frozenset(itertools.pairwise(tokens)) | frozenset(zip(tokens, tokens[2:], strict=False))
 
 
 class LexicalIndex:
@@ -92,6 +102,8 @@ class LexicalIndex:
         self._document_frequency = Counter(token for tokens in self.token_sets for token in tokens)
         self._cognate_sets = [frozenset(map(cognate_key, tokens)) for tokens in self.token_sets]
         self._cognate_frequency = Counter(key for keys in self._cognate_sets for key in keys)
+        self._pairs = [_neighbours(tokens) for tokens in corpus]
+        self._cognate_pairs = [_neighbours([cognate_key(t) for t in tokens]) for tokens in corpus]
         self._bm25.index(corpus, show_progress=False)
 
     def __len__(self) -> int:
@@ -116,19 +128,26 @@ class LexicalIndex:
         "salary" finds nothing where the base never speaks of a salaire.
         """
         if cognates:
-            words = {cognate_key(t) for t in tokens}
+            ordered = list(dict.fromkeys(cognate_key(t) for t in tokens))
             passage, frequency = self._cognate_sets[chunk], self._cognate_frequency
+            pairs = self._cognate_pairs[chunk]
         else:
-            words = set(tokens)
+            ordered = list(dict.fromkeys(tokens))
             passage, frequency = self.token_sets[chunk], self._document_frequency
+            pairs = self._pairs[chunk]
+        words = set(ordered)
         if not words:
             return Overlap(0.0, 0.0, 0.0)
+        rarest = math.log(self._size + 1)
         weights = {w: math.log((self._size + 1) / (frequency.get(w, 0) + 1)) for w in words}
         total = sum(weights.values())
+        key = max(itertools.pairwise(ordered), key=lambda p: weights[p[0]] + weights[p[1]], default=None)
         return Overlap(
             coverage=len(words & passage) / len(words),
             known=sum(1 for w in words if frequency.get(w, 0)) / len(words),
             topical=sum(v for w, v in weights.items() if w in passage) / total if total else 0.0,
+            missing=max((v for w, v in weights.items() if w not in passage), default=0.0) / rarest,
+            phrase=float(key is None or key in pairs or key[::-1] in pairs),
         )
 
     def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -57,6 +57,10 @@ _INTENT_WORDS = {
     ),
 }
 
+# Intents that ask for a kind of resource, not only a section: « des exemples concrets ? » asks for the
+# resources that are collections of examples (their title or tags say so).
+_RESOURCE_INTENTS = ("exemple",)
+
 # Within-resource score: dense similarity + these bonuses (dense differences are 0.01–0.05).
 _LEXICAL_NUDGE = 0.02  # the passage's BM25 score relative to the best passage overall
 _HEADING_FOCUS = 0.04  # share of the focus (rarity-weighted) in the section's heading
@@ -73,6 +77,7 @@ def _intent_table() -> dict[str, str]:
 
 
 _INTENT = _intent_table()
+_RESOURCE_INTENT_TOKENS = frozenset(tokenize(" ".join(_RESOURCE_INTENTS)))
 
 
 def section_intent(question: str) -> set[str]:
@@ -89,6 +94,13 @@ class PassageChooser:
         self._title = [frozenset(tokenize(c.title)) for c in chunks]
         self._heading = [frozenset(tokenize(c.heading)) for c in chunks]
         self._text = [frozenset(tokenize(c.text)) for c in chunks]
+        self._about = [frozenset(tokenize(f"{c.title} {' '.join(c.tags)}")) for c in chunks]
+
+    def asked_for(self, question: str) -> list[int]:
+        """Passages of the resources the question's framing asks for (its title or tags say they are
+        examples, when the question asks for examples); [] for most questions."""
+        wanted = section_intent(question) & _RESOURCE_INTENT_TOKENS
+        return [i for i, about in enumerate(self._about) if wanted & about] if wanted else []
 
     def focus(self, tokens: Sequence[str], question: str, chunk: int) -> set[str]:
         """The question's words that are not its resource's title words, plus the intent of its framing."""

@@ -157,7 +157,7 @@ class Searcher:
         focus = self.focus(text)
         tokens = self._tokens(focus)
         query = self._queries([focus])[0]
-        ranking = self._rank(tokens, query, "hybrid")
+        ranking = self._rank(tokens, query, "hybrid", focus.question)
         best = self._best_per_resource(ranking, query, focus)
         return self._evidence(text, tokens, query, ranking, best, foreign) if best else None
 
@@ -166,7 +166,9 @@ class Searcher:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return self.embedder.embed_queries(texts)
 
-    def _rank(self, tokens: list[str], query: npt.NDArray[np.float32], mode: Mode) -> _Ranking:
+    def _rank(
+        self, tokens: list[str], query: npt.NDArray[np.float32], mode: Mode, question: str = ""
+    ) -> _Ranking:
         size = len(self.index.chunks)
         depth = min(size, max(self.config.candidates, 1))
         lexical = self.index.lexical.scores(tokens)
@@ -192,6 +194,10 @@ class Searcher:
                 fused[int(i)] = fused.get(int(i), 0.0) + self.config.lexical_weight / (
                     self.config.rrf_k + rank + 1
                 )
+        if mode != "dense":
+            # A question asking for examples ranks the collections of examples as a retriever's first.
+            for i in self._passages.asked_for(question):
+                fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + 1)
         order = sorted(fused, key=lambda i: -fused[i])
         return _Ranking(order, dense_order, dense, lexical, fused)
 
@@ -227,7 +233,7 @@ class Searcher:
         self, question: str, focus: Focus, query: npt.NDArray[np.float32], count: int, mode: Mode
     ) -> Answer:
         tokens = self._tokens(focus)
-        ranking = self._rank(tokens, query, mode)
+        ranking = self._rank(tokens, query, mode, focus.question)
         best = self._best_per_resource(ranking, query, focus)
         top_score = max((ranking.fused.get(i, 0.0) for i in best[:1]), default=1.0) or 1.0
         hits = [
@@ -282,6 +288,8 @@ class Searcher:
             ),
             topical=overlap.topical,
             margin=similarity - tenth,
+            missing=overlap.missing,
+            phrase=overlap.phrase,
             foreign=foreign,
         )
 
