@@ -94,11 +94,12 @@ class PassageChooser:
         self._title = [frozenset(tokenize(c.title)) for c in chunks]
         self._heading = [frozenset(tokenize(c.heading)) for c in chunks]
         self._text = [frozenset(tokenize(c.text)) for c in chunks]
-        self._about = [frozenset(tokenize(f"{c.title} {' '.join(c.tags)}")) for c in chunks]
+        self._about = [frozenset(tokenize(f"{c.title} {c.heading} {' '.join(c.tags)}")) for c in chunks]
 
     def asked_for(self, question: str) -> list[int]:
-        """Passages of the resources the question's framing asks for (its title or tags say they are
-        examples, when the question asks for examples); [] for most questions."""
+        """Passages of the kind the question's framing asks for (when it asks for examples: the sections
+        headed as examples and every passage of the resources whose title or tags say they are examples);
+        [] for most questions."""
         wanted = section_intent(question) & _RESOURCE_INTENT_TOKENS
         return [i for i, about in enumerate(self._about) if wanted & about] if wanted else []
 

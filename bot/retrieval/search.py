@@ -195,9 +195,9 @@ class Searcher:
                     self.config.rrf_k + rank + 1
                 )
         if mode != "dense":
-            # A question asking for examples ranks the collections of examples as a retriever's first.
+            # A question asking for examples ranks passages of examples as if a retriever put them third.
             for i in self._passages.asked_for(question):
-                fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + 1)
+                fused[i] = fused.get(i, 0.0) + self.config.lexical_weight / (self.config.rrf_k + 3)
         order = sorted(fused, key=lambda i: -fused[i])
         return _Ranking(order, dense_order, dense, lexical, fused)
 
