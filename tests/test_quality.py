@@ -136,3 +136,21 @@ def test_passage_metrics_on_the_dev_set(dev_metrics: dict[str, Metrics]) -> None
     hybrid = dev_metrics["hybrid"]
     assert hybrid.answer_at_1 >= 0.80 and hybrid.source_at_1 >= 0.90
     assert hybrid.abstention_by_kind["off-topic"] >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Et pour les accompagnements, ça consiste en quoi concrètement ?", "incubation"),
+        ("La gestion d'un lieu, ça consiste en quoi concrètement ?", "fab lab"),
+        ("Quels catalyseurs le Fonds ODD 17 cite-t-il en exemple ?", "Ronalpia"),
+        ("Vous avez des exemples concrets de territoires où ça marche ?", "Mureaux"),
+        ("un exemple concret d'alliance réussie", "Charenton"),
+    ],
+)
+def test_the_passage_shown_holds_what_the_question_asks(
+    searcher: Searcher, question: str, expected: str
+) -> None:
+    answer = searcher.search(question)
+    assert answer.answered and answer.best is not None
+    assert expected.lower() in answer.best.passage.lower()

@@ -212,7 +212,8 @@ class Searcher:
         seen: set[str] = set()
         best: list[int] = []
         top_lexical = float(ranking.lexical.max()) if ranking.lexical.size and ranking.lexical.any() else 1.0
-        own = self.index.lexical.correct(tokenize(focus.question))
+        # A follow-up keeps what the previous question asked for (« les missions ») as its own focus.
+        own = self.index.lexical.correct(tokenize(focus.text))
         for i in ranking.order:
             resource = self.index.chunks[i].resource_id
             if resource in seen:
@@ -224,7 +225,7 @@ class Searcher:
                     siblings,
                     self.index.vectors[siblings] @ query,
                     ranking.lexical[siblings] / top_lexical,
-                    self._passages.focus(own, focus.question, i),
+                    self._passages.focus(own, focus.text, i),
                 )
             best.append(i)
         return best
