@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -344,32 +344,37 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     if not token:
         _say(text("sandbox_no_token"))
         return _chat(config, args)
+    from bot import redaction
     from bot.telegram.run import run_bot
 
-    try:
-        run_bot(config, token)
-    except _startup_errors() as exc:
-        raise Failure(str(exc)) from exc
-    return 0
+    redaction.install([token, config.telegram.webhook_secret])
+    return _start(config, lambda: run_bot(config, token), secrets=(token, config.telegram.webhook_secret))
 
 
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.telegram.sandbox import run_sandbox
 
+    return _start(config, lambda: run_sandbox(config))
+
+
+def _start(config: Config, serve: Callable[[], None], *, secrets: Sequence[str] = ()) -> int:
+    """Run the bot; a start-up failure is one line `catabot: <file or key>: <problem>` and status 2."""
+    from bot.redaction import redact
+    from bot.startup import describe, quiet_bootstrap
+
+    quiet_bootstrap()
     try:
-        run_sandbox(config)
-    except _startup_errors() as exc:
-        raise Failure(str(exc)) from exc
+        serve()
     except KeyboardInterrupt:
         print()
+    except Exception as exc:
+        line = describe(exc, config)
+        if line is None:  # unexpected: its traceback only at DEBUG, through the redacting log handlers
+            log.debug("start-up failure", exc_info=True)
+            line = redact(f"start-up failed: {type(exc).__name__}: {exc}", secrets).splitlines()[0]
+        print(f"catabot: {line}", file=sys.stderr)
+        return 2
     return 0
-
-
-def _startup_errors() -> tuple[type[Exception], ...]:
-    from bot.embedding.install import ModelUnavailable
-    from bot.knowledge import KnowledgeError
-
-    return (ModelUnavailable, KnowledgeError, OSError)
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:

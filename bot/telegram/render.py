@@ -12,6 +12,7 @@ from bot.messages import text, text_or
 from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
+from bot.telegram.html_split import split_html
 
 MAX_MESSAGE = 4096
 _BUTTON_TITLE = 48
@@ -38,25 +39,8 @@ class Reply:
 
 
 def split_message(message: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Cut a long message at line breaks (our templates never open a tag across lines)."""
-    parts: list[str] = []
-    current = ""
-    for line in message.split("\n"):
-        while len(line) > limit:  # a single enormous line: cut it, escaping is already done per value
-            head, line = line[:limit], line[limit:]
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(head)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        parts.append(current)
-    return parts or [message[:limit]]
+    """Telegram HTML in parts that each parse and fit `limit` (see `bot.telegram.html_split`)."""
+    return split_html(message, limit)
 
 
 def topic_label(topic: str, language: str) -> str:
