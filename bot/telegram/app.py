@@ -16,6 +16,7 @@ from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, J
 from bot.telegram.delivery import DeliveryRuntime
 from bot.telegram.features import account, announcements, answers, diagnosis, events, questions, start
 from bot.telegram.transport import DEFAULT_API_ROOT
+from bot.telegram.updates import ChatOrdered
 
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
@@ -48,6 +49,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(ChatOrdered())  # chats overlap, each chat's updates stay in order
     )
     if rate_limit:
         # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.
