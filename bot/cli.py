@@ -14,6 +14,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.messages import LANGUAGES, text
 
 if TYPE_CHECKING:
+    from bot.retrieval.evaluate import Metrics
     from bot.retrieval.search import Answer, Searcher
 
 log = logging.getLogger("catabot")
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument(
         "--calibrate", action="store_true", help="fit the answer/abstain decision on this file and save it"
+    )
+    evaluate.add_argument(
+        "--failures", action="store_true", help="also list the questions the hybrid search gets wrong"
     )
 
     index = commands.add_parser("index", help="build the index from the knowledge base")
@@ -238,8 +242,8 @@ def _answer_text(answer: Answer, language: str) -> str:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from bot.retrieval.abstention import fit_logistic, save_calibration
-    from bot.retrieval.evaluate import EvalFileError, calibration_samples, evaluate, load_cases
+    from bot.retrieval.abstention import save_calibration
+    from bot.retrieval.evaluate import EvalFileError, calibrate, evaluate, failures, load_cases
 
     try:
         cases = load_cases(args.file)
@@ -247,27 +251,51 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     searcher = _searcher(config)
     if args.calibrate:
-        samples, labels = calibration_samples(searcher, cases)
-        weights = fit_logistic(samples, labels)
-        save_calibration(searcher.embedder.name, weights)
-        _say(f"Calibration saved for {searcher.embedder.name}: {weights}")
+        for key, weights in calibrate(searcher, cases).items():
+            save_calibration(key, weights)
+            _say(f"Calibration saved for {key}: {weights}")
     results = evaluate(searcher, cases)
     if args.json:
         print(json.dumps({mode: vars(m) for mode, m in results.items()}, indent=2))
         return 0
-    names = [
-        ("hit@1", "hit_at_1"),
-        ("hit@3", "hit_at_3"),
-        ("MRR@10", "mrr_at_10"),
-        ("answered", "answered"),
-        ("abstention", "abstention"),
-    ]
-    print(f"{'metric':<12}" + "".join(f"{mode:>10}" for mode in results))
-    for label, attribute in names:
-        print(f"{label:<12}" + "".join(f"{getattr(m, attribute):>10.3f}" for m in results.values()))
-    first = next(iter(results.values()))
-    print(f"({first.in_domain} in-domain questions, {first.out_of_domain} out-of-domain)")
+    print(_metrics_table(results))
+    if args.failures:
+        print("\n".join(["", *failures(searcher, cases)]))
     return 0
+
+
+def _metrics_table(results: dict[str, Metrics]) -> str:
+    first = next(iter(results.values()))
+    rows: list[tuple[str, list[float]]] = [
+        (label, [getattr(m, attribute) for m in results.values()])
+        for label, attribute in (
+            ("hit@1", "hit_at_1"),
+            ("hit@3", "hit_at_3"),
+            ("MRR@10", "mrr_at_10"),
+            ("answered", "answered"),
+            ("abstention", "abstention"),
+        )
+    ]
+    if first.passage_questions:
+        rows += [
+            ("answer@1", [m.answer_at_1 for m in results.values()]),
+            ("source@1", [m.source_at_1 for m in results.values()]),
+        ]
+        rows += [
+            (f"answer@1 {lang}", [m.answer_at_1_by_lang.get(lang, 0.0) for m in results.values()])
+            for lang in first.answer_at_1_by_lang
+        ]
+    rows += [
+        (f"abst. {kind}", [m.abstention_by_kind.get(kind, 0.0) for m in results.values()])
+        for kind in first.abstention_by_kind
+    ]
+    lines = [f"{'metric':<16}" + "".join(f"{mode:>10}" for mode in results)]
+    lines += [f"{label:<16}" + "".join(f"{v:>10.3f}" for v in values) for label, values in rows]
+    lines.append(
+        f"({first.in_domain} in-domain questions, {first.passage_questions} with expect_text, "
+        f"{first.out_of_domain} out-of-domain)"
+    )
+    return "\n".join(lines)
 
 
 def _index(config: Config, args: argparse.Namespace) -> int:
@@ -312,14 +340,11 @@ def _knowledge(config: Config, args: argparse.Namespace) -> int:
 
 
 def _knowledge_import(config: Config, args: argparse.Namespace) -> int:
-    from bot.knowledge.importing import DocumentImporter, ImportOptions
+    from bot.app import document_importer
+    from bot.knowledge.importing import ImportOptions
     from bot.knowledge.importing.cli import run_import, words
 
-    importer = DocumentImporter(
-        config.path(config.knowledge_dir),
-        folder=config.importer.folder,
-        max_bytes=int(config.importer.max_file_mb * 1024 * 1024),
-    )
+    importer = document_importer(config)
     options = ImportOptions(
         args.source, args.title, words(args.roles), words(args.tags), args.type, args.date
     )
@@ -403,6 +428,7 @@ def _safe_url(url: str) -> str:
 
 
 def _diagnose(config: Config, args: argparse.Namespace) -> int:
+    from bot.diagnosis.advice import choose
     from bot.diagnosis.cli import AnswersError, format_result, load_answers, run_terminal, to_json
     from bot.diagnosis.engine import score
     from bot.diagnosis.questionnaire import QuestionnaireError, open_questionnaire
@@ -417,12 +443,14 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
         else:
             diagnosis = run_terminal(questionnaire, language=args.lang)
         recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
+        advice = choose(questionnaire, diagnosis)
     except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:
         raise Failure(str(exc)) from exc
     if args.json:
-        print(json.dumps(to_json(diagnosis, recommendations), ensure_ascii=False, indent=2))
+        found = to_json(diagnosis, recommendations, advice, args.lang)
+        print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
-        print(format_result(diagnosis, recommendations, args.lang))
+        print(format_result(diagnosis, recommendations, args.lang, advice))
     return 0
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from bot.errors import CatabotError
 
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "′": "'"})
+# Characters that show nothing: format characters (category Cf: U+200B…U+200F, U+2060, U+FEFF…) and the
+# Hangul fillers some keyboards use as "blank" text.
+_INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0")
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-Ý0-9*-])|\n+")
 
@@ -18,6 +21,12 @@ def fold_accents(text: str) -> str:
     """Remove diacritics: « Expérimentations » → « Experimentations »."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def clean_text(text: str) -> str:
+    """What a user typed, as read: invisible characters removed, every apostrophe as `'`, spaces folded."""
+    visible = "".join(" " if c in _INVISIBLE_EXTRA else c for c in text if unicodedata.category(c) != "Cf")
+    return collapse_spaces(visible.translate(_APOSTROPHES))
 
 
 def normalize_for_match(text: str) -> str:
@@ -84,7 +93,7 @@ def parse_row_id(value: str) -> int | None:
     return parse_int(value, 1, MAX_ROW_ID)
 
 
-def clean_text(value: str) -> str:
+def stored_text(value: str) -> str:
     """Text as it is stored: Unicode NFC, without NUL and the other control characters (tab, line feed
     and carriage return are kept)."""
     return _CONTROLS.sub("", unicodedata.normalize("NFC", value))

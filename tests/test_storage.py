@@ -262,6 +262,21 @@ async def test_text_is_stored_without_nul_or_control_characters(storage: Storage
     assert stored is not None and (stored.title, stored.description) == ("Atelier", "ab")
 
 
+async def test_last_question_is_the_users_latest_in_that_chat_type_in_the_window(storage: Storage) -> None:
+    await ask(storage, "C'est quoi le dialogue territorial ?", at=1)
+    await ask(storage, "Comment adhérer ?", at=2, user=2)  # another user
+    await storage.questions.record_question(
+        1, "group", "Qui contacter ?", "fr", False, None, 0.1, now=minutes(3)
+    )
+
+    assert await storage.questions.last_question(1, "private", since=minutes(0)) == (
+        "C'est quoi le dialogue territorial ?"
+    )
+    assert await storage.questions.last_question(1, "group", since=minutes(0)) == "Qui contacter ?"
+    assert await storage.questions.last_question(1, "private", since=minutes(2)) is None  # too old
+    assert await storage.questions.last_question(3, "private", since=minutes(0)) is None
+
+
 async def test_a_second_vote_replaces_the_first(storage: Storage) -> None:
     question = await ask(storage, "Comment adhérer ?", at=1, answered=True)
     assert await storage.questions.record_feedback(question, 2, -1, now=minutes(2))

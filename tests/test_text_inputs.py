@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import MAX_ID, MAX_ROW_ID, clean_text, parse_id, parse_int, parse_row_id
+from bot.text import MAX_ID, MAX_ROW_ID, parse_id, parse_int, parse_row_id, stored_text
 
 
 @pytest.mark.parametrize(
@@ -30,4 +30,4 @@ def test_whatever_the_text_an_id_is_none_or_a_positive_64_bit_integer_written_in
 
 
 def test_clean_text_removes_nul_and_controls_and_composes() -> None:
-    assert clean_text("a\x00b\x1b[0m\tc\r\nd\u0065\u0301") == "ab[0m\tc\r\ndé"
+    assert stored_text("a\x00b\x1b[0m\tc\r\nd\u0065\u0301") == "ab[0m\tc\r\ndé"

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from bot.announcements.records import CampaignAudience, CampaignStatus, MediaKind
 from bot.delivery.outbox import Status
 from bot.events.records import Audience, EventStatus, RsvpAnswer
-from bot.text import clean_text
+from bot.text import stored_text
 from bot.users.records import STORED_ROLES, Role
 
 NAMING_CONVENTION = {
@@ -103,14 +103,14 @@ class JSONText(TypeDecorator[Any]):
 
 
 class CleanText(TypeDecorator[str]):
-    """Text written by people, stored as `bot.text.clean_text` gives it (NFC, no NUL or control
+    """Text written by people, stored as `bot.text.stored_text` gives it (NFC, no NUL or control
     characters): PostgreSQL refuses NUL in text, and both backends store the same characters."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else clean_text(value)
+        return None if value is None else stored_text(value)
 
 
 class CleanString(CleanText):

@@ -21,6 +21,7 @@ from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
+from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, send
@@ -251,9 +252,10 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
-    if await svc.users.role(user_id) < Role.COORDINATOR or len(args) < 2 or not args[1].isdigit():
+    campaign_id = callbacks.row_id(args[1]) if len(args) >= 2 else None
+    if await svc.users.role(user_id) < Role.COORDINATOR or campaign_id is None:
         return stale
-    action, campaign_id = args[0], int(args[1])
+    action = args[0]
     campaign = await svc.announcements.get(campaign_id)
     if campaign is None:
         return stale
