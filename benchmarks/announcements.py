@@ -58,16 +58,18 @@ import telegram
 from sqlalchemy import false, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bot.announcements.records import ANNOUNCEMENT
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.config import DeliveryConfig
-from bot.delivery.outbox import Status
+from bot.delivery.outbox import OutboxStore, Status
 from bot.delivery.sender import SenderSettings
-from bot.storage import ANNOUNCEMENT, Role, Storage, create_engine, normalize_url, open_database
+from bot.storage import create_engine, normalize_url, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import users
 from bot.telegram.delivery import DeliveryRuntime
 from bot.testing import Call, FakeTelegram
 from bot.users import UserService
+from bot.users.records import Role
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -102,7 +104,7 @@ def say(message: str) -> None:
 class SenderServices:
     """The part of `bot.app.Services` that `DeliveryRuntime` and its renderers use (no model, no index)."""
 
-    storage: Storage
+    outbox: OutboxStore
     users: UserService
     announcements: AnnouncementService
 
@@ -113,7 +115,7 @@ async def work(database_url: str, api_root: str, token: str, rate: float, result
     try:
         storage = database.storage
         services = SenderServices(
-            storage, UserService(storage, ()), AnnouncementService(storage, require_approval=False)
+            storage.outbox, UserService(storage, ()), AnnouncementService(storage, require_approval=False)
         )
         runtime = DeliveryRuntime(cast("Services", services), token, api_root, DeliveryConfig(rate=rate))
         await runtime.start(background=False)
@@ -171,7 +173,7 @@ async def prepare(url: str, folder: Path, recipients: list[int]) -> tuple[int, s
             else:
                 server = f"SQLite {sqlite3.sqlite_version} (WAL)"
         storage = database.storage
-        await storage.set_role(AUTHOR, Role.COORDINATOR)
+        await storage.users.set_role(AUTHOR, Role.COORDINATOR)
         service = AnnouncementService(storage, require_approval=False)
         campaign = await service.draft(AUTHOR, TEXT)
         await service.choose_audience(campaign.id, "all")
@@ -404,7 +406,7 @@ async def final_state(
     """The outbox counts, the campaign report, and how many users are marked inactive."""
     database = await open_database(url, folder)
     try:
-        outbox = await database.storage.counts(ANNOUNCEMENT, campaign_id)
+        outbox = await database.storage.outbox.counts(ANNOUNCEMENT, campaign_id)
         report = await AnnouncementService(database.storage, require_approval=False).report(campaign_id)
         assert report is not None
         async with transaction(database.engine, write=False) as conn:

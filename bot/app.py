@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.announcements.service import AnnouncementService
+from bot.clock import utc_now
 from bot.config import Config
+from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
@@ -20,7 +22,6 @@ from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
-from bot.users.service import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Services:
 
     config: Config
     database: Database
-    storage: Storage
+    outbox: OutboxStore  # what the delivery sender drains
     users: UserService
     questions: QuestionService
     diagnosis: DiagnosisService
@@ -57,6 +58,18 @@ class Services:
     async def close(self) -> None:
         await self.questions.close()
         await self.database.close()
+
+
+def event_service(config: Config, storage: Storage) -> EventService:
+    return EventService(storage, parse_offsets(config.events.reminder_offsets))
+
+
+async def open_event_service(config: Config) -> tuple[Database, EventService]:
+    """The database (migrated) and the events over it, without the model: for `catabot events import`.
+
+    Close the database when done."""
+    database = await open_database(config.database.url, config.base_dir)
+    return database, event_service(config, database.storage)
 
 
 async def open_services(
@@ -72,14 +85,14 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
-    await storage.purge_old_questions(config.database.question_retention_days, now=utc_now())
+    await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
         database=database,
-        storage=storage,
+        outbox=storage.outbox,
         users=UserService(storage, config.admins),
         questions=QuestionService(searcher, storage),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
-        events=EventService(storage, parse_offsets(config.events.reminder_offsets)),
+        events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
     )

@@ -423,11 +423,9 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
 def _events(config: Config, args: argparse.Namespace) -> int:
     import asyncio
 
+    from bot.app import open_event_service
     from bot.events.importer import EventImportError, load_events_file
-    from bot.events.planning import parse_offsets
-    from bot.events.service import EventService
-    from bot.storage.database import open_database
-    from bot.storage.repository import EventFields
+    from bot.events.records import EventFields
 
     try:
         imported = load_events_file(args.file)
@@ -439,9 +437,8 @@ def _events(config: Config, args: argparse.Namespace) -> int:
         raise Failure(f"{args.file}: {exc}") from exc
 
     async def store() -> dict[str, int]:
-        database = await open_database(config.database.url, config.base_dir)
+        database, service = await open_event_service(config)
         outcomes = {"created": 0, "updated": 0, "unchanged": 0, "cancelled": 0}
-        service = EventService(database.storage, parse_offsets(config.events.reminder_offsets))
         try:
             for item in imported:
                 fields = EventFields(
@@ -453,11 +450,12 @@ def _events(config: Config, args: argparse.Namespace) -> int:
                     item.description,
                     item.audience,
                 )
-                event, outcome = await database.storage.upsert_event(item.uid, fields)
+                # a new time or a cancellation tells the subscribers, through the outbox
+                _, outcome, cancelled = await service.import_event(
+                    item.uid, fields, cancelled=item.status == "cancelled"
+                )
                 outcomes[str(outcome)] += 1
-                if item.status == "cancelled" and event.status != "cancelled":
-                    await service.cancel(event.id)  # subscribers are told, through the outbox
-                    outcomes["cancelled"] += 1
+                outcomes["cancelled"] += cancelled
         finally:
             await database.close()
         return outcomes

@@ -18,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from bot.errors import CatabotError
+
 DEFAULT_CONFIG_FILE = "config.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(CatabotError, ValueError):
     """A configuration value is missing or wrong; the message names the key."""
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.announcements.records import ANNOUNCEMENT, Campaign, CampaignStatus
 from bot.announcements.service import (
     CANCELLED,
     OPTED_OUT,
@@ -22,9 +23,12 @@ from bot.announcements.service import (
     Report,
 )
 from bot.delivery.outbox import Status
-from bot.storage import ANNOUNCEMENT, Campaign, CampaignStatus, Database, Role, Storage, open_database
+from bot.storage import Database, Storage, open_database
+from bot.storage.base import Connector
+from bot.storage.campaigns import CampaignRepository
 from bot.storage.engine import transaction
 from bot.storage.schema import deliveries
+from bot.users.records import Role
 from tests.storage_fixtures import T0
 
 NEWCOMER, MEMBER, AUTHOR, APPROVER, OPTED, GONE, GONE_COORDINATOR, SECOND = 1, 2, 3, 4, 5, 6, 7, 8
@@ -82,13 +86,13 @@ async def community(storage: Storage) -> None:
         SECOND: Role.COORDINATOR,
     }
     for user_id, role in roles.items():
-        await storage.touch_user(user_id, now=T0)
-        await storage.set_role(user_id, role)
-    await storage.set_preference(OPTED, "announcements", False, now=T0)
+        await storage.users.touch_user(user_id, now=T0)
+        await storage.users.set_role(user_id, role)
+    await storage.preferences.set_preference(OPTED, "announcements", False, now=T0)
     for user_id in (GONE, GONE_COORDINATOR):
-        await storage.set_active(user_id, False)  # they blocked the bot
-    await storage.set_topics(MEMBER, ["compta"], now=T0)
-    await storage.set_topics(OPTED, ["compta"], now=T0)
+        await storage.users.set_active(user_id, False)  # they blocked the bot
+    await storage.preferences.set_topics(MEMBER, ["compta"], now=T0)
+    await storage.preferences.set_topics(OPTED, ["compta"], now=T0)
 
 
 async def recorded(db: Database, campaign_id: int) -> list[dict[str, Any]]:
@@ -201,7 +205,7 @@ async def test_nobody_to_send_to_is_done_at_once(db: Database, direct: Announcem
 async def test_me_is_only_the_author_even_opted_out_and_needs_no_approval(
     db: Database, storage: Storage, approved: AnnouncementService
 ) -> None:
-    await storage.set_preference(AUTHOR, "announcements", False, now=T0)
+    await storage.preferences.set_preference(AUTHOR, "announcements", False, now=T0)
     campaign = await approved.draft(AUTHOR, "Test")
     preview = await approved.choose_audience(campaign.id, "me")
     assert preview is not None and (preview.recipients, preview.opted_out) == (1, 0)
@@ -235,13 +239,13 @@ async def test_schedule_records_deliveries_due_at_send_at(
     assert {row["not_before"] for row in await recorded(db, campaign.id)} == {send_at}
     assert await chats(db, campaign.id) == MEMBERS
 
-    assert await storage.claim(100, now=send_at - timedelta(seconds=1)) == []  # the sender waits
+    assert await storage.outbox.claim(100, now=send_at - timedelta(seconds=1)) == []  # the sender waits
     report = await direct.report(campaign.id)
     assert report is not None and (report.status, report.pending, report.total) == ("scheduled", 4, 5)
     clock.now = send_at
     report = await direct.report(campaign.id)
     assert report is not None and report.status == CampaignStatus.SENDING  # due: being sent
-    assert len(await storage.claim(100, now=send_at)) == 4
+    assert len(await storage.outbox.claim(100, now=send_at)) == 4
 
 
 # -- approval -----------------------------------------------------------------------------------------------
@@ -262,7 +266,9 @@ async def test_approval_by_another_coordinator(
     assert own.kind == OutcomeKind.OWN_CAMPAIGN and not own.launched
     assert await recorded(db, campaign.id) == []
 
-    await storage.set_preference(NEWCOMER, "announcements", False, now=T0)  # recipients: at launch
+    await storage.preferences.set_preference(
+        NEWCOMER, "announcements", False, now=T0
+    )  # recipients: at launch
     launched = await approved.approve(campaign.id, APPROVER)
     assert launched.kind == OutcomeKind.SENDING and launched.campaign is not None
     assert (launched.campaign.approved_by, launched.recipients, launched.opted_out) == (APPROVER, 4, 2)
@@ -281,7 +287,7 @@ async def test_a_scheduled_campaign_keeps_its_time_through_approval(
     send_at = T0 + timedelta(hours=1)
     early = await drafted(approved)
     assert (await approved.schedule(early.id, send_at, AUTHOR)).kind == OutcomeKind.AWAITING_APPROVAL
-    stored = await approved.storage.get_campaign(early.id)
+    stored = await approved.storage.campaigns.get_campaign(early.id)
     assert stored is not None and stored.send_at == send_at  # remembered
     clock.advance(10)
     outcome = await approved.approve(early.id, APPROVER)
@@ -316,11 +322,11 @@ async def test_concurrent_approve_and_refusal_exactly_one_wins(
 
             outcome, refused = await asyncio.gather(first.approve(campaign.id, APPROVER), refuse())
             assert outcome.launched != refused, (delay, outcome, refused)
-            stored = await first.storage.get_campaign(campaign.id)
+            stored = await first.storage.campaigns.get_campaign(campaign.id)
             assert stored is not None
             if refused:
                 assert stored.status == "cancelled" and outcome.kind == OutcomeKind.CONFLICT
-                assert (await first.storage.counts(ANNOUNCEMENT, campaign.id))[Status.PENDING] == 0
+                assert (await first.storage.outbox.counts(ANNOUNCEMENT, campaign.id))[Status.PENDING] == 0
             else:
                 assert stored.status == "sending" and await chats(db, campaign.id) == EVERYONE
 
@@ -333,11 +339,11 @@ async def test_concurrent_approve_and_refusal_exactly_one_wins(
             assert await chats(db, campaign.id) == EVERYONE
 
 
-class RefusedRightAfterApproval(Storage):
+class RefusingCampaigns(CampaignRepository):
     """Another coordinator's refusal lands between the approval and the launch."""
 
-    def __init__(self, engine: AsyncEngine, refuse: Callable[[int], Awaitable[bool]]) -> None:
-        super().__init__(engine)
+    def __init__(self, connector: Connector, refuse: Callable[[int], Awaitable[bool]]) -> None:
+        super().__init__(connector)
         self.refuse = refuse
         self.refused: bool | None = None
 
@@ -347,6 +353,17 @@ class RefusedRightAfterApproval(Storage):
         approved = await super().approve_campaign(campaign_id, approver_id, now=now)
         self.refused = await self.refuse(campaign_id)
         return approved
+
+
+class RefusedRightAfterApproval(Storage):
+    def __init__(self, engine: AsyncEngine, refuse: Callable[[int], Awaitable[bool]]) -> None:
+        super().__init__(engine)
+        self.refusing = RefusingCampaigns(Connector(engine), refuse)
+        self.campaigns = self.refusing
+
+    @property
+    def refused(self) -> bool | None:
+        return self.refusing.refused
 
 
 async def test_a_refusal_between_approval_and_launch_wins(
@@ -378,7 +395,7 @@ async def test_who_may_cancel_what(approved: AnnouncementService, direct: Announ
     assert not await approved.cancel(draft.id, APPROVER)  # a draft is its author's own
     assert await approved.cancel(draft.id, AUTHOR)
     assert not await approved.cancel(draft.id, AUTHOR)  # once
-    stored = await approved.storage.get_campaign(draft.id)
+    stored = await approved.storage.campaigns.get_campaign(draft.id)
     assert stored is not None and (stored.status, stored.finished_at) == ("cancelled", T0)
 
     refused = await awaiting(approved)
@@ -397,12 +414,12 @@ async def test_cancel_skips_what_is_not_sent_yet(
 ) -> None:
     campaign = await drafted(direct)
     await direct.send_now(campaign.id, AUTHOR)
-    first, second = await storage.claim(2, now=T0)
-    await storage.finish(first.id, Status.SENT, now=T0)
+    first, second = await storage.outbox.claim(2, now=T0)
+    await storage.outbox.finish(first.id, Status.SENT, now=T0)
     clock.advance(1)
 
     assert await direct.cancel(campaign.id, APPROVER)  # any coordinator stops a running campaign
-    counts = await storage.counts(ANNOUNCEMENT, campaign.id)
+    counts = await storage.outbox.counts(ANNOUNCEMENT, campaign.id)
     assert (counts[Status.SENT], counts[Status.SENDING], counts[Status.SKIPPED], counts[Status.PENDING]) == (
         1,
         1,  # claimed: its sender's renderer skips it
@@ -419,8 +436,8 @@ async def test_cancel_skips_what_is_not_sent_yet(
     scheduled = await drafted(direct, "members")
     await direct.schedule(scheduled.id, clock.now + timedelta(days=1), AUTHOR)
     assert await direct.cancel(scheduled.id, AUTHOR)
-    assert (await storage.counts(ANNOUNCEMENT, scheduled.id))[Status.SKIPPED] == 4
-    assert await storage.claim(100, now=clock.now + timedelta(days=2)) == []
+    assert (await storage.outbox.counts(ANNOUNCEMENT, scheduled.id))[Status.SKIPPED] == 4
+    assert await storage.outbox.claim(100, now=clock.now + timedelta(days=2)) == []
 
 
 # -- report and send-time checks ----------------------------------------------------------------------------
@@ -435,11 +452,13 @@ async def test_report_counts_each_outcome(
     assert report == Report(
         sent=0, blocked=0, failed={}, skipped=1, pending=5, total=6, status=CampaignStatus.SENDING
     )
-    d1, d2, d3, d4, d5 = await storage.claim(10, now=T0)
-    await storage.finish(d1.id, Status.SENT, now=T0)
-    await storage.finish(d2.id, Status.SENT, now=T0)
-    await storage.finish(d3.id, Status.BLOCKED, now=T0, reason="Forbidden: bot was blocked by the user")
-    await storage.finish(d4.id, Status.FAILED, now=T0, reason="chat not found")
+    d1, d2, d3, d4, d5 = await storage.outbox.claim(10, now=T0)
+    await storage.outbox.finish(d1.id, Status.SENT, now=T0)
+    await storage.outbox.finish(d2.id, Status.SENT, now=T0)
+    await storage.outbox.finish(
+        d3.id, Status.BLOCKED, now=T0, reason="Forbidden: bot was blocked by the user"
+    )
+    await storage.outbox.finish(d4.id, Status.FAILED, now=T0, reason="chat not found")
     report = await direct.report(campaign.id)
     assert report == Report(
         sent=2,
@@ -454,7 +473,7 @@ async def test_report_counts_each_outcome(
     assert not await direct.finish_if_done(campaign.id)
 
     clock.advance(1)
-    await storage.finish(d5.id, Status.SKIPPED, now=clock.now, reason=OPTED_OUT)  # opted out since
+    await storage.outbox.finish(d5.id, Status.SKIPPED, now=clock.now, reason=OPTED_OUT)  # opted out since
     assert await direct.finish_if_done(campaign.id)
     assert not await direct.finish_if_done(campaign.id)
     report = await direct.report(campaign.id)
@@ -466,7 +485,7 @@ async def test_report_counts_each_outcome(
         6,
         CampaignStatus.DONE,
     )
-    stored = await storage.get_campaign(campaign.id)
+    stored = await storage.campaigns.get_campaign(campaign.id)
     assert stored is not None and stored.finished_at == clock.now
     assert await direct.report(404) is None
 
@@ -475,7 +494,9 @@ async def test_skip_reason_rechecks_at_send_time(storage: Storage, direct: Annou
     campaign = await drafted(direct)
     await direct.send_now(campaign.id, AUTHOR)
     assert await direct.skip_reason(campaign.id, MEMBER) is None
-    await storage.set_preference(MEMBER, "announcements", False, now=T0)  # opted out after the launch
+    await storage.preferences.set_preference(
+        MEMBER, "announcements", False, now=T0
+    )  # opted out after the launch
     assert await direct.skip_reason(campaign.id, MEMBER) == OPTED_OUT
     assert await direct.skip_reason(404, MEMBER) == CANCELLED
 
@@ -484,9 +505,9 @@ async def test_a_forgotten_author_keeps_the_campaign_without_an_author(
     storage: Storage, approved: AnnouncementService
 ) -> None:
     campaign = await awaiting(approved)
-    await storage.forget_user(AUTHOR)
+    await storage.personal_data.forget_user(AUTHOR)
     assert (await approved.send_now(campaign.id, AUTHOR)).kind == OutcomeKind.NOT_AUTHOR
-    stored = await storage.get_campaign(campaign.id)
+    stored = await storage.campaigns.get_campaign(campaign.id)
     assert stored is not None and stored.author_id is None and stored.text.startswith("<b>Assemblée")
     assert await approved.approvers(stored) == [APPROVER, SECOND]
     assert (await approved.approve(campaign.id, APPROVER)).launched

@@ -51,7 +51,7 @@ async def test_a_question_gets_a_cited_answer_with_leads_and_feedback(env: BotEn
     await env.click(11, reply, leads[0])
     await env.fake.wait_for(lambda: len(env.fake.sent_to(11)) == 2)
     assert "Source" in env.fake.sent_to(11)[-1].text
-    stats = await env.services.storage.stats()
+    stats = await env.services.database.storage.questions.stats()
     assert stats.questions == 1 and stats.answered == 1
 
 
@@ -121,7 +121,7 @@ async def test_forged_and_stale_buttons_are_refused_and_change_nothing(env: BotE
         answered = env.fake.answered_callback(query)
         assert answered is not None and answered.params.get("text") == text("button_stale")
     assert (await env.services.users.language(30)) == "fr"
-    assert (await env.services.storage.stats()).questions == 1
+    assert (await env.services.database.storage.questions.stats()).questions == 1
 
 
 async def test_my_data_and_forget_me(env: BotEnv) -> None:
@@ -135,12 +135,12 @@ async def test_my_data_and_forget_me(env: BotEnv) -> None:
     confirm = await env.say(40, "/oubli")
     cancel = next(d for label, d in buttons(confirm) if label == text("forget_no"))
     await env.click(40, confirm, cancel)
-    assert await env.services.storage.get_user(40) is not None
+    assert await env.services.database.storage.users.get_user(40) is not None
     yes = next(d for label, d in buttons(confirm) if label == text("forget_yes"))
     await env.click(40, confirm, yes)
     await env.fake.wait_for(lambda: env.fake.sent_to(40)[-1].text == text("forget_done"))
-    assert await env.services.storage.get_user(40) is None
-    assert (await env.services.storage.export_user(40)).get("questions", []) == []
+    assert await env.services.database.storage.users.get_user(40) is None
+    assert (await env.services.database.storage.personal_data.export_user(40)).get("questions", []) == []
 
 
 async def test_a_user_who_blocks_the_bot_is_marked_inactive(env: BotEnv) -> None:
@@ -148,7 +148,7 @@ async def test_a_user_who_blocks_the_bot_is_marked_inactive(env: BotEnv) -> None
     await env.fake.user_blocks(50)
 
     async def inactive() -> bool:
-        user = await env.services.storage.get_user(50)
+        user = await env.services.database.storage.users.get_user(50)
         return user is not None and not user.active
 
     await eventually(inactive)
@@ -160,7 +160,7 @@ async def test_a_403_on_reply_marks_the_user_inactive(env: BotEnv) -> None:
     await env.fake.user_sends(51, "Qui est Le RAMEAU ?")  # queued before the block reached the bot
 
     async def inactive() -> bool:
-        user = await env.services.storage.get_user(51)
+        user = await env.services.database.storage.users.get_user(51)
         return user is not None and not user.active
 
     await eventually(inactive)
@@ -172,7 +172,7 @@ async def test_greetings_and_thanks_are_not_questions(env: BotEnv) -> None:
     assert "Réseau des catalyseurs territoriaux" in welcome.text
     thanks = await env.say(16, "merci beaucoup")
     assert thanks.text == text("you_are_welcome")
-    assert (await env.services.storage.stats()).questions == 0
+    assert (await env.services.database.storage.questions.stats()).questions == 0
 
 
 def test_long_messages_are_split_under_the_limit_at_line_breaks() -> None:

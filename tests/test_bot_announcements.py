@@ -98,9 +98,9 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
     assert "Bilan de l'annonce" in report.text
     assert "Envoyés : 3" in report.text and "Bloqués (bot bloqué) : 1" in report.text
     assert "Échecs : 0" in report.text and "Ignorés (désabonnés ou annulés) : 1" in report.text
-    counts = await env.services.storage.counts("announcement", campaign_id)
+    counts = await env.services.database.storage.outbox.counts("announcement", campaign_id)
     assert counts[Status.SENT] == 3 and counts[Status.BLOCKED] == 1
-    assert (await env.services.storage.get_campaign(campaign_id)).status == "done"  # type: ignore[union-attr]
+    assert (await env.services.database.storage.campaigns.get_campaign(campaign_id)).status == "done"  # type: ignore[union-attr]
 
 
 async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> None:
@@ -111,14 +111,14 @@ async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> 
     await _deliver(env)
     received = env.fake.sent_to(READERS[0])[-1]
     assert await env.click(READERS[0], received, "a:unsub") == text("announce_unsubscribed")
-    assert not (await env.services.storage.get_preferences(READERS[0])).announcements
+    assert not (await env.services.database.storage.preferences.get_preferences(READERS[0])).announcements
     refused = await env.say(READERS[1], "/annonce")
     assert refused.text.startswith("Cette commande est réservée")
     forged = await env.fake.user_sends_raw_callback(
         READERS[1], received.message_id, READERS[1], f"an:x:{campaign_id}"
     )
     await env.fake.wait_for(lambda: env.fake.answered_callback(forged) is not None)
-    assert (await env.services.storage.get_campaign(campaign_id)).status != "cancelled"  # type: ignore[union-attr]
+    assert (await env.services.database.storage.campaigns.get_campaign(campaign_id)).status != "cancelled"  # type: ignore[union-attr]
 
 
 async def test_scheduled_announcement_waits_for_its_time(env: BotEnv, clock: MovableClock) -> None:
@@ -147,7 +147,7 @@ async def test_campaigns_list_and_cancel(env: BotEnv) -> None:
     assert f"#{campaign_id} « Annonce à annuler » — programmée" in listing.text
     await env.click(ADMIN, listing, f"an:x:{campaign_id}")
     await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_cancelled"))
-    counts = await env.services.storage.counts("announcement", campaign_id)
+    counts = await env.services.database.storage.outbox.counts("announcement", campaign_id)
     assert counts[Status.PENDING] == 0 and counts[Status.SKIPPED] >= 4
 
 
@@ -188,7 +188,9 @@ async def test_topic_subscribers_and_a_photo_announcement(env: BotEnv) -> None:
     subscriptions = await env.say(READERS[0], "/abonnements")
     assert "s:t:webinaires" in [d for _, d in buttons(subscriptions)]
     await env.click(READERS[0], subscriptions, "s:t:webinaires")
-    assert (await env.services.storage.get_preferences(READERS[0])).topics == ("webinaires",)
+    assert (await env.services.database.storage.preferences.get_preferences(READERS[0])).topics == (
+        "webinaires",
+    )
     await env.say(ADMIN, "/annonce")
     before = len(env.fake.sent_to(ADMIN))
     await env.fake.user_sends_photo(ADMIN, caption="Affiche du webinaire <ODD 17>")

@@ -87,7 +87,7 @@ async def test_a_whole_diagnosis_with_previous_summary_change_and_result(env: Bo
     assert "Je ne sais pas" in result.text and "à vérifier auprès de" in result.text
     assert "📚 Pour Gestion d'un lieu" in result.text
     assert chart.kind == "photo" and chart.document is not None and chart.document[:8] == b"\x89PNG\r\n\x1a\n"
-    stored = await env.services.storage.diagnostic_results(USER)
+    stored = await env.services.database.storage.diagnosis.diagnostic_results(USER)
     assert len(stored) == 1 and stored[0].territory == "urbain"
     assert stored[0].statuses["gestion-lieu"] == "missing"
 
@@ -129,7 +129,7 @@ async def test_stale_and_forged_buttons_change_nothing(env: BotEnv) -> None:
         await env.fake.wait_for(lambda q=query: env.fake.answered_callback(q) is not None)  # type: ignore[misc]
         answered = env.fake.answered_callback(query)
         assert answered is not None and answered.params.get("text") == text("button_stale")
-    session = await env.services.storage.load_diagnostic(USER)
+    session = await env.services.database.storage.diagnosis.load_diagnostic(USER)
     assert session is not None and len(session.answers) == 1
     assert _progress_or_none(question) == (2, 22)
 
@@ -154,4 +154,4 @@ async def test_my_diagnostic_shows_the_change_and_stats_stay_anonymous(env: BotE
     confirm = await env.say(USER, "/oubli")
     await _press(env, confirm, text("forget_yes"))
     await env.fake.wait_for(lambda: env.fake.sent_to(USER)[-1].text == text("forget_done"))
-    assert await env.services.storage.diagnostic_results(USER) == []
+    assert await env.services.database.storage.diagnosis.diagnostic_results(USER) == []

@@ -12,8 +12,8 @@ import pytest
 
 from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
+from bot.events.records import EventFields
 from bot.messages import text
-from bot.storage.repository import EventFields
 from bot.telegram.delivery import DeliveryRuntime
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 
@@ -108,7 +108,7 @@ async def test_list_remind_rsvp_and_agenda_file(env: BotEnv) -> None:
         "event_rsvp_saved", answer=text("event_yes")
     )
     await env.click(MEMBER, card, f"e:p:{event_id}:yes")  # a double tap changes nothing and breaks nothing
-    assert (await env.services.storage.rsvp_counts(event_id))["yes"] == 1
+    assert (await env.services.database.storage.events.rsvp_counts(event_id))["yes"] == 1
     sent = len(env.fake.sent_to(MEMBER))
     await env.click(MEMBER, card, f"e:i:{event_id}")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(MEMBER)) > sent)
@@ -125,7 +125,7 @@ async def test_list_remind_rsvp_and_agenda_file(env: BotEnv) -> None:
 
 async def test_the_reminder_arrives_once_and_survives_a_restart(env: BotEnv, clock: MovableClock) -> None:
     event_id = await _publish(env)
-    await env.services.storage.toggle_reminder(MEMBER, event_id)
+    await env.services.database.storage.events.toggle_reminder(MEMBER, event_id)
     clock.set(START - dt.timedelta(days=1) + dt.timedelta(minutes=1))
     assert await env.services.events.plan_reminders() == 1
     assert await env.services.events.plan_reminders() == 0, "planning twice records nothing new"
@@ -145,10 +145,10 @@ async def test_the_reminder_arrives_once_and_survives_a_restart(env: BotEnv, clo
 
 async def test_after_downtime_only_the_closest_reminder_is_sent(env: BotEnv, clock: MovableClock) -> None:
     event_id = await _publish(env)
-    await env.services.storage.toggle_reminder(MEMBER, event_id)
+    await env.services.database.storage.events.toggle_reminder(MEMBER, event_id)
     clock.set(START - dt.timedelta(hours=1))  # the 7-day, 1-day and 2-hour reminders were all missed
     await env.services.events.plan_reminders()
-    counts = await env.services.storage.counts("reminder", event_id)
+    counts = await env.services.database.storage.outbox.counts("reminder", event_id)
     assert counts.get(Status.PENDING) == 1 and counts.get(Status.SKIPPED) == 2
     clock.set(START + dt.timedelta(minutes=5))  # and now the event has started
     runtime = await _runtime(env)
@@ -156,13 +156,13 @@ async def test_after_downtime_only_the_closest_reminder_is_sent(env: BotEnv, clo
         await runtime.sender.drain()
     finally:
         await runtime.stop()
-    assert (await env.services.storage.counts("reminder", event_id)).get(Status.SENT, 0) == 0
+    assert (await env.services.database.storage.outbox.counts("reminder", event_id)).get(Status.SENT, 0) == 0
     assert not any(m.text.startswith("⏰") for m in env.fake.sent_to(MEMBER) if m.text)
 
 
 async def test_moving_and_cancelling_notify_subscribers(env: BotEnv, clock: MovableClock) -> None:
     event_id = await _publish(env)
-    await env.services.storage.toggle_reminder(MEMBER, event_id)
+    await env.services.database.storage.events.toggle_reminder(MEMBER, event_id)
     clock.set(START - dt.timedelta(days=1) + dt.timedelta(minutes=1))
     await env.services.events.plan_reminders()
     moved = await env.services.events.move(event_id, START + dt.timedelta(days=7), None)
@@ -185,7 +185,7 @@ async def test_a_user_who_blocked_the_bot_gets_no_reminder_and_is_marked_inactiv
     env: BotEnv, clock: MovableClock
 ) -> None:
     event_id = await _publish(env)
-    await env.services.storage.toggle_reminder(MEMBER, event_id)
+    await env.services.database.storage.events.toggle_reminder(MEMBER, event_id)
     await env.fake.user_blocks(MEMBER, notify=False)
     clock.set(START - dt.timedelta(hours=2) + dt.timedelta(minutes=1))
     await env.services.events.plan_reminders()
@@ -194,6 +194,6 @@ async def test_a_user_who_blocked_the_bot_gets_no_reminder_and_is_marked_inactiv
         await runtime.sender.drain()
     finally:
         await runtime.stop()
-    assert (await env.services.storage.counts("reminder", event_id)).get(Status.BLOCKED) == 1
-    user = await env.services.storage.get_user(MEMBER)
+    assert (await env.services.database.storage.outbox.counts("reminder", event_id)).get(Status.BLOCKED) == 1
+    user = await env.services.database.storage.users.get_user(MEMBER)
     assert user is not None and not user.active

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.storage.repository import EventFields
+from bot.events.records import EventFields
 from bot.testing import FakeTelegram
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
 

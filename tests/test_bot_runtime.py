@@ -46,7 +46,7 @@ async def test_settings_survive_a_restart(tmp_path: Path, knowledge_copy: Path) 
     async with running_bot(config) as second:
         welcome = await second.say(70, "/start")
         assert welcome.text.startswith("Hello!")
-        assert (await second.services.storage.stats()).questions == 1
+        assert (await second.services.database.storage.questions.stats()).questions == 1
 
 
 def _subprocess_env(tmp_path: Path, knowledge: Path, **extra: str) -> dict[str, str]:

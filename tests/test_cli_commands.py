@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -66,6 +67,44 @@ def test_events_import_is_idempotent_and_names_bad_entries(
     assert main(["--config", str(config_file), "events", "import", str(broken)]) == 1
     out = capsys.readouterr().out
     assert f"{broken}:4: events[1] (uid a): start: not a date" in out
+
+
+def test_events_import_that_moves_or_cancels_an_event_tells_its_subscribers(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.storage.database import open_database
+
+    def write(start: str, status: str = "scheduled") -> Path:
+        path = tmp_path / "agenda.yaml"
+        path.write_text(
+            f"events:\n  - uid: atelier-2099\n    title: Atelier\n    start: {start}\n    status: {status}\n",
+            encoding="utf-8",
+        )
+        return path
+
+    async def subscribe() -> int:
+        async with await open_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", tmp_path) as db:
+            event = await db.storage.events.get_event_by_uid("atelier-2099")
+            assert event is not None
+            await db.storage.events.toggle_reminder(7, event.id)
+            return event.id
+
+    async def changes(event_id: int) -> dict[str, int]:
+        async with await open_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", tmp_path) as db:
+            return {
+                str(k): v for k, v in (await db.storage.outbox.counts("event_change", event_id)).items() if v
+            }
+
+    assert main(["--config", str(config_file), "events", "import", str(write("2099-03-01 10:00"))]) == 0
+    event_id = asyncio.run(subscribe())
+    assert asyncio.run(changes(event_id)) == {}
+    assert main(["--config", str(config_file), "events", "import", str(write("2099-03-02 10:00"))]) == 0
+    assert "1 updated" in capsys.readouterr().out
+    assert asyncio.run(changes(event_id)) == {"pending": 1}  # the subscriber is told of the new time
+    cancel = write("2099-03-02 10:00", "cancelled")
+    assert main(["--config", str(config_file), "events", "import", str(cancel)]) == 0
+    assert "1 cancelled" in capsys.readouterr().out
+    assert asyncio.run(changes(event_id)) == {"pending": 2}
 
 
 def test_db_upgrade_reports_the_schema_is_current(

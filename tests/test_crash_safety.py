@@ -36,10 +36,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.announcements.records import ANNOUNCEMENT
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.delivery.outbox import Status
-from bot.storage import ANNOUNCEMENT, Role, open_database
+from bot.storage import open_database
 from bot.testing import FakeTelegram
+from bot.users.records import Role
 from tests.conftest import ROOT, write_config
 
 pytestmark = pytest.mark.slow  # subprocesses killed and restarted
@@ -64,8 +66,8 @@ async def launch_campaign(url: str, base_dir: Path) -> int:
     try:
         storage = database.storage
         for user_id in USERS:
-            await storage.touch_user(user_id, language_hint="fr")
-        await storage.set_role(AUTHOR, Role.COORDINATOR)
+            await storage.users.touch_user(user_id, language_hint="fr")
+        await storage.users.set_role(AUTHOR, Role.COORDINATOR)
         service = AnnouncementService(storage, require_approval=False)
         campaign = await service.draft(AUTHOR, TEXT)
         preview = await service.choose_audience(campaign.id, "all")
@@ -80,7 +82,7 @@ async def launch_campaign(url: str, base_dir: Path) -> int:
 async def outbox_counts(url: str, base_dir: Path, campaign_id: int) -> dict[Status, int]:
     database = await open_database(url, base_dir)
     try:
-        return await database.storage.counts(ANNOUNCEMENT, campaign_id)
+        return await database.storage.outbox.counts(ANNOUNCEMENT, campaign_id)
     finally:
         await database.close()
 

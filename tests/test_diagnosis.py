@@ -34,8 +34,8 @@ from bot.diagnosis.questionnaire import (
     open_questionnaire,
 )
 from bot.diagnosis.recommend import Recommendation, recommend
+from bot.errors import Problem
 from bot.knowledge import load_knowledge
-from bot.knowledge.loader import Problem
 from bot.retrieval.chunker import Chunk, chunk_resource
 from bot.retrieval.lexical import LexicalIndex
 from tests.conftest import KNOWLEDGE, domain_sources

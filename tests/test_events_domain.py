@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from icalendar import Calendar, Component
 
-from bot.events.clock import PARIS, format_when, paris_to_utc, parse_day, parse_local, utc_to_paris
+from bot.clock import PARIS
+from bot.events.clock import format_when, paris_to_utc, parse_day, parse_local, utc_to_paris
 from bot.events.ics import event_to_ics
 from bot.events.importer import (
-    MAX_TITLE,
     EventImportError,
     ImportedEvent,
     check_events_file,
@@ -33,7 +33,7 @@ from bot.events.planning import (
     remind_at,
     reminder_key,
 )
-from bot.storage import Audience, Event, EventStatus
+from bot.events.records import MAX_TITLE, Audience, Event, EventStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 D7, D1, H2 = timedelta(days=7), timedelta(days=1), timedelta(hours=2)
@@ -508,6 +508,9 @@ BEFORE = "the last day « 2027-07-01 » is before start « 2027-07-02 »"
         ({"link": "ftp://example.org/x"}, 5, "link: must be an http(s) URL, got « ftp://example.org/x »"),
         ({"link": "www.example.org"}, 5, "link: must be an http(s) URL, got « www.example.org »"),
         ({"room": "B12"}, 5, f"room: unknown field (known: {KNOWN})"),
+        # the storage's limits, checked at import rather than failing halfway through storing the file
+        ({"link": "https://x.fr/" + "a" * 488}, 5, "link: at most 500 characters, got 501"),
+        ({"place": "p" * 301}, 5, "place: at most 300 characters, got 301"),
     ],
 )  # fmt: skip
 def test_yaml_field_errors(tmp_path: Path, fields: dict[str, str], line: int, message: str) -> None:
@@ -521,6 +524,13 @@ def test_yaml_uid_errors(tmp_path: Path) -> None:
         "5: events[2]: uid: must not contain spaces, got « two words »",
         "8: events[3] (uid a-2027): uid: duplicate uid « a-2027 » (also at line 2)",
         "11: events[4]: uid: missing field (a stable identifier, e.g. rencontre-2019)",
+    ]
+
+
+def test_yaml_uid_longer_than_the_storage_keeps_is_refused(tmp_path: Path) -> None:
+    uid = "u" * 201  # the storage keeps 200 characters; the importer used to accept 255
+    assert problems_of(tmp_path, "events:\n" + entry(uid)) == [
+        "2: events[1]: uid: at most 200 characters, got 201"
     ]
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.engine import make_url
 
 from bot.storage import normalize_url
 from bot.storage.engine import _parse_pg_options, create_engine
-from bot.storage.repository import new_code, normalize_code, normalize_question
+from bot.storage.questions import normalize_question
+from bot.storage.users import new_code, normalize_code
 
 
 def test_postgres_urls_use_asyncpg(tmp_path: Path) -> None:

@@ -24,11 +24,16 @@ import datetime as dt
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from bot.delivery.outbox import Status
-from bot.storage.repository import ANNOUNCEMENT, Campaign, Storage
-from bot.storage.schema import CampaignAudience, CampaignStatus, MediaKind, Role
-from bot.users.service import Clock, utc_now
+from bot.announcements.records import ANNOUNCEMENT, Campaign, CampaignAudience, CampaignStatus, MediaKind
+from bot.clock import Clock, utc_now
+from bot.delivery.outbox import Delivery, Status
+from bot.delivery.sender import Skip
+from bot.users.records import Role
+
+if TYPE_CHECKING:
+    from bot.storage.repository import Storage
 
 CANCELLED = "campaign cancelled"  # the reason of the deliveries skipped because their campaign was cancelled
 OPTED_OUT = "opted out"  # the reason of a delivery skipped because its user opted out after the launch
@@ -118,7 +123,7 @@ class AnnouncementService:
         media_name: str | None = None,
     ) -> Campaign:
         """A new draft (audience "me" until `choose_audience`); ValueError for a blank text without media."""
-        return await self.storage.create_campaign(
+        return await self.storage.campaigns.create_campaign(
             author_id,
             text,
             media_kind=media_kind,
@@ -133,7 +138,9 @@ class AnnouncementService:
         """Set the draft's audience ("topic" needs `topic`; ValueError otherwise), count whom it would reach.
 
         None if the campaign is unknown or no longer a draft."""
-        campaign = await self.storage.set_campaign_audience(campaign_id, audience, topic, now=self.clock())
+        campaign = await self.storage.campaigns.set_campaign_audience(
+            campaign_id, audience, topic, now=self.clock()
+        )
         if campaign is None:
             return None
         recipients, opted_out = await self._recipients(campaign)
@@ -141,7 +148,7 @@ class AnnouncementService:
 
     async def preview(self, campaign_id: int) -> Preview | None:
         """Whom the campaign would reach if it were launched now; None if unknown."""
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None:
             return None
         recipients, opted_out = await self._recipients(campaign)
@@ -158,7 +165,7 @@ class AnnouncementService:
 
     async def approvers(self, campaign: Campaign) -> list[int]:
         """Whom to ask for approval: the active coordinators but the author, by id."""
-        coordinators = await self.storage.users_with_role(Role.COORDINATOR)
+        coordinators = await self.storage.users.users_with_role(Role.COORDINATOR)
         return [user.id for user in coordinators if user.active and user.id != campaign.author_id]
 
     async def approve(self, campaign_id: int, approver_id: int) -> Outcome:
@@ -166,7 +173,7 @@ class AnnouncementService:
 
         OWN_CAMPAIGN for its author; CONFLICT if it is not awaiting approval any more (approved by someone
         else, or cancelled, even at the same moment)."""
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None:
             return Outcome(OutcomeKind.NOT_FOUND, None)
         if campaign.author_id == approver_id:
@@ -174,7 +181,7 @@ class AnnouncementService:
         if campaign.status != CampaignStatus.AWAITING_APPROVAL:
             return Outcome(OutcomeKind.CONFLICT, campaign)
         now = self.clock()
-        if not await self.storage.approve_campaign(campaign_id, approver_id, now=now):
+        if not await self.storage.campaigns.approve_campaign(campaign_id, approver_id, now=now):
             return await self._conflict(campaign_id)
         return await self._launch(campaign, {CampaignStatus.AWAITING_APPROVAL}, now)
 
@@ -186,7 +193,7 @@ class AnnouncementService:
         the coordinator saw on the button ({"awaiting_approval"} to refuse an approval request: if the
         campaign was approved at the same moment, the refusal does nothing).
         """
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None:
             return False
         allowed = set(CANCELLABLE)
@@ -195,20 +202,20 @@ class AnnouncementService:
         if expect is not None:
             allowed &= {CampaignStatus(status) for status in expect}
         now = self.clock()
-        if not await self.storage.set_campaign_status(
+        if not await self.storage.campaigns.set_campaign_status(
             campaign_id, CampaignStatus.CANCELLED, now=now, expect=allowed
         ):
             return False
-        await self.storage.skip_pending(ANNOUNCEMENT, campaign_id, CANCELLED, now=now)
+        await self.storage.outbox.skip_pending(ANNOUNCEMENT, campaign_id, CANCELLED, now=now)
         return True
 
     async def report(self, campaign_id: int) -> Report | None:
         """Where the campaign's messages are; None if unknown."""
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None:
             return None
-        counts = await self.storage.counts(ANNOUNCEMENT, campaign_id)
-        failed = await self.storage.failures(ANNOUNCEMENT, campaign_id)
+        counts = await self.storage.outbox.counts(ANNOUNCEMENT, campaign_id)
+        failed = await self.storage.outbox.failures(ANNOUNCEMENT, campaign_id)
         status = campaign.status
         due = campaign.send_at is not None and campaign.send_at <= self.clock()
         if status == CampaignStatus.SCHEDULED and due:
@@ -225,25 +232,55 @@ class AnnouncementService:
 
     async def finish_if_done(self, campaign_id: int) -> bool:
         """Mark a launched campaign DONE once nothing is left to send; whether it was (once)."""
-        return await self.storage.finish_campaign_if_done(campaign_id, now=self.clock())
+        return await self.storage.campaigns.finish_campaign_if_done(campaign_id, now=self.clock())
 
     async def skip_reason(self, campaign_id: int, chat_id: int) -> str | None:
         """Why a message of the campaign must not go to `chat_id` now (`CANCELLED`, `OPTED_OUT`), or None.
 
         For the adapter's renderer, just before sending. A "me" campaign ignores the author's opt-out."""
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None or campaign.status == CampaignStatus.CANCELLED:
             return CANCELLED
         if campaign.audience == CampaignAudience.ME:
             return None
-        if not (await self.storage.get_preferences(chat_id)).announcements:
+        if not (await self.storage.preferences.get_preferences(chat_id)).announcements:
             return OPTED_OUT
         return None
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        return await self.storage.campaigns.get_campaign(campaign_id)
+
+    async def recent(self, limit: int = 10) -> list[Campaign]:
+        """The latest campaigns, newest first."""
+        return await self.storage.campaigns.campaigns(limit=limit)
+
+    async def in_progress(self, limit: int = 20) -> list[Campaign]:
+        """Among the latest campaigns, those launched whose progress message is to be kept up to date."""
+        launched = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+        recent = await self.storage.campaigns.campaigns(limit=limit)
+        return [c for c in recent if c.status in launched and c.progress_chat_id is not None]
+
+    async def set_progress_message(self, campaign_id: int, chat_id: int, message_id: int) -> None:
+        """Where the author sees the campaign's progress (edited as messages go out)."""
+        await self.storage.campaigns.set_campaign_progress_message(campaign_id, chat_id, message_id)
+
+    @staticmethod
+    def cancellable_by(campaign: Campaign, user_id: int) -> bool:
+        """Whether to offer `user_id` to cancel the campaign from their list: their own, not finished."""
+        return campaign.author_id == user_id and campaign.status in CANCELLABLE
+
+    async def deliverable(self, delivery: Delivery) -> Campaign:
+        """The campaign of a message about to be sent; `Skip` (see `skip_reason`) when it must not go."""
+        reason = await self.skip_reason(delivery.ref_id, delivery.chat_id)
+        campaign = await self.storage.campaigns.get_campaign(delivery.ref_id)
+        if reason is not None or campaign is None:
+            raise Skip(reason or "campaign deleted")
+        return campaign
 
     # -- internals ----------------------------------------------------------------------------------------
 
     async def _submit(self, campaign_id: int, by: int, send_at: dt.datetime | None) -> Outcome:
-        campaign = await self.storage.get_campaign(campaign_id)
+        campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None:
             return Outcome(OutcomeKind.NOT_FOUND, None)
         if campaign.author_id is None or campaign.author_id != by:
@@ -253,14 +290,14 @@ class AnnouncementService:
             return Outcome(OutcomeKind.PAST, campaign)
         if campaign.status != CampaignStatus.DRAFT:
             return Outcome(OutcomeKind.CONFLICT, campaign)
-        if not await self.storage.schedule_campaign(campaign_id, send_at, now=now):
+        if not await self.storage.campaigns.schedule_campaign(campaign_id, send_at, now=now):
             return await self._conflict(campaign_id)
         if self.require_approval and campaign.audience != CampaignAudience.ME:
-            if not await self.storage.set_campaign_status(
+            if not await self.storage.campaigns.set_campaign_status(
                 campaign_id, CampaignStatus.AWAITING_APPROVAL, now=now, expect={CampaignStatus.DRAFT}
             ):
                 return await self._conflict(campaign_id)
-            waiting = await self.storage.get_campaign(campaign_id)
+            waiting = await self.storage.campaigns.get_campaign(campaign_id)
             assert waiting is not None  # campaigns are never deleted
             recipients, opted_out = await self._recipients(waiting)
             return Outcome(OutcomeKind.AWAITING_APPROVAL, waiting, len(recipients), opted_out)
@@ -270,7 +307,7 @@ class AnnouncementService:
         """Choose the recipients now and launch (see `Storage.launch_campaign`): CONFLICT if the status is no
         longer in `expect` or the audience changed meanwhile."""
         recipients, opted_out = await self._recipients(campaign)
-        launched = await self.storage.launch_campaign(
+        launched = await self.storage.campaigns.launch_campaign(
             campaign.id,
             recipients,
             opted_out,
@@ -282,8 +319,10 @@ class AnnouncementService:
         if launched is None:
             return await self._conflict(campaign.id)
         kind = OutcomeKind.SCHEDULED if launched.status == CampaignStatus.SCHEDULED else OutcomeKind.SENDING
-        if kind == OutcomeKind.SENDING and await self.storage.finish_campaign_if_done(campaign.id, now=now):
-            finished = await self.storage.get_campaign(campaign.id)  # nobody to send it to
+        if kind == OutcomeKind.SENDING and await self.storage.campaigns.finish_campaign_if_done(
+            campaign.id, now=now
+        ):
+            finished = await self.storage.campaigns.get_campaign(campaign.id)  # nobody to send it to
             assert finished is not None
             launched, kind = finished, OutcomeKind.DONE
         return Outcome(kind, launched, launched.recipients, launched.opted_out)
@@ -293,9 +332,9 @@ class AnnouncementService:
         if campaign.audience == CampaignAudience.ME:
             return ([] if campaign.author_id is None else [campaign.author_id]), 0
         audience = campaign.audience.value
-        recipients = await self.storage.announcement_recipients(audience, campaign.topic)
-        opted_out = await self.storage.announcement_opted_out_count(audience, campaign.topic)
+        recipients = await self.storage.campaigns.announcement_recipients(audience, campaign.topic)
+        opted_out = await self.storage.campaigns.announcement_opted_out_count(audience, campaign.topic)
         return recipients, opted_out
 
     async def _conflict(self, campaign_id: int) -> Outcome:
-        return Outcome(OutcomeKind.CONFLICT, await self.storage.get_campaign(campaign_id))
+        return Outcome(OutcomeKind.CONFLICT, await self.storage.campaigns.get_campaign(campaign_id))

@@ -51,7 +51,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.clock import Clock, utc_now
 from bot.delivery.outbox import Delivery, OutboxStore, Status
+from bot.errors import CatabotError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ _EPSILON = 1e-6  # waits shorter than this (clock rounding) count as no wait
 # --------------------------------------------------------------------------- what a transport may raise
 
 
-class DeliveryError(Exception):
+class DeliveryError(CatabotError):
     """Base class of the outcomes a transport (or a renderer) reports by raising."""
 
 
@@ -219,10 +221,6 @@ class _Pacer:
 # --------------------------------------------------------------------------- the sender
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class Sender:
     """Drains the outbox: `run(stop)` in the background, or `drain()` once (tests, benchmarks)."""
 
@@ -232,7 +230,7 @@ class Sender:
         transport: Transport,
         settings: SenderSettings | None = None,
         *,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_blocked: Callable[[int], Awaitable[None]] | None = None,
         on_progress: Callable[[Delivery, Status], Awaitable[None]] | None = None,

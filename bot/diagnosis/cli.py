@@ -21,7 +21,7 @@ from bot.diagnosis.engine import (
 from bot.diagnosis.questionnaire import Questionnaire
 from bot.diagnosis.recommend import Recommendation, recommend
 from bot.diagnosis.texts import say, status_labels
-from bot.knowledge.loader import Problem
+from bot.errors import Problem, ProblemsError
 from bot.retrieval.chunker import Chunk
 
 Read = Callable[[str], str]
@@ -29,12 +29,8 @@ Write = Callable[[str], None]
 BACK, QUIT = "p", "q"
 
 
-class AnswersError(Exception):
+class AnswersError(ProblemsError):
     """An answers file that cannot be used; every problem as `file:line: what`."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def run_terminal(

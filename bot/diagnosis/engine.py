@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.diagnosis.questionnaire import Questionnaire, Statement, Thresholds
+from bot.errors import CatabotError
 
 Status = Literal["missing", "fragile", "to_check", "present"]
 STATUSES: tuple[Status, ...] = ("missing", "fragile", "to_check", "present")  # also the order of the results
 StepKind = Literal["context", "statement"]
 
 
-class AnswerError(ValueError):
+class AnswerError(CatabotError, ValueError):
     """An answer names a step that is not (or no longer) asked, or an option that step does not offer."""
 
 

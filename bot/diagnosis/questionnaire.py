@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from bot.knowledge.loader import Problem, load_roles
+from bot.errors import Problem, ProblemsError
+from bot.knowledge.loader import load_roles
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
@@ -32,10 +33,8 @@ _METIER_FIELDS = ("id", "meaning_missing", "meaning_fragile", "check_with", "sta
 _STATEMENT_FIELDS = ("id", "text", "help", "weight", "skip_if", "if_skipped")
 
 
-class QuestionnaireError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class QuestionnaireError(ProblemsError):
+    """`knowledge/diagnostic.yaml` has problems (`problems`: each `file:line: what`)."""
 
 
 @dataclass(frozen=True)

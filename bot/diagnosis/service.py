@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from bot.clock import Clock, utc_now
 from bot.diagnosis import engine
 from bot.diagnosis.engine import Diagnosis, Step
 from bot.diagnosis.questionnaire import Questionnaire
 from bot.diagnosis.recommend import Recommendation, recommend
+from bot.diagnosis.records import DiagnosticResult, DiagnosticStats
 from bot.retrieval.chunker import Chunk
-from bot.storage.repository import DiagnosticResult, DiagnosticStats, Storage
-from bot.users.service import Clock, utc_now
+
+if TYPE_CHECKING:
+    from bot.storage.repository import Storage
 
 TERRITORY_QUESTION = "territoire"
 STRUCTURE_QUESTION = "structure"
@@ -48,18 +52,20 @@ class DiagnosisService:
         return Progress(answers, engine.next_step(self.questionnaire, answers), position, total)
 
     async def in_progress(self, user_id: int) -> Progress | None:
-        session = await self.storage.load_diagnostic(user_id)
+        session = await self.storage.diagnosis.load_diagnostic(user_id)
         return self._progress(session.answers) if session else None
 
     async def start(self, user_id: int) -> Progress:
-        await self.storage.save_diagnostic(user_id, {}, now=self.clock())
+        await self.storage.diagnosis.save_diagnostic(user_id, {}, now=self.clock())
         return self._progress({})
 
     async def resume(self, user_id: int) -> Progress:
         current = await self.in_progress(user_id)
         if current is None:
             return await self.start(user_id)
-        await self.storage.save_diagnostic(user_id, current.answers, now=self.clock())  # no longer paused
+        await self.storage.diagnosis.save_diagnostic(
+            user_id, current.answers, now=self.clock()
+        )  # no longer paused
         return current
 
     async def answer(self, user_id: int, step_id: str, option_id: str) -> Progress | None:
@@ -71,7 +77,7 @@ class DiagnosisService:
             answers = engine.answer(self.questionnaire, current.answers, step_id, option_id)
         except engine.AnswerError:
             return None
-        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        await self.storage.diagnosis.save_diagnostic(user_id, answers, now=self.clock())
         return self._progress(answers)
 
     async def back(self, user_id: int) -> Progress | None:
@@ -79,7 +85,7 @@ class DiagnosisService:
         if current is None:
             return None
         answers = engine.go_back(self.questionnaire, current.answers)
-        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        await self.storage.diagnosis.save_diagnostic(user_id, answers, now=self.clock())
         return self._progress(answers)
 
     async def change(self, user_id: int, step_id: str) -> Progress | None:
@@ -88,14 +94,14 @@ class DiagnosisService:
         if current is None or step_id not in current.answers:
             return None
         answers = {k: v for k, v in current.answers.items() if k != step_id}
-        await self.storage.save_diagnostic(user_id, answers, now=self.clock())
+        await self.storage.diagnosis.save_diagnostic(user_id, answers, now=self.clock())
         return self._progress(answers)
 
     async def pause(self, user_id: int) -> bool:
         current = await self.in_progress(user_id)
         if current is None:
             return False
-        await self.storage.save_diagnostic(user_id, current.answers, paused=True, now=self.clock())
+        await self.storage.diagnosis.save_diagnostic(user_id, current.answers, paused=True, now=self.clock())
         return True
 
     def summary(self, answers: dict[str, str]) -> list[tuple[Step, str]]:
@@ -108,7 +114,7 @@ class DiagnosisService:
         if current is None or current.step is not None:
             return None
         diagnosis = engine.score(self.questionnaire, current.answers)
-        result_id = await self.storage.save_diagnostic_result(
+        result_id = await self.storage.diagnosis.save_diagnostic_result(
             user_id,
             territory=diagnosis.context.get(TERRITORY_QUESTION),
             structure=diagnosis.context.get(STRUCTURE_QUESTION),
@@ -122,10 +128,10 @@ class DiagnosisService:
 
     async def results(self, user_id: int) -> list[DiagnosticResult]:
         """The last result and the one before it (newest first)."""
-        return await self.storage.diagnostic_results(user_id, limit=2)
+        return await self.storage.diagnosis.diagnostic_results(user_id, limit=2)
 
     def rescore(self, result: DiagnosticResult) -> Diagnosis:
         return engine.score(self.questionnaire, result.answers)
 
     async def stats(self) -> DiagnosticStats:
-        return await self.storage.diagnostic_stats()
+        return await self.storage.diagnosis.diagnostic_stats()

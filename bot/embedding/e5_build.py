@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.errors import CatabotError
+
 E5_SMALL_ID = "intfloat/multilingual-e5-small"
 BUILD_VERSION = 1  # bump when the produced folder changes, so callers can rebuild stale copies
 WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
@@ -41,7 +43,7 @@ _PROMPTS = {"query": "query: ", "document": "passage: ", "passage": "passage: "}
 Tensors = dict[str, NDArray[Any]]
 
 
-class ModelBuildError(Exception):
+class ModelBuildError(CatabotError):
     """The model folder cannot be built: an input file is missing, altered or malformed."""
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.embedding.base import Embedder
+from bot.errors import CatabotError
 
 log = logging.getLogger(__name__)
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(CatabotError, RuntimeError):
     """The configured model is not on this machine; the message says how to install it."""
 
 

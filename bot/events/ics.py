@@ -18,7 +18,8 @@ from typing import Protocol
 
 from icalendar import Alarm, Calendar, Event
 
-from bot.events.clock import PARIS, to_utc
+from bot.clock import PARIS
+from bot.events.clock import to_utc
 
 
 class ExportedEvent(Protocol):

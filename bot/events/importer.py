@@ -41,13 +41,12 @@ from urllib.parse import urlsplit
 import yaml
 from icalendar import Calendar, Component
 
+from bot.errors import Problem, ProblemsError
 from bot.events.clock import LOCAL_FORMATS_HELP, paris_to_utc, parse_day, parse_local, to_utc
-from bot.knowledge.loader import Problem
+from bot.events.records import MAX_LINK, MAX_PLACE, MAX_TITLE, MAX_UID, Audience, EventStatus
 
-AUDIENCES = ("all", "members")
-STATUSES = ("scheduled", "cancelled")
-MAX_TITLE = 200
-MAX_UID = 255
+AUDIENCES = tuple(Audience)
+STATUSES = tuple(EventStatus)
 ALL_DAY_START = time(9, 0)
 ALL_DAY_END = time(18, 0)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -74,10 +73,8 @@ class ImportedEvent:
     all_day: bool = False
 
 
-class EventImportError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class EventImportError(ProblemsError):
+    """An events file with problems (`problems`: each `file:line: events[n] (uid …): field: what`)."""
 
 
 def load_events_file(path: Path | str) -> list[ImportedEvent]:
@@ -129,16 +126,18 @@ def _uid_problem(uid: str) -> str | None:
 def _title_problem(title: str) -> str | None:
     if not title:
         return "must be a non-empty text"
-    if len(title) > MAX_TITLE:
-        return f"at most {MAX_TITLE} characters, got {len(title)}"
-    return None
+    return _length_problem(title, MAX_TITLE)
+
+
+def _length_problem(text: str, maximum: int) -> str | None:
+    return f"at most {maximum} characters, got {len(text)}" if len(text) > maximum else None
 
 
 def _link_problem(link: str) -> str | None:
     parts = urlsplit(link)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or re.search(r"\s", link):
         return f"must be an http(s) URL, got « {link} »"
-    return None
+    return _length_problem(link, MAX_LINK)
 
 
 def _one_line(text: str) -> str:
@@ -261,9 +260,11 @@ class _YamlReader:
         status = (texts["status"] or "scheduled").strip()
         if status not in STATUSES:
             bad("status", f"must be scheduled or cancelled, got « {status} »")
+        place = _optional(texts["place"])
+        if place and (what := _length_problem(_one_line(place), MAX_PLACE)) is not None:
+            bad("place", what)
         if len(self.problems) > count or times is None:
             return None
-        place = _optional(texts["place"])
         return ImportedEvent(
             uid=uid,
             title=title,
@@ -443,9 +444,11 @@ class _IcsReader:
         if link is not None and (what := _link_problem(link)) is not None:
             bad("URL", what)
         audience = self.audience(event, bad)
+        place = _optional(self.text(event, "LOCATION"))
+        if place and (what := _length_problem(_one_line(place), MAX_PLACE)) is not None:
+            bad("LOCATION", what)
         if len(self.problems) > count or times is None:
             return None
-        place = _optional(self.text(event, "LOCATION"))
         return ImportedEvent(
             uid=uid,
             title=title,

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot.errors import Problem, ProblemsError
 from bot.knowledge.sections import Section, is_source, parse_sections
 
 RESOURCE_TYPES = frozenset(
@@ -25,24 +26,14 @@ ROLES_FILE = "roles.yaml"
 # An imported document without a URL is cited by its file name (`atelier.pdf`).
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-class KnowledgeError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class KnowledgeError(ProblemsError):
+    """`knowledge/` has problems (`problems`: each `file:line: what`)."""
 
 
 @dataclass(frozen=True)
-class Role:
+class Metier:
+    """One of the catalyseurs' métiers (`knowledge/roles.yaml`)."""
+
     id: str
     label: str
     summary: str
@@ -73,7 +64,7 @@ class Resource:
 @dataclass
 class KnowledgeBase:
     resources: list[Resource] = field(default_factory=list)
-    roles: list[Role] = field(default_factory=list)
+    roles: list[Metier] = field(default_factory=list)
 
     def by_id(self) -> dict[str, Resource]:
         return {r.id: r for r in self.resources}
@@ -186,7 +177,7 @@ def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | N
     return resource, []
 
 
-def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
+def load_roles(directory: Path) -> tuple[list[Metier], list[Problem]]:
     path = directory / ROLES_FILE
     if not path.exists():
         return [], [Problem(path, 1, "file not found")]
@@ -200,7 +191,7 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
     entries = data.get("roles") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         return [], [Problem(path, 1, "roles: expected a list of métiers")]
-    roles: list[Role] = []
+    roles: list[Metier] = []
     problems: list[Problem] = []
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not all(
@@ -208,7 +199,7 @@ def load_roles(directory: Path) -> tuple[list[Role], list[Problem]]:
         ):
             problems.append(Problem(path, 1, f"roles[{number}]: needs the text fields id, label and summary"))
             continue
-        roles.append(Role(entry["id"], entry["label"], entry["summary"]))
+        roles.append(Metier(entry["id"], entry["label"], entry["summary"]))
     return roles, problems
 
 

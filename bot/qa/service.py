@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from bot.clock import Clock, utc_now
 from bot.qa.batcher import BatchingSearcher
+from bot.qa.records import FeedbackSummary, QuestionSummary, Stats
 from bot.retrieval.lexical import tokenize
 from bot.retrieval.search import Answer, Hit, Searcher
-from bot.storage.repository import Storage
-from bot.users.service import Clock, utc_now
+
+if TYPE_CHECKING:
+    from bot.storage.repository import Storage
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class QuestionService:
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
         answer = await self.batcher.search(text)
         best = answer.best
-        question_id = await self.storage.record_question(
+        question_id = await self.storage.questions.record_question(
             user_id,
             chat_type,
             answer.question,
@@ -41,7 +45,7 @@ class QuestionService:
 
     async def lead(self, question_id: int, resource_id: str) -> Hit | None:
         """The passage of `resource_id` that best matches the stored question (no model call)."""
-        question = await self.storage.question_text(question_id)
+        question = await self.storage.questions.question_text(question_id)
         chunks = [c for c in self.searcher.index.chunks if c.resource_id == resource_id]
         if question is None or not chunks:
             return None
@@ -55,7 +59,23 @@ class QuestionService:
         return Hit(chunk, 1.0, 0.0, 0.0, self.searcher.excerpt(chunk, [])) if chunk else None
 
     async def feedback(self, question_id: int, user_id: int, value: int) -> bool:
-        return await self.storage.record_feedback(question_id, user_id, value, now=self.clock())
+        return await self.storage.questions.record_feedback(question_id, user_id, value, now=self.clock())
+
+    async def unanswered(self, limit: int = 10) -> list[QuestionSummary]:
+        """The questions asked most often without an answer (for the coordinators)."""
+        return await self.storage.questions.unanswered_questions(limit=limit)
+
+    async def disliked(self, limit: int = 10) -> list[FeedbackSummary]:
+        """The answers most often marked unhelpful (for the coordinators)."""
+        return await self.storage.questions.disliked_answers(limit=limit)
+
+    async def stats(self) -> Stats:
+        """Users by role and questions asked, with the share answered."""
+        return await self.storage.questions.stats()
+
+    async def purge_old(self, older_than_days: int) -> int:
+        """Delete the questions older than this many days (and their feedback); how many were."""
+        return await self.storage.questions.purge_old_questions(older_than_days, now=self.clock())
 
     async def close(self) -> None:
         await self.batcher.close()

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import CatabotError
 from bot.retrieval.abstention import Evidence
 from bot.retrieval.search import Answer, Mode, Searcher
 from bot.text import normalize_for_match
@@ -13,7 +14,7 @@ from bot.text import normalize_for_match
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
 
 
-class EvalFileError(ValueError):
+class EvalFileError(CatabotError, ValueError):
     pass
 
 

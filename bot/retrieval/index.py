@@ -6,7 +6,6 @@ BM25 index are rebuilt from these at load time (milliseconds for this knowledge 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from bot.clock import utc_now
 from bot.embedding.base import Embedder, Vectors
 from bot.knowledge import load_knowledge
 from bot.retrieval.chunker import CHUNKER_VERSION, Chunk, chunk_resource
@@ -138,7 +138,7 @@ def build_index(
         "chunker_version": CHUNKER_VERSION,
         "resources": len(base.resources),
         "chunks": len(chunks),
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "built_at": utc_now().isoformat(timespec="seconds"),
         "text_hashes": hashes,
     }
     _write_atomically(index_dir, chunks, vectors, manifest)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from bot.config import RetrievalConfig
 from bot.embedding.base import Embedder
+from bot.errors import CatabotError
 from bot.retrieval.abstention import Evidence, answer_probability
 from bot.retrieval.chunker import Chunk
 from bot.retrieval.index import Index
@@ -21,7 +22,7 @@ from bot.text import split_sentences
 Mode = Literal["hybrid", "lexical", "dense"]
 
 
-class QuestionError(ValueError):
+class QuestionError(CatabotError, ValueError):
     """The question cannot be searched (empty, or too long); `reason` is a message-catalogue key."""
 
     def __init__(self, reason: str, limit: int = 0) -> None:

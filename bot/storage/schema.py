@@ -9,6 +9,7 @@ Constraint names come from `NAMING_CONVENTION`, so the migrations name them the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -35,7 +36,10 @@ from sqlalchemy import (
     true,
 )
 
+from bot.announcements.records import CampaignAudience, CampaignStatus, MediaKind
 from bot.delivery.outbox import Status
+from bot.events.records import Audience, EventStatus, RsvpAnswer
+from bot.users.records import STORED_ROLES, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -50,58 +54,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # A 64-bit autoincrement primary key: BIGSERIAL on PostgreSQL; on SQLite only INTEGER PRIMARY KEY
 # autoincrements (it is 64-bit there anyway).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Role(StrEnum):
-    """What a user may do. Admins are not a role: they come from the config (`admins`)."""
-
-    NEWCOMER = "newcomer"
-    MEMBER = "member"
-    COORDINATOR = "coordinator"
-
-
-class Audience(StrEnum):
-    """Who may see an event."""
-
-    ALL = "all"
-    MEMBERS = "members"  # members and coordinators
-
-
-class EventStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    CANCELLED = "cancelled"
-
-
-class RsvpAnswer(StrEnum):
-    YES = "yes"
-    MAYBE = "maybe"
-    NO = "no"
-
-
-class CampaignStatus(StrEnum):
-    """Where a coordinator's announcement ("campaign") is in its life."""
-
-    DRAFT = "draft"  # being written: text, media, audience
-    AWAITING_APPROVAL = "awaiting_approval"  # a second coordinator must approve it
-    SCHEDULED = "scheduled"  # approved, or launched with deliveries due at `send_at`
-    SENDING = "sending"  # its deliveries are due: the sender is sending them
-    DONE = "done"  # no delivery left to send
-    CANCELLED = "cancelled"
-
-
-class CampaignAudience(StrEnum):
-    """Who receives a campaign: the announcement audiences, or only its author (a test send)."""
-
-    ALL = "all"
-    MEMBERS = "members"  # members and coordinators
-    COORDINATORS = "coordinators"
-    TOPIC = "topic"  # users who follow the campaign's topic
-    ME = "me"  # only the author
-
-
-class MediaKind(StrEnum):
-    PHOTO = "photo"
-    DOCUMENT = "document"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -150,10 +102,10 @@ class JSONText(TypeDecorator[Any]):
 
 
 def _role_check() -> str:
-    return _in_check("role", Role)
+    return _in_check("role", STORED_ROLES)
 
 
-def _in_check(column: str, values: type[StrEnum]) -> str:
+def _in_check(column: str, values: Iterable[StrEnum]) -> str:
     return f"{column} IN (" + ", ".join(f"'{value.value}'" for value in values) + ")"
 
 

@@ -12,12 +12,11 @@ from telegram import CallbackQuery, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
+from bot.announcements.records import Campaign
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.delivery.outbox import Delivery
-from bot.delivery.sender import Skip
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
-from bot.storage.repository import Campaign
 from bot.telegram.events import topic_label
 from bot.telegram.handlers import Context, _language, privileged, send, services
 from bot.telegram.render import Reply, html_text
@@ -28,7 +27,6 @@ ANNOUNCEMENT = "announcement"
 FLOW = "flow"
 AUDIENCES = ("all", "members", "coordinators", "topic", "me")
 UNSUBSCRIBE = "a:unsub"
-CANCELLABLE = ("draft", "awaiting_approval", "scheduled", "sending")
 
 
 def _title(campaign: Campaign) -> str:
@@ -178,7 +176,7 @@ async def _after_launch(
     progress = await message.reply_html(
         _progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
     )
-    await svc.storage.set_campaign_progress_message(campaign.id, progress.chat_id, progress.message_id)
+    await svc.announcements.set_progress_message(campaign.id, progress.chat_id, progress.message_id)
 
 
 async def _ask_approval(context: Context, approver: int, campaign: Campaign, recipients: int) -> None:
@@ -215,7 +213,7 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     if await svc.users.role(user_id) < Role.COORDINATOR or len(args) < 2 or not args[1].isdigit():
         return stale
     action, campaign_id = args[0], int(args[1])
-    campaign = await svc.storage.get_campaign(campaign_id)
+    campaign = await svc.announcements.get(campaign_id)
     if campaign is None:
         return stale
     message = query.message if isinstance(query.message, Message) else None
@@ -277,7 +275,7 @@ async def _notify_author(context: Context, outcome: Outcome, author: int) -> Non
 
 async def unsubscribe(query: CallbackQuery, context: Context) -> None:
     svc = services(context)
-    await svc.storage.set_preference(query.from_user.id, "announcements", False, now=svc.users.clock())
+    await svc.users.opt_out_announcements(query.from_user.id)
     language = await svc.users.language(query.from_user.id)
     await query.answer(text("announce_unsubscribed", language), show_alert=True)
 
@@ -290,7 +288,7 @@ async def campaigns_command(update: Update, context: Context) -> None:
     language = await _language(update, context)
     lines: list[str] = []
     buttons: list[list[tuple[str, str]]] = []
-    for campaign in await svc.storage.campaigns(limit=10):
+    for campaign in await svc.announcements.recent(limit=10):
         report = await svc.announcements.report(campaign.id)
         if report is None:
             continue
@@ -302,7 +300,7 @@ async def campaigns_command(update: Update, context: Context) -> None:
                 sent=report.sent, total=report.total, date=date,
             )
         )  # fmt: skip
-        if campaign.author_id == user.id and campaign.status in CANCELLABLE:
+        if svc.announcements.cancellable_by(campaign, user.id):
             buttons.append([(text("campaign_cancel", language, id=campaign.id), f"an:x:{campaign.id}")])
     body = "\n".join(lines) if lines else html_text("campaigns_none", language)
     await send(update.effective_message, Reply(body, buttons))
@@ -311,14 +309,13 @@ async def campaigns_command(update: Update, context: Context) -> None:
 async def update_progress(context: Context) -> None:
     """Job: edit each sending campaign's progress message; post the report once it is finished."""
     svc = services(context)
-    for campaign in await svc.storage.campaigns(limit=20):
-        if campaign.status not in ("scheduled", "sending") or campaign.progress_chat_id is None:
-            continue
+    for campaign in await svc.announcements.in_progress(limit=20):
         report = await svc.announcements.report(campaign.id)
         if report is None or report.status != "sending":
             continue
         language = await svc.users.language(campaign.author_id or 0)
         chat, message_id = campaign.progress_chat_id, campaign.progress_message_id
+        assert chat is not None  # in_progress keeps only campaigns with a progress message
         progress = _progress_text(campaign, report.sent, report.total, language)
         with contextlib.suppress(TelegramError):  # unchanged since the last edit, or deleted
             await context.bot.edit_message_text(progress, chat, message_id)
@@ -345,10 +342,7 @@ def register_renderer(transport: TelegramTransport, context_services: Any) -> No
     """How an announcement looks when the sender delivers it; cancelled or opted out: not sent."""
 
     async def render(delivery: Delivery) -> Outgoing:
-        reason = await context_services.announcements.skip_reason(delivery.ref_id, delivery.chat_id)
-        campaign = await context_services.storage.get_campaign(delivery.ref_id)
-        if reason is not None or campaign is None:
-            raise Skip(reason or "campaign deleted")
+        campaign = await context_services.announcements.deliverable(delivery)
         return outgoing(campaign, await context_services.users.language(delivery.chat_id))
 
     transport.register(ANNOUNCEMENT, render)

@@ -21,13 +21,12 @@ from telegram.ext import (
 from telegram.ext import CallbackQueryHandler as ButtonHandler
 
 from bot.app import Services
-from bot.messages import LANGUAGES, text
+from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram import announcements, diagnosis, events
 from bot.telegram import handlers as h
 from bot.telegram.delivery import DeliveryRuntime
-from bot.users.service import utc_now
+from bot.telegram.transport import DEFAULT_API_ROOT
 
-DEFAULT_API_ROOT = "https://api.telegram.org"
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
     "langue", "rejoindre", "mesdonnees", "oubli", "question",
@@ -130,15 +129,13 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(
             bot_commands(language),
             scope=BotCommandScopeAllPrivateChats(),
-            language_code=None if language == "fr" else language,
+            language_code=None if language == DEFAULT_LANGUAGE else language,
         )
 
 
 async def _purge_old_questions(context: h.Context) -> None:
     services = h.services(context)
-    await services.storage.purge_old_questions(
-        services.config.database.question_retention_days, now=utc_now()
-    )
+    await services.questions.purge_old(services.config.database.question_retention_days)
 
 
 async def _plan_reminders(context: h.Context) -> None:

@@ -37,7 +37,7 @@ class DeliveryRuntime:
                 await services.users.blocked(chat_id, True)
 
         self.sender = Sender(
-            services.storage, self.transport, settings, clock=services.users.clock, on_blocked=blocked
+            services.outbox, self.transport, settings, clock=services.users.clock, on_blocked=blocked
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Message, Update
 
+from bot.clock import PARIS
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Diagnosis
+from bot.diagnosis.records import DiagnosticResult
 from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
-from bot.storage.repository import DiagnosticResult
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
 from bot.users import Role
 
-PARIS = ZoneInfo("Europe/Paris")
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2
 

@@ -8,20 +8,20 @@ from typing import Any
 from telegram import CallbackQuery, Message, Update
 
 from bot.delivery.outbox import Delivery
-from bot.delivery.sender import Skip
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
-from bot.events.service import EVENT_CHANGE, EVENT_NOTICE, REMINDER
+from bot.events.records import FIELD_LIMITS, Event, EventFields
+from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
-from bot.storage.repository import Event, EventFields, Preferences
 from bot.telegram.handlers import Context, _language, privileged, replace, send, services
 from bot.telegram.render import Reply, html_text
 from bot.telegram.transport import Outgoing, TelegramTransport
 from bot.users import Role
+from bot.users.records import Preferences
 
 RSVP = ("yes", "maybe", "no")
 FLOW = "flow"
-_LIMITS = {"title": 200, "place": 300, "link": 500, "description": 1500}
+_LIMITS = FIELD_LIMITS
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
 
@@ -49,11 +49,10 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
 
 async def event_reply(context: Context, event: Event, user_id: int, language: str) -> Reply:
     svc = services(context)
-    storage = svc.storage
-    reminded = event.id in await storage.reminder_event_ids(user_id)
-    chosen = await storage.rsvp_of(user_id, event.id)
-    coordinator = await svc.users.role(user_id) >= Role.COORDINATOR
-    counts = await storage.rsvp_counts(event.id) if coordinator else None
+    role = await svc.users.role(user_id)
+    card = await svc.events.card(event, user_id, role)
+    chosen, reminded, counts = card.chosen, card.reminded, card.counts
+    coordinator = role >= Role.COORDINATOR
 
     def rsvp_label(answer: str) -> str:
         label = text(f"event_{answer}", language)
@@ -119,7 +118,7 @@ async def subscriptions(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    prefs = await services(context).storage.get_preferences(user.id)
+    prefs = await services(context).users.preferences(user.id)
     language = await _language(update, context)
     await send(
         update.effective_message,
@@ -133,16 +132,11 @@ async def subscription_button(query: CallbackQuery, context: Context, args: list
     is_topic = len(args) == 2 and args[0] == "t" and args[1] in topics
     if not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS):
         return text("button_stale", await svc.users.language(query.from_user.id))
-    storage = svc.storage
     user_id = query.from_user.id
-    prefs = await storage.get_preferences(user_id)
     if is_topic:
-        chosen = set(prefs.topics) ^ {args[1]}
-        await storage.set_topics(user_id, [t for t in topics if t in chosen], now=svc.users.clock())
+        prefs = await svc.users.toggle_topic(user_id, args[1], topics)
     else:
-        name = _SUBSCRIPTIONS[args[0]]
-        await storage.set_preference(user_id, name, not getattr(prefs, name), now=svc.users.clock())
-    prefs = await storage.get_preferences(user_id)
+        prefs = await svc.users.toggle_preference(user_id, _SUBSCRIPTIONS[args[0]])
     language = await services(context).users.language(user_id)
     await replace(query, _subscriptions_reply(prefs, services(context).config.announcements.topics, language))
     await query.answer()
@@ -162,18 +156,16 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         return None
     if len(args) < 2 or not args[1].isdigit():
         return stale
-    event = await svc.storage.get_event(int(args[1]))
-    members = await svc.users.role(user_id) >= Role.MEMBER
-    if event is None or event.status != "scheduled" or (event.audience == "members" and not members):
+    event = await svc.events.visible(int(args[1]), await svc.users.role(user_id))
+    if event is None:
         return text("event_unknown", language)
     action, rest = args[0], args[2:]
-    now = svc.users.clock()
     notice: str | None = None
     if action == "r" and not rest:
-        on = await svc.storage.toggle_reminder(user_id, event.id, now=now)
+        on = await svc.events.toggle_reminder(user_id, event.id)
         notice = text("event_reminder_on" if on else "event_reminder_off", language)
     elif action == "p" and len(rest) == 1 and rest[0] in RSVP:
-        await svc.storage.set_rsvp(user_id, event.id, rest[0], now=now)
+        await svc.events.rsvp(user_id, event.id, rest[0])
         notice = text("event_rsvp_saved", language, answer=text(f"event_{rest[0]}", language))
     elif action == "i" and not rest:
         await query.answer()
@@ -277,9 +269,7 @@ async def flow_text(update: Update, context: Context) -> bool:
         except ValueError as exc:
             await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
             return True
-        event = await svc.storage.get_event(flow["event_id"])
-        ends_at = event.ends_at + (starts_at - event.starts_at) if event and event.ends_at else None
-        moved = await svc.events.move(flow["event_id"], starts_at, ends_at)
+        moved = await svc.events.move_to(flow["event_id"], starts_at)
         context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
         reply = (
             html_text(
@@ -407,9 +397,7 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
     """How reminders and event notices look when the sender delivers them (checked again at send time)."""
 
     async def load(delivery: Delivery) -> tuple[Event, str]:
-        event = await context_services.storage.get_event(delivery.ref_id)
-        if event is None:
-            raise Skip("event deleted")
+        event = await context_services.events.deliverable(delivery)
         return event, await context_services.users.language(delivery.chat_id)
 
     def agenda(event: Event, language: str) -> list[list[tuple[str, str]]]:
@@ -417,10 +405,6 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
 
     async def reminder(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
-        if event.status != "scheduled" or event.starts_at <= context_services.users.clock():
-            raise Skip("event cancelled or started")
-        if not delivery.key.endswith(f"@r{event.revision}"):
-            raise Skip("event moved")
         body = html_text(
             "reminder_message",
             language,
@@ -433,8 +417,6 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
 
     async def notice(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
-        if event.status != "scheduled" or event.starts_at <= context_services.users.clock():
-            raise Skip("event cancelled or started")
         body = html_text(
             "event_notice_message",
             language,
@@ -452,10 +434,8 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
     async def change(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
         when = format_when(event.starts_at, event.ends_at, language)
-        if delivery.key == "cancelled":
+        if delivery.key == CANCELLED_KEY:
             return Outgoing(html_text("event_cancelled_message", language, title=event.title, when=when))
-        if not delivery.key.endswith(f"@r{event.revision}") or event.status != "scheduled":
-            raise Skip("superseded by a later change")
         return Outgoing(
             html_text("event_moved_message", language, title=event.title, when=when), agenda(event, language)
         )

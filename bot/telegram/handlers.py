@@ -19,10 +19,10 @@ from telegram.ext import ContextTypes
 from bot.messages import LANGUAGES, text
 from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.search import QuestionError
-from bot.storage.repository import RedeemResult
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, answer_reply, hit_message, html_text, menu_reply, split_message
 from bot.users import NotAllowed, Role
+from bot.users.records import RedeemResult
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -253,15 +253,15 @@ async def join(update: Update, context: Context) -> None:
 @privileged(Role.COORDINATOR)
 async def coordinator_questions(update: Update, context: Context) -> None:
     language = await _language(update, context)
-    storage = services(context).storage
+    questions = services(context).questions
     lines = [html_text("questions_header", language)]
-    unanswered = await storage.unanswered_questions(limit=10)
+    unanswered = await questions.unanswered(limit=10)
     lines += [
         html_text("questions_item", language, text=q.text, count=q.count, date=f"{q.last_asked:%d/%m/%Y}")
         for q in unanswered
     ] or [html_text("questions_none", language)]
     lines += ["", html_text("dislikes_header", language)]
-    disliked = await storage.disliked_answers(limit=10)
+    disliked = await questions.disliked(limit=10)
     lines += [
         html_text(
             "dislikes_item",
@@ -284,7 +284,7 @@ async def statistics(update: Update, context: Context) -> None:
         await diagnostic_statistics(update, context)
         return
     language = await _language(update, context)
-    s = await services(context).storage.stats()
+    s = await services(context).questions.stats()
     rate = round(100 * s.answer_rate) if s.questions else 0
     reply = html_text(
         "stats", language, users=s.users, active=s.active_users, members=s.members,

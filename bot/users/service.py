@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from bot.storage.repository import RedeemResult, Storage, User
+from bot.clock import Clock, utc_now
+from bot.errors import CatabotError
+from bot.messages import DEFAULT_LANGUAGE
+from bot.users.records import Preferences, RedeemResult, Role, User
 
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+if TYPE_CHECKING:
+    from bot.storage.repository import Storage
 
 
-class Role(enum.IntEnum):
-    NEWCOMER = 0
-    MEMBER = 1
-    COORDINATOR = 2
-    ADMIN = 3
-
-
-_STORED = {"newcomer": Role.NEWCOMER, "member": Role.MEMBER, "coordinator": Role.COORDINATOR}
-
-
-class NotAllowed(Exception):
+class NotAllowed(CatabotError):
     """The user's role does not allow this action."""
 
 
@@ -37,47 +25,70 @@ class UserService:
         self.clock = clock
 
     async def seen(self, user_id: int) -> User:
-        return await self.storage.touch_user(user_id, now=self.clock())
+        return await self.storage.users.touch_user(user_id, now=self.clock())
 
     async def role(self, user_id: int) -> Role:
         if user_id in self.admins:
             return Role.ADMIN
-        user = await self.storage.get_user(user_id)
-        return _STORED.get(user.role, Role.NEWCOMER) if user else Role.NEWCOMER
+        user = await self.storage.users.get_user(user_id)
+        return Role(user.role) if user else Role.NEWCOMER
 
     async def require(self, user_id: int, role: Role) -> None:
         if await self.role(user_id) < role:
             raise NotAllowed(role.name.lower())
 
     async def language(self, user_id: int) -> str:
-        user = await self.storage.get_user(user_id)
-        return user.language if user else "fr"
+        user = await self.storage.users.get_user(user_id)
+        return user.language if user else DEFAULT_LANGUAGE
 
     async def set_language(self, user_id: int, language: str) -> None:
-        await self.storage.touch_user(user_id, now=self.clock())
-        await self.storage.set_language(user_id, language)
+        await self.storage.users.touch_user(user_id, now=self.clock())
+        await self.storage.users.set_language(user_id, language)
 
     async def name_coordinator(self, admin_id: int, target_id: int) -> None:
         await self.require(admin_id, Role.ADMIN)
-        await self.storage.touch_user(target_id, now=self.clock())
-        await self.storage.set_role(target_id, "coordinator")
+        await self.storage.users.touch_user(target_id, now=self.clock())
+        await self.storage.users.set_role(target_id, Role.COORDINATOR)
 
     async def invite(self, coordinator_id: int) -> str:
         await self.require(coordinator_id, Role.COORDINATOR)
-        return await self.storage.create_invitation(coordinator_id, now=self.clock())
+        return await self.storage.users.create_invitation(coordinator_id, now=self.clock())
 
     async def join(self, user_id: int, code: str) -> RedeemResult:
-        await self.storage.touch_user(user_id, now=self.clock())
-        return await self.storage.redeem_invitation(code, user_id, now=self.clock())
+        await self.storage.users.touch_user(user_id, now=self.clock())
+        return await self.storage.users.redeem_invitation(code, user_id, now=self.clock())
 
     async def blocked(self, user_id: int, blocked: bool) -> None:
         if blocked:
-            await self.storage.set_active(user_id, False)
+            await self.storage.users.set_active(user_id, False)
         else:
-            await self.storage.touch_user(user_id, now=self.clock())
+            await self.storage.users.touch_user(user_id, now=self.clock())
+
+    async def preferences(self, user_id: int) -> Preferences:
+        return await self.storage.preferences.get_preferences(user_id)
+
+    async def toggle_preference(self, user_id: int, name: str) -> Preferences:
+        """Switch one flag ("remind_all", "new_event_notices", "announcements"; ValueError otherwise)."""
+        prefs = await self.storage.preferences.get_preferences(user_id)
+        await self.storage.preferences.set_preference(
+            user_id, name, not getattr(prefs, name), now=self.clock()
+        )
+        return await self.storage.preferences.get_preferences(user_id)
+
+    async def toggle_topic(self, user_id: int, topic: str, topics: Sequence[str]) -> Preferences:
+        """Follow or stop following `topic`; the user's topics are kept in the order of `topics`."""
+        prefs = await self.storage.preferences.get_preferences(user_id)
+        chosen = set(prefs.topics) ^ {topic}
+        await self.storage.preferences.set_topics(
+            user_id, [t for t in topics if t in chosen], now=self.clock()
+        )
+        return await self.storage.preferences.get_preferences(user_id)
+
+    async def opt_out_announcements(self, user_id: int) -> None:
+        await self.storage.preferences.set_preference(user_id, "announcements", False, now=self.clock())
 
     async def export(self, user_id: int) -> dict[str, Any]:
-        return await self.storage.export_user(user_id)
+        return await self.storage.personal_data.export_user(user_id)
 
     async def forget(self, user_id: int) -> None:
-        await self.storage.forget_user(user_id)
+        await self.storage.personal_data.forget_user(user_id)

@@ -1,0 +1,207 @@
+"""Questions asked, feedback on the answers, and the usage counts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    true,
+)
+
+from bot.qa.records import FeedbackSummary, QuestionSummary, Stats
+from bot.storage.base import (
+    Repository,
+    check_length,
+    dialect_insert,
+    ensure_user,
+    utc,
+)
+from bot.storage.schema import (
+    feedback,
+    questions,
+    users,
+)
+from bot.users.records import Role
+
+
+class QuestionRepository(Repository):
+    """The questions (kept `question_retention_days`), their feedback, usage statistics."""
+
+    async def record_question(
+        self,
+        user_id: int | None,
+        chat_type: str,
+        text: str,
+        language: str,
+        answered: bool,
+        resource_id: str | None,
+        confidence: float | None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Store a question and return its id. An unknown `user_id` is created as a newcomer."""
+        check_length("chat_type", chat_type, 16)
+        check_length("language", language, 5)
+        if resource_id is not None:
+            check_length("resource_id", resource_id, 255)
+        now = utc(now)
+        async with self._tx(write=True) as conn:
+            if user_id is not None:
+                await ensure_user(conn, user_id, now)
+            question_id = await conn.scalar(
+                insert(questions)
+                .values(
+                    user_id=user_id,
+                    chat_type=chat_type,
+                    text=text,
+                    normalized_text=normalize_question(text),
+                    language=language,
+                    answered=answered,
+                    resource_id=resource_id,
+                    confidence=confidence,
+                    created_at=now,
+                )
+                .returning(questions.c.id)
+            )
+        assert question_id is not None
+        return int(question_id)
+
+    async def record_feedback(
+        self, question_id: int, user_id: int, value: int, *, now: datetime | None = None
+    ) -> bool:
+        """A vote (+1 or -1) on an answer; a second vote of the same user replaces the first.
+
+        False if the question is unknown (e.g. already purged).
+        """
+        if value not in (1, -1):
+            raise ValueError(f"feedback value: +1 or -1, got {value}")
+        now = utc(now)
+        async with self._tx(write=True) as conn:
+            if await conn.scalar(select(questions.c.id).where(questions.c.id == question_id)) is None:
+                return False
+            stmt = dialect_insert(conn, feedback).values(
+                question_id=question_id, user_id=user_id, value=value, created_at=now
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[feedback.c.question_id, feedback.c.user_id],
+                    set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at},
+                )
+            )
+        return True
+
+    async def question_text(self, question_id: int) -> str | None:
+        """The text of a stored question, or None once it was purged or forgotten."""
+        async with self._tx(write=False) as conn:
+            found = await conn.scalar(select(questions.c.text).where(questions.c.id == question_id))
+        return None if found is None else str(found)
+
+    async def unanswered_questions(self, limit: int = 10) -> list[QuestionSummary]:
+        """Questions the bot could not answer, grouped by `normalize_question`, most recently asked first.
+
+        Each group shows its latest wording.
+        """
+        groups = _latest_per_group(
+            select(questions.c.text, questions.c.created_at).where(questions.c.answered == false()),
+            questions.c.created_at,
+            questions.c.normalized_text,
+        )
+        stmt = (
+            select(groups.c.text, groups.c.count, groups.c.last)
+            .where(groups.c.rank == 1)
+            .order_by(groups.c.last.desc(), groups.c.count.desc(), groups.c.text)
+            .limit(limit)
+        )
+        async with self._tx(write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [QuestionSummary(text=row["text"], count=row["count"], last_asked=row["last"]) for row in rows]
+
+    async def disliked_answers(self, limit: int = 10) -> list[FeedbackSummary]:
+        """Answers voted down, grouped by question (`normalize_question`) and resource, latest vote first.
+
+        Each group shows the latest wording of the question.
+        """
+        groups = _latest_per_group(
+            select(questions.c.text, questions.c.resource_id, feedback.c.created_at)
+            .select_from(feedback.join(questions, feedback.c.question_id == questions.c.id))
+            .where(feedback.c.value == -1),
+            feedback.c.created_at,
+            questions.c.normalized_text,
+            questions.c.resource_id,
+        )
+        stmt = (
+            select(groups.c.text, groups.c.resource_id, groups.c.count, groups.c.last)
+            .where(groups.c.rank == 1)
+            .order_by(groups.c.last.desc(), groups.c.count.desc(), groups.c.text)
+            .limit(limit)
+        )
+        async with self._tx(write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [
+            FeedbackSummary(
+                question=row["text"], resource_id=row["resource_id"], count=row["count"], last=row["last"]
+            )
+            for row in rows
+        ]
+
+    async def purge_old_questions(self, older_than_days: int, *, now: datetime | None = None) -> int:
+        """Delete the questions (and their votes) asked more than `older_than_days` ago; return how many."""
+        if older_than_days < 0:
+            raise ValueError(f"older_than_days: must be 0 or more, got {older_than_days}")
+        cutoff = utc(now) - timedelta(days=older_than_days)
+        old = select(questions.c.id).where(questions.c.created_at < cutoff)
+        async with self._tx(write=True) as conn:
+            await conn.execute(delete(feedback).where(feedback.c.question_id.in_(old)))
+            result = await conn.execute(delete(questions).where(questions.c.created_at < cutoff))
+        return result.rowcount
+
+    async def stats(self) -> Stats:
+        user_counts = select(
+            func.count(),
+            func.count().filter(users.c.active == true()),
+            func.count().filter(users.c.role == Role.MEMBER.value),
+            func.count().filter(users.c.role == Role.COORDINATOR.value),
+        ).select_from(users)
+        question_counts = select(
+            func.count(), func.count().filter(questions.c.answered == true())
+        ).select_from(questions)
+        async with self._tx(write=False) as conn:
+            n_users, active, members, coordinators = (await conn.execute(user_counts)).one()
+            n_questions, answered = (await conn.execute(question_counts)).one()
+        return Stats(
+            users=n_users,
+            active_users=active,
+            members=members,
+            coordinators=coordinators,
+            questions=n_questions,
+            answered=answered,
+            answer_rate=answered / n_questions if n_questions else 0.0,
+        )
+
+
+def normalize_question(text: str) -> str:
+    """The grouping key of a question: lowercase, spaces collapsed, trailing ?!.… dropped."""
+    key = " ".join(text.replace("’", "'").split()).lower()
+    return key.rstrip(" ?!.…") or key
+
+
+def _latest_per_group(
+    rows: Select[Any], when: ColumnElement[datetime], *group: ColumnElement[Any]
+) -> Subquery:
+    """`rows` with, per group, `count` and `last` (latest `when`); `rank` 1 marks each group's latest row."""
+    return rows.add_columns(
+        func.count().over(partition_by=group).label("count"),
+        func.max(when).over(partition_by=group).label("last"),
+        func.row_number()
+        .over(partition_by=group, order_by=(when.desc(), questions.c.id.desc()))
+        .label("rank"),
+    ).subquery()

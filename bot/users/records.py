@@ -1,0 +1,71 @@
+"""What the bot knows of a user: role, language, preferences; the outcome of redeeming an invitation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """What a user may do, in increasing order (`Role.MEMBER < Role.COORDINATOR`).
+
+    NEWCOMER, MEMBER and COORDINATOR are stored (`STORED_ROLES`); ADMIN is never stored: admins come from
+    the config (`admins`)."""
+
+    NEWCOMER = "newcomer"
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 (newcomer) to 3 (admin)."""
+        return _RANKS[self]
+
+    def _other_rank(self, other: Any) -> int:
+        if not isinstance(other, Role):
+            raise TypeError(f"cannot compare a Role with {type(other).__name__}")
+        return other.rank
+
+    def __lt__(self, other: Any) -> bool:
+        return self.rank < self._other_rank(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.rank <= self._other_rank(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.rank > self._other_rank(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.rank >= self._other_rank(other)
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}
+STORED_ROLES = (Role.NEWCOMER, Role.MEMBER, Role.COORDINATOR)
+
+
+class RedeemResult(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    language: str
+    role: Role
+    active: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class Preferences:
+    remind_all: bool = False  # a reminder of every event the user may attend
+    new_event_notices: bool = False  # a message when an event is created
+    announcements: bool = True  # False: opted out of announcements
+    topics: tuple[str, ...] = ()  # for announcements to a topic
