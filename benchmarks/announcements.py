@@ -67,6 +67,7 @@ from bot.storage import create_engine, normalize_url, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import users
 from bot.telegram.delivery import DeliveryRuntime
+from bot.telegram.features.announcements import register_renderer
 from bot.testing import Call, FakeTelegram
 from bot.users import UserService
 from bot.users.records import Role
@@ -117,7 +118,9 @@ async def work(database_url: str, api_root: str, token: str, rate: float, result
         services = SenderServices(
             storage.outbox, UserService(storage, ()), AnnouncementService(storage, require_approval=False)
         )
-        runtime = DeliveryRuntime(cast("Services", services), token, api_root, DeliveryConfig(rate=rate))
+        runtime = DeliveryRuntime(
+            cast("Services", services), token, api_root, DeliveryConfig(rate=rate), (register_renderer,)
+        )
         await runtime.start(background=False)
         try:
             start = time.monotonic()

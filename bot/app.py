@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from bot.announcements.service import AnnouncementService
 from bot.clock import utc_now
 from bot.config import Config
+from bot.conversations import ConversationService
 from bot.delivery.outbox import OutboxStore
 from bot.diagnosis.questionnaire import open_questionnaire
 from bot.diagnosis.service import DiagnosisService
 from bot.embedding.install import load_embedder
 from bot.events.planning import parse_offsets
 from bot.events.service import EventService
+from bot.jobs import JobLeases
 from bot.qa import QuestionService
 from bot.retrieval.index import build_index, load_index, stale_reason
 from bot.retrieval.search import Searcher
@@ -53,6 +55,8 @@ class Services:
     diagnosis: DiagnosisService
     events: EventService
     announcements: AnnouncementService
+    conversations: ConversationService
+    leases: JobLeases
     owned: bool = True
 
     async def close(self) -> None:
@@ -95,4 +99,6 @@ async def open_services(
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
+        conversations=ConversationService(storage.conversations),
+        leases=JobLeases(storage.conversations),
     )

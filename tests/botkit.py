@@ -13,6 +13,8 @@ from telegram.ext import Application
 
 from bot.app import Services, open_services
 from bot.config import Config, load_config
+from bot.telegram.context import RENDERERS
+from bot.telegram.delivery import DeliveryRuntime
 from bot.testing import FakeTelegram, SentMessage
 from bot.testing.harness import running_application
 from tests.conftest import write_config
@@ -34,6 +36,12 @@ class BotEnv:
         await self.fake.user_sends(user_id, text, **kwargs)  # type: ignore[arg-type]
         await self.fake.wait_for(lambda: len(self.fake.sent_to(chat_id)) > before)
         return self.fake.sent_to(chat_id)[before]
+
+    def delivery_runtime(self) -> DeliveryRuntime:
+        """The outbox sender as `catabot run` builds it (start it with `background=False` to drain)."""
+        services, fake = self.services, self.fake
+        renderers = self.app.bot_data[RENDERERS]
+        return DeliveryRuntime(services, fake.token, fake.api_root, services.config.delivery, renderers)
 
     async def click(self, user_id: int, message: SentMessage, data: str) -> str:
         """Press a button; returns the text of answerCallbackQuery (empty if none)."""

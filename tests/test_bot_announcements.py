@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram.ext import CallbackContext
 
 from bot.delivery.outbox import Status
 from bot.events.clock import paris_to_utc
 from bot.messages import text
-from bot.telegram.announcements import update_progress
-from bot.telegram.delivery import DeliveryRuntime
-from bot.testing import SentMessage
+from bot.telegram.context import Context
+from bot.telegram.features.announcements import update_progress
+from bot.testing import FakeTelegram, SentMessage
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
 from tests.test_bot_events import MovableClock
 
@@ -67,7 +66,7 @@ async def _compose(env: BotEnv, author: int, body: str, audience: str = "all") -
 
 
 async def _deliver(env: BotEnv) -> None:
-    runtime = DeliveryRuntime(env.services, env.fake.token, env.fake.api_root, env.services.config.delivery)
+    runtime = env.delivery_runtime()
     await runtime.start(background=False)
     try:
         await runtime.sender.drain()
@@ -92,7 +91,7 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
         assert received.text == "Réunion <importante> & conviviale jeudi"
         assert buttons(received) == [(text("announce_unsubscribe"), "a:unsub")]
     assert not any("Réunion" in (m.text or "") for m in env.fake.sent_to(OPTED_OUT))
-    await update_progress(CallbackContext(env.app))
+    await update_progress(Context(env.app))
     assert progress.text.startswith("📤 « Réunion <importante> & conviviale jeudi » : 3 / 5 envoyés")
     report = env.fake.sent_to(ADMIN)[-1]
     assert "Bilan de l'annonce" in report.text
@@ -140,6 +139,7 @@ async def test_scheduled_announcement_waits_for_its_time(env: BotEnv, clock: Mov
 async def test_campaigns_list_and_cancel(env: BotEnv) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Annonce à annuler")
     await env.click(ADMIN, choices, f"an:at:{campaign_id}")
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_schedule_ask"))
     sent = len(env.fake.sent_to(ADMIN))
     await env.fake.user_sends(ADMIN, "20/01/2027 10h00")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 2)  # confirmation, progress
@@ -213,3 +213,32 @@ async def test_topic_subscribers_and_a_photo_announcement(env: BotEnv) -> None:
     received = env.fake.sent_to(READERS[0])[-1]
     assert received.kind == "photo" and received.caption == "Affiche du webinaire <ODD 17>"
     assert not any(m.kind == "photo" for m in env.fake.sent_to(READERS[1]))
+
+
+async def test_a_restart_in_the_middle_of_composing_continues_where_the_coordinator_was(
+    tmp_path: Path, knowledge_copy: Path
+) -> None:
+    config = bot_config(tmp_path, knowledge_copy)
+    async with FakeTelegram() as fake:
+        async with running_bot(config, fake=fake) as first:
+            await first.say(READERS[0], "/start")
+            await first.say(ADMIN, "/annonce")
+        async with running_bot(config, fake=fake) as second:  # restarted while waiting for the text
+            choose = await second.say(ADMIN, "Rencontre régionale à Lyon")
+            assert choose.text == text("announce_audience")
+            data = next(d for _, d in buttons(choose) if d.endswith(":all"))
+            await second.click(ADMIN, choose, data)
+            await second.fake.wait_for(
+                lambda: "an:at:" in " ".join(d for _, d in buttons(fake.sent_to(ADMIN)[-1]))
+            )
+            at = next(d for _, d in buttons(fake.sent_to(ADMIN)[-1]) if d.startswith("an:at:"))
+            await second.click(ADMIN, fake.sent_to(ADMIN)[-1], at)
+            await fake.wait_for(lambda: fake.sent_to(ADMIN)[-1].text == text("announce_schedule_ask"))
+        async with running_bot(config, fake=fake) as third:  # restarted while waiting for the time
+            before = len(fake.sent_to(ADMIN))
+            confirmation = await third.say(ADMIN, "17/01/2099 10h00")
+            assert confirmation.text.startswith("Annonce programmée pour le")
+            await fake.wait_for(lambda: len(fake.sent_to(ADMIN)) >= before + 2)  # and the progress message
+            cancelled = await third.say(ADMIN, "/annuler")
+            assert cancelled.text == text("flow_nothing"), "the flow ended with the scheduling"
+        assert fake.invalid_requests == []

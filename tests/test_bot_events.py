@@ -49,7 +49,7 @@ async def env(tmp_path: Path, knowledge_copy: Path, clock: MovableClock) -> Asyn
 
 
 async def _runtime(env: BotEnv) -> DeliveryRuntime:
-    runtime = DeliveryRuntime(env.services, env.fake.token, env.fake.api_root, env.services.config.delivery)
+    runtime = env.delivery_runtime()
     await runtime.start(background=False)
     return runtime
 

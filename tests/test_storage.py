@@ -24,7 +24,7 @@ from bot.storage.schema import metadata
 from bot.users.records import RedeemResult, Role
 from tests.storage_fixtures import T0, minutes
 
-HEAD = "0004"
+HEAD = "0005"
 TABLES = {
     "users",
     "invitations",
@@ -38,6 +38,8 @@ TABLES = {
     "preferences",
     "deliveries",
     "campaigns",
+    "conversations",
+    "job_leases",
 }
 
 

@@ -2,7 +2,8 @@
 
 `Storage(engine)` has the repositories as attributes: `users` (users, invitations), `questions` (questions,
 feedback, usage counts), `diagnosis`, `events` (events, reminders, RSVP), `preferences`, `campaigns`,
-`outbox` (the `bot.delivery.outbox.OutboxStore`) and `personal_data` (export, erasure). Each of their methods
+`outbox` (the `bot.delivery.outbox.OutboxStore`), `personal_data` (export, erasure) and `conversations`
+(chat flows in progress, job leases). Each of their methods
 is one transaction. Operations that span several concerns run in a unit of work:
 
     async with storage.uow() as tx:        # one transaction (SQLite: the write lock from its start)
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.base import Connector
 from bot.storage.campaigns import CampaignRepository
+from bot.storage.conversations import ConversationRepository
 from bot.storage.diagnosis import DiagnosisRepository
 from bot.storage.engine import transaction
 from bot.storage.events import EventRepository
@@ -45,6 +47,7 @@ class Repositories:
         self.campaigns = CampaignRepository(connector)
         self.outbox = OutboxRepository(connector)
         self.personal_data = PersonalDataRepository(connector)
+        self.conversations = ConversationRepository(connector)  # chat flows in progress, job leases
 
 
 class Storage(Repositories):

@@ -314,3 +314,27 @@ campaigns = Table(
     CheckConstraint("recipients >= 0 AND opted_out >= 0", name="counts"),
     Index(None, "status", "send_at"),
 )
+
+# A multi-step chat flow in progress (creating or moving an event, composing an announcement…), so that a
+# restart, or another instance of the bot, continues where the user was. Gone after `expires_at`.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("flow", String(32), primary_key=True),  # e.g. "new_event", "announce"
+    Column("state", JSONText, nullable=False),  # the flow's own JSON object
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Which instance of the bot runs a periodic job (reminder planning, progress messages) until when: with
+# several instances on one database, each tick runs once.
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+)

@@ -8,23 +8,13 @@ from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    ChatMemberHandler,
-    CommandHandler,
-    Defaults,
-    MessageHandler,
-    filters,
-)
-from telegram.ext import CallbackQueryHandler as ButtonHandler
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.app import Services
 from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
-from bot.telegram import announcements, diagnosis, events
-from bot.telegram import handlers as h
+from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
 from bot.telegram.delivery import DeliveryRuntime
+from bot.telegram.features import account, announcements, diagnosis, events, questions, start
 from bot.telegram.transport import DEFAULT_API_ROOT
 
 COMMANDS = (
@@ -55,6 +45,7 @@ def build_application(
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -68,38 +59,15 @@ def build_application(
     return application
 
 
-def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE
-    groups = filters.ChatType.GROUPS
-    fresh = filters.UpdateType.MESSAGE  # edited messages are not new questions
-    app.add_handler(CommandHandler("start", h.start, filters=fresh))
-    app.add_handler(CommandHandler(["aide", "help"], h.help_command, filters=fresh))
-    app.add_handler(CommandHandler(["langue", "language"], h.choose_language, filters=fresh))
-    app.add_handler(CommandHandler("question", h.group_question, filters=fresh, block=False))
-    app.add_handler(CommandHandler("rejoindre", h.join, filters=fresh))
-    app.add_handler(CommandHandler("diagnostic", diagnosis.diagnostic, filters=fresh))
-    app.add_handler(CommandHandler("evenements", events.events_command, filters=fresh))
-    app.add_handler(CommandHandler("abonnements", events.subscriptions, filters=fresh))
-    app.add_handler(CommandHandler("nouvel_evenement", events.new_event, filters=fresh))
-    app.add_handler(CommandHandler("annuler", events.cancel_flow, filters=fresh))
-    app.add_handler(CommandHandler("annonce", announcements.announce, filters=fresh))
-    app.add_handler(CommandHandler("campagnes", announcements.campaigns_command, filters=fresh))
-    app.add_handler(CommandHandler("mondiagnostic", diagnosis.my_diagnostic, filters=fresh, block=False))
-    app.add_handler(CommandHandler("coordinateur", h.name_coordinator, filters=fresh))
-    app.add_handler(CommandHandler("invitation", h.create_invitation, filters=fresh))
-    app.add_handler(CommandHandler("questions", h.coordinator_questions, filters=fresh))
-    app.add_handler(CommandHandler("stats", h.statistics, filters=fresh))
-    app.add_handler(CommandHandler("mesdonnees", h.my_data, filters=fresh))
-    app.add_handler(CommandHandler("oubli", h.forget_request, filters=fresh))
-    app.add_handler(MessageHandler(private & fresh & filters.COMMAND, h.unknown_command))
-    app.add_handler(MessageHandler(private & fresh & filters.TEXT, h.private_text, block=False))
-    app.add_handler(
-        MessageHandler(groups & fresh & filters.TEXT & ~filters.COMMAND, h.group_mention, block=False)
-    )
-    app.add_handler(MessageHandler(private & fresh & ~filters.TEXT, h.non_text))
-    app.add_handler(ButtonHandler(h.button))
-    app.add_handler(ChatMemberHandler(h.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    app.add_error_handler(h.on_error)
+# Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
+# diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
+# command, stale button). Flows get handler groups of their own, before group 0.
+FEATURES = (diagnosis, questions, account, events, announcements, start)
+
+
+def _add_handlers(app: App) -> None:
+    for feature in FEATURES:
+        feature.register(app)
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
@@ -108,18 +76,17 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.bot_data["services"] = await services()
     services = app.bot_data["services"]
     if app.job_queue is not None:
-        app.job_queue.run_repeating(
-            _purge_old_questions, interval=PURGE_EVERY, first=PURGE_EVERY, name="purge"
-        )
-        tick = dt.timedelta(seconds=services.config.events.tick_seconds)
-        app.job_queue.run_repeating(_plan_reminders, interval=tick, first=1, name="reminders")
-        progress = dt.timedelta(seconds=services.config.announcements.progress_seconds)
-        app.job_queue.run_repeating(
-            announcements.update_progress, interval=progress, first=progress, name="progress"
-        )
+        jobs = [("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), None), *app.bot_data.get(JOBS, [])]
+        for name, callback, seconds, first in jobs:
+            interval = dt.timedelta(seconds=seconds(services))
+            start_after = interval if first is None else first
+            job = _leased(name, callback, interval)
+            app.job_queue.run_repeating(job, interval=interval, first=start_after, name=name)
     if app.bot_data.get("delivery_settings"):
         token, root = app.bot_data["delivery_settings"]
-        runtime = DeliveryRuntime(services, token, root, services.config.delivery)
+        runtime = DeliveryRuntime(
+            services, token, root, services.config.delivery, app.bot_data.get(RENDERERS, [])
+        )
         await runtime.start()
         app.bot_data["delivery"] = runtime
     # What start-up loaded (model, index, libraries) lives as long as the bot: keep it out of the garbage
@@ -133,13 +100,21 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         )
 
 
-async def _purge_old_questions(context: h.Context) -> None:
-    services = h.services(context)
+def _leased(name: str, callback: JobCallback, interval: dt.timedelta) -> JobCallback:
+    """The job's tick, run only by the instance that holds its lease for this tick (see `bot.jobs`)."""
+
+    async def tick(context: Context) -> None:
+        if await context.services.leases.acquire(name, interval):
+            await callback(context)
+
+    return tick
+
+
+async def _purge(context: Context) -> None:
+    """Questions past their retention and chat flows past their expiry are deleted."""
+    services = context.services
     await services.questions.purge_old(services.config.database.question_retention_days)
-
-
-async def _plan_reminders(context: h.Context) -> None:
-    await h.services(context).events.plan_reminders()
+    await services.conversations.purge()
 
 
 async def stop_delivery(app: Application) -> None:  # type: ignore[type-arg]

@@ -1,4 +1,7 @@
-"""Compact callback data (Telegram allows 1–64 bytes): `kind:arg:arg`. Anything else is refused politely."""
+"""Compact callback data (Telegram allows 1–64 bytes): `kind:arg:arg`. Anything else is refused politely.
+
+Each feature module builds its own buttons' data; only the menu's, which several features answer, is here.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +13,8 @@ def fits(data: str) -> bool:
 
 
 def menu(item: str) -> str:
+    """The start menu's buttons: ask, diag, events, net."""
     return f"m:{item}"
-
-
-def lead(question_id: int, resource_id: str) -> str:
-    return f"l:{question_id}:{resource_id}"
-
-
-def feedback(question_id: int, value: int) -> str:
-    return f"f:{question_id}:{value}"
-
-
-def language(code: str) -> str:
-    return f"lang:{code}"
-
-
-def forget(confirm: bool) -> str:
-    return f"forget:{'yes' if confirm else 'no'}"
 
 
 def parse(data: str | None) -> tuple[str, list[str]]:

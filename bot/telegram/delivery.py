@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.config import DeliveryConfig
 from bot.delivery.sender import Sender, SenderSettings
-from bot.telegram import announcements, events
 from bot.telegram.transport import TelegramTransport, build_bot
 
 if TYPE_CHECKING:
@@ -18,11 +18,20 @@ if TYPE_CHECKING:
 class DeliveryRuntime:
     """Sends what the outbox holds (reminders, notices), paced, until stopped; a crash loses nothing."""
 
-    def __init__(self, services: Services, token: str, api_root: str, config: DeliveryConfig) -> None:
+    def __init__(
+        self,
+        services: Services,
+        token: str,
+        api_root: str,
+        config: DeliveryConfig,
+        renderers: Sequence[Callable[[TelegramTransport, Services], None]] = (),
+    ) -> None:
+        """`renderers`: each feature's setup of how its deliveries look, as the features registered them in
+        the application (`bot_data[context.RENDERERS]`, see `context.add_renderers`)."""
         self.bot = build_bot(token, api_root=api_root)
         self.transport = TelegramTransport(self.bot)
-        events.register_renderers(self.transport, services)
-        announcements.register_renderer(self.transport, services)
+        for setup in renderers:
+            setup(self.transport, services)
         settings = SenderSettings(
             rate=config.rate,
             per_chat_interval=config.per_chat_interval,

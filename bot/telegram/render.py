@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import text
 from bot.retrieval.citation import citation, is_link
-from bot.retrieval.search import Answer, Hit
+from bot.retrieval.search import Hit
 from bot.telegram import callbacks
 
 MAX_MESSAGE = 4096
@@ -57,7 +57,12 @@ def split_message(message: str, limit: int = MAX_MESSAGE) -> list[str]:
     return parts or [message[:limit]]
 
 
-def _short(title: str) -> str:
+def topic_label(topic: str) -> str:
+    """A subscription topic id as users read it: "appels-a-projets" → "Appels a projets"."""
+    return topic.replace("-", " ").capitalize()
+
+
+def short_title(title: str) -> str:
     return title if len(title) <= _BUTTON_TITLE else title[: _BUTTON_TITLE - 1].rstrip() + "…"
 
 
@@ -66,26 +71,6 @@ def hit_message(hit: Hit, language: str) -> str:
     if not is_link(hit.chunk.url):  # a document imported without a URL is cited by its file name
         return html_text("answer_unlinked", language, passage=hit.passage, title=f"{title} ({hit.chunk.url})")
     return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=title)
-
-
-def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
-    leads = answer.hits[1:] if answer.answered else answer.hits
-    lead_rows = [
-        [(f"📄 {_short(h.chunk.title)}", callbacks.lead(question_id, h.chunk.resource_id))]
-        for h in leads
-        if callbacks.fits(callbacks.lead(question_id, h.chunk.resource_id))
-    ]
-    if answer.answered and answer.best is not None:
-        body = hit_message(answer.best, language)
-        if lead_rows:
-            body += "\n\n" + html_text("answer_leads", language)
-        feedback = [("👍", callbacks.feedback(question_id, 1)), ("👎", callbacks.feedback(question_id, -1))]
-        return Reply(body, [*lead_rows, feedback])
-    body = html_text("no_answer", language)
-    if lead_rows:
-        body += "\n" + html_text("no_answer_leads", language)
-    body += "\n" + html_text("no_answer_site", language)
-    return Reply(body, lead_rows)
 
 
 def menu_reply(language: str) -> Reply:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, TextIO
 from bot.app import open_services
 from bot.config import Config, ConfigError
 from bot.messages import text
-from bot.telegram.app import ALLOWED_UPDATES, DEFAULT_API_ROOT, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.transport import DEFAULT_API_ROOT
 
 if TYPE_CHECKING:  # the fake Bot API is for the sandbox only: `catabot run` with a token never loads it
     from bot.testing import FakeTelegram, SentMessage

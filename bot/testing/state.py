@@ -264,4 +264,3 @@ class TelegramState:
     def _document_json(self, file: StoredFile) -> JsonDict:
         extra = {k: v for k, v in (("file_name", file.filename), ("mime_type", file.mime_type)) if v}
         return {**self._file_json(file), **extra}
-

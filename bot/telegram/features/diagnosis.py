@@ -6,7 +6,8 @@ import asyncio
 import datetime as dt
 import io
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.clock import PARIS
 from bot.diagnosis.chart import radar_png
@@ -15,12 +16,20 @@ from bot.diagnosis.records import DiagnosticResult
 from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
-from bot.telegram.handlers import Context, _language, privileged, replace, send, services
+from bot.telegram import callbacks
+from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
+from bot.telegram.replies import query_message, replace, send
 from bot.users import Role
 
+STATS_ARGUMENT = r"(?i)^/stats(@\w+)?\s+(diagnostic|diagnostics|autodiagnostic)\b"
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2
+
+
+def diag_data(*args: str) -> str:
+    """`d:…` buttons: go, resume, restart, a:<step>:<option>, back, c:<step>, pause, edit, done."""
+    return ":".join(("d", *args))
 
 
 def _date(moment: dt.datetime) -> str:
@@ -39,31 +48,35 @@ def question_reply(progress: Progress, language: str) -> Reply:
                      section=section, text=step.text)  # fmt: skip
     if step.help:
         body += html_text("diag_help", language, help=step.help)
-    choices = [(c.label, f"d:a:{step.id}:{c.id}") for c in step.options]
+    choices = [(c.label, diag_data("a", step.id, c.id)) for c in step.options]
     rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
-    controls = [(text("diag_pause", language), "d:pause")]
+    controls = [(text("diag_pause", language), diag_data("pause"))]
     if progress.answers:
-        controls.insert(0, (text("diagnosis_previous", language), "d:back"))
+        controls.insert(0, (text("diagnosis_previous", language), diag_data("back")))
     return Reply(body, [*rows, controls])
 
 
 def summary_reply(context: Context, progress: Progress, language: str) -> Reply:
     lines = [html_text("diag_summary_header", language)]
-    items = services(context).diagnosis.summary(progress.answers)
+    items = context.services.diagnosis.summary(progress.answers)
     lines += [
         html_text("diag_summary_item", language, number=n, text=step.text, answer=label)
         for n, (step, label) in enumerate(items, start=1)
     ]
-    buttons = [[(text("diag_see_result", language), "d:done")], [(text("diag_change", language), "d:edit")]]
+    buttons = [
+        [(text("diag_see_result", language), diag_data("done"))],
+        [(text("diag_change", language), diag_data("edit"))],
+    ]
     return Reply("\n".join(lines), buttons)
 
 
 def change_reply(context: Context, progress: Progress, language: str) -> Reply:
-    items = services(context).diagnosis.summary(progress.answers)
-    numbers = [(str(n), f"d:c:{step.id}") for n, (step, _) in enumerate(items, start=1)]
+    items = context.services.diagnosis.summary(progress.answers)
+    numbers = [(str(n), diag_data("c", step.id)) for n, (step, _) in enumerate(items, start=1)]
     rows = [numbers[i : i + 8] for i in range(0, len(numbers), 8)]
     return Reply(
-        html_text("diag_change_choose", language), [*rows, [(text("diag_see_result", language), "d:done")]]
+        html_text("diag_change_choose", language),
+        [*rows, [(text("diag_see_result", language), diag_data("done"))]],
     )
 
 
@@ -110,27 +123,30 @@ async def diagnostic(update: Update, context: Context) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    language = await _language(update, context)
-    svc = services(context)
+    language = await context.language()
+    svc = context.services
     await svc.users.seen(user.id)
     current = await svc.diagnosis.in_progress(user.id)
     if current is not None and current.answers:
         offer = html_text("diag_resume_offer", language, position=current.position, total=current.total)
         buttons = [
-            [(text("diag_resume", language), "d:resume"), (text("diag_restart", language), "d:restart")]
+            [
+                (text("diag_resume", language), diag_data("resume")),
+                (text("diag_restart", language), diag_data("restart")),
+            ]
         ]
         await send(message, Reply(offer, buttons))
         return
     q = svc.diagnosis.questionnaire
     intro = html_text("diag_intro", language, title=q.title, intro=q.intro)
-    await send(message, Reply(intro, [[(text("diag_start", language), "d:go")]]))
+    await send(message, Reply(intro, [[(text("diag_start", language), diag_data("go"))]]))
 
 
 async def diagnostic_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """Handle a `d:…` button; returns the notice for answerCallbackQuery, or the stale-button text."""
     user_id = query.from_user.id
-    svc = services(context).diagnosis
-    language = await services(context).users.language(user_id)
+    svc = context.services.diagnosis
+    language = await context.services.users.language(user_id)
     stale = text("button_stale", language)
     progress: Progress | None
     match args:
@@ -170,13 +186,13 @@ async def diagnostic_button(query: CallbackQuery, context: Context, args: list[s
 
 
 async def _finish(query: CallbackQuery, context: Context, language: str) -> None:
-    svc = services(context)
+    svc = context.services
     finished = await svc.diagnosis.finish(query.from_user.id)
     if finished is None:
         await query.answer(text("diag_not_running", language))
         return
     await query.answer()
-    message = query.message if isinstance(query.message, Message) else None
+    message = query_message(query)
     if message is None:
         return
     await message.edit_reply_markup(reply_markup=None)
@@ -189,7 +205,7 @@ async def _finish(query: CallbackQuery, context: Context, language: str) -> None
 def _evolution(
     last: DiagnosticResult, before: DiagnosticResult, context: Context, language: str
 ) -> list[str]:
-    labels = services(context).diagnosis.questionnaire.labels()
+    labels = context.services.diagnosis.questionnaire.labels()
     lines: list[str] = []
     for metier_id, label in labels.items():
         now, then = last.scores.get(metier_id), before.scores.get(metier_id)
@@ -204,8 +220,8 @@ async def my_diagnostic(update: Update, context: Context) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    language = await _language(update, context)
-    svc = services(context).diagnosis
+    language = await context.language()
+    svc = context.services.diagnosis
     results = await svc.results(user.id)
     if not results:
         await send(message, Reply(html_text("diag_no_result", language)))
@@ -229,8 +245,8 @@ async def my_diagnostic(update: Update, context: Context) -> None:
 @privileged(Role.COORDINATOR)
 async def diagnostic_statistics(update: Update, context: Context) -> None:
     """`/stats diagnostic`: anonymous counts only, never one person's answers."""
-    language = await _language(update, context)
-    svc = services(context).diagnosis
+    language = await context.language()
+    svc = context.services.diagnosis
     stats = await svc.stats()
     labels = svc.questionnaire.labels()
     lines = [html_text("stats_diagnostic", language, count=stats.diagnostics)]
@@ -248,3 +264,21 @@ async def diagnostic_statistics(update: Update, context: Context) -> None:
         lines.append(html_text("stats_diagnostic_territory", language, territory=name,
                                count=territory.diagnostics, missing=missing))  # fmt: skip
     await send(update.effective_message, Reply("\n".join(lines)))
+
+
+async def _menu_diagnostic(update: Update, context: Context) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await diagnostic(update, context)
+
+
+def register(application: App) -> None:
+    """/diagnostic, /mondiagnostic, /stats diagnostic (registered before the questions' /stats) and the
+    diagnosis buttons."""
+    fresh = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("diagnostic", diagnostic, filters=fresh))
+    application.add_handler(CommandHandler("mondiagnostic", my_diagnostic, filters=fresh, block=False))
+    stats = fresh & filters.Regex(STATS_ARGUMENT)
+    application.add_handler(CommandHandler("stats", diagnostic_statistics, filters=stats))
+    application.add_handler(CallbackQueryHandler(on_button(diagnostic_button), pattern=r"^d:"))
+    application.add_handler(CallbackQueryHandler(_menu_diagnostic, pattern=f"^{callbacks.menu('diag')}$"))

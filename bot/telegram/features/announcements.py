@@ -11,22 +11,30 @@ from typing import Any
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.announcements.records import Campaign
 from bot.announcements.service import Outcome, OutcomeKind, Report
+from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
-from bot.telegram.events import topic_label
-from bot.telegram.handlers import Context, _language, privileged, send, services
-from bot.telegram.render import Reply, html_text
+from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.render import Reply, html_text, topic_label
+from bot.telegram.replies import query_message, send
 from bot.telegram.transport import Outgoing, TelegramTransport
 from bot.users import Role
 
 ANNOUNCEMENT = "announcement"
-FLOW = "flow"
+ANNOUNCE = "announce"  # the conversation flow (bot.conversations)
 AUDIENCES = ("all", "members", "coordinators", "topic", "me")
 UNSUBSCRIBE = "a:unsub"
+
+
+def announce_data(action: str, campaign_id: int, *rest: str) -> str:
+    """`an:…` buttons: aud/top (audience, topic), go/at/no (send now, schedule, discard), ok (approve),
+    x (cancel)."""
+    return ":".join(("an", action, str(campaign_id), *rest))
 
 
 def _title(campaign: Campaign) -> str:
@@ -51,21 +59,17 @@ def outgoing(campaign: Campaign, language: str) -> Outgoing:
 
 @privileged(Role.COORDINATOR)
 async def announce(update: Update, context: Context) -> None:
-    context.user_data[FLOW] = {"name": "announce", "step": "content"}  # type: ignore[index]
-    await send(update.effective_message, Reply(html_text("announce_ask", await _language(update, context))))
+    await context.start_flow(ANNOUNCE, {"step": "content"})
+    await send(update.effective_message, Reply(html_text("announce_ask", await context.language())))
 
 
-async def flow_message(update: Update, context: Context) -> bool:
+async def flow_message(update: Update, context: Context, current: Flow) -> bool:
     """A message that answers the announcement flow (its content, or the time to send it)."""
-    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
-    message, user = update.effective_message, update.effective_user
-    if flow is None or flow.get("name") != "announce" or message is None or user is None:
+    message, user, flow = update.effective_message, update.effective_user, current.state
+    if message is None or user is None:
         return False
-    svc = services(context)
-    language = await _language(update, context)
-    if await svc.users.role(user.id) < Role.COORDINATOR:  # the role was withdrawn meanwhile
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
-        return False
+    svc = context.services
+    language = await context.language()
     if flow["step"] == "content":
         return await _content(message, context, flow, user.id, language)
     if flow["step"] == "schedule" and message.text:
@@ -77,7 +81,8 @@ async def flow_message(update: Update, context: Context) -> bool:
         if send_at <= svc.users.clock():
             await send(message, Reply(html_text("announce_schedule_past", language)))
             return True
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        if not await context.end_flow(ANNOUNCE):  # a double send, handled already
+            return True
         outcome = await svc.announcements.schedule(flow["campaign"], send_at, by=user.id)
         await _after_launch(message, context, outcome, language, when=format_when(send_at, None, language))
         return True
@@ -102,11 +107,14 @@ async def _content(
     if length > limit:
         await send(message, Reply(html_text("announce_too_long", language, length=length, limit=limit)))
         return True
-    campaign = await services(context).announcements.draft(
+    campaign = await context.services.announcements.draft(
         user_id, body, media_kind=kind, media_file_id=file_id, media_name=name
     )
     flow.update(step="audience", campaign=campaign.id)
-    choices = [(text(f"announce_audience_{a}", language), f"an:aud:{campaign.id}:{a}") for a in AUDIENCES]
+    await context.save_flow(ANNOUNCE, flow)
+    choices = [
+        (text(f"announce_audience_{a}", language), announce_data("aud", campaign.id, a)) for a in AUDIENCES
+    ]
     await send(
         message, Reply(html_text("announce_audience", language), [choices[:2], choices[2:4], choices[4:]])
     )
@@ -121,7 +129,7 @@ async def _preview(
     language: str,
     topic: str | None = None,
 ) -> bool:
-    preview = await services(context).announcements.choose_audience(campaign_id, audience, topic)
+    preview = await context.services.announcements.choose_audience(campaign_id, audience, topic)
     if preview is None:
         return False
     await send(message, Reply(html_text("announce_preview_intro", language)))
@@ -131,10 +139,10 @@ async def _preview(
     )
     buttons = [
         [
-            (text("announce_send_now", language), f"an:go:{campaign_id}"),
-            (text("announce_schedule", language), f"an:at:{campaign_id}"),
+            (text("announce_send_now", language), announce_data("go", campaign_id)),
+            (text("announce_schedule", language), announce_data("at", campaign_id)),
         ],
-        [(text("announce_discard", language), f"an:no:{campaign_id}")],
+        [(text("announce_discard", language), announce_data("no", campaign_id))],
     ]
     await send(message, Reply(count, buttons))
     return True
@@ -153,7 +161,7 @@ async def _send_outgoing(message: Message, out: Outgoing) -> None:
 async def _after_launch(
     message: Message | None, context: Context, outcome: Outcome, language: str, when: str = ""
 ) -> None:
-    svc = services(context)
+    svc = context.services
     campaign = outcome.campaign
     if campaign is None or message is None:
         return
@@ -181,11 +189,11 @@ async def _after_launch(
 
 async def _ask_approval(context: Context, approver: int, campaign: Campaign, recipients: int) -> None:
     """Show another coordinator the announcement as recipients will see it, with an approval button."""
-    language = await services(context).users.language(approver)
+    language = await context.services.users.language(approver)
     out = outgoing(campaign, language)
     request = Reply(
         html_text("announce_approval_request", language, count=recipients),
-        [[(text("announce_approve", language), f"an:ok:{campaign.id}")]],
+        [[(text("announce_approve", language), announce_data("ok", campaign.id))]],
     )
     bot = context.bot
     with contextlib.suppress(TelegramError):  # a coordinator who never talked to the bot, or blocked it
@@ -206,7 +214,7 @@ def _progress_text(campaign: Campaign, sent: int, total: int, language: str) -> 
 
 async def announce_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`an:…` buttons; returns the stale-button text when the button is forged, stale or not allowed."""
-    svc = services(context)
+    svc = context.services
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
@@ -216,11 +224,13 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     campaign = await svc.announcements.get(campaign_id)
     if campaign is None:
         return stale
-    message = query.message if isinstance(query.message, Message) else None
+    message = query_message(query)
     mine = campaign.author_id == user_id
     draft = campaign.status == "draft"
     if action == "aud" and len(args) == 3 and args[2] == "topic" and mine and draft:
-        rows = [[(topic_label(t), f"an:top:{campaign_id}:{t}")] for t in svc.config.announcements.topics]
+        rows = [
+            [(topic_label(t), announce_data("top", campaign_id, t))] for t in svc.config.announcements.topics
+        ]
         await query.answer()
         await send(message, Reply(html_text("announce_topic", language), rows))
         return None
@@ -234,18 +244,19 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
         await query.answer()
         return None
     if action in ("go", "at") and mine and draft and campaign.audience:
-        await query.answer()
         if action == "at":
-            context.user_data[FLOW] = {"name": "announce", "step": "schedule", "campaign": campaign_id}  # type: ignore[index]
+            await context.start_flow(ANNOUNCE, {"step": "schedule", "campaign": campaign_id})
+            await query.answer()
             await send(message, Reply(html_text("announce_schedule_ask", language)))
         else:
-            context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+            await query.answer()
+            await context.end_flow(ANNOUNCE)
             await _after_launch(
                 message, context, await svc.announcements.send_now(campaign_id, by=user_id), language
             )
         return None
     if action == "no" and mine and draft and await svc.announcements.cancel(campaign_id, by=user_id):
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        await context.end_flow(ANNOUNCE)
         await query.answer()
         await send(message, Reply(html_text("announce_discarded", language)))
         return None
@@ -265,7 +276,7 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
 
 
 async def _notify_author(context: Context, outcome: Outcome, author: int) -> None:
-    language = await services(context).users.language(author)
+    language = await context.services.users.language(author)
     try:
         message = await context.bot.send_message(author, html_text("announce_approved", language))
     except TelegramError:
@@ -273,8 +284,11 @@ async def _notify_author(context: Context, outcome: Outcome, author: int) -> Non
     await _after_launch(message, context, outcome, language)
 
 
-async def unsubscribe(query: CallbackQuery, context: Context) -> None:
-    svc = services(context)
+async def unsubscribe(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    svc = context.services
     await svc.users.opt_out_announcements(query.from_user.id)
     language = await svc.users.language(query.from_user.id)
     await query.answer(text("announce_unsubscribed", language), show_alert=True)
@@ -282,10 +296,10 @@ async def unsubscribe(query: CallbackQuery, context: Context) -> None:
 
 @privileged(Role.COORDINATOR)
 async def campaigns_command(update: Update, context: Context) -> None:
-    svc = services(context)
+    svc = context.services
     user = update.effective_user
     assert user is not None
-    language = await _language(update, context)
+    language = await context.language()
     lines: list[str] = []
     buttons: list[list[tuple[str, str]]] = []
     for campaign in await svc.announcements.recent(limit=10):
@@ -301,14 +315,16 @@ async def campaigns_command(update: Update, context: Context) -> None:
             )
         )  # fmt: skip
         if svc.announcements.cancellable_by(campaign, user.id):
-            buttons.append([(text("campaign_cancel", language, id=campaign.id), f"an:x:{campaign.id}")])
+            buttons.append(
+                [(text("campaign_cancel", language, id=campaign.id), announce_data("x", campaign.id))]
+            )
     body = "\n".join(lines) if lines else html_text("campaigns_none", language)
     await send(update.effective_message, Reply(body, buttons))
 
 
 async def update_progress(context: Context) -> None:
     """Job: edit each sending campaign's progress message; post the report once it is finished."""
-    svc = services(context)
+    svc = context.services
     for campaign in await svc.announcements.in_progress(limit=20):
         report = await svc.announcements.report(campaign.id)
         if report is None or report.status != "sending":
@@ -346,3 +362,17 @@ def register_renderer(transport: TelegramTransport, context_services: Any) -> No
         return outgoing(campaign, await context_services.users.language(delivery.chat_id))
 
     transport.register(ANNOUNCEMENT, render)
+
+
+def register(application: App) -> None:
+    """/annonce, /campagnes, the announcement buttons and flow, the opt-out button, the progress job and how
+    an announcement looks when the outbox sends it."""
+    fresh = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("annonce", announce, filters=fresh))
+    application.add_handler(CommandHandler("campagnes", campaigns_command, filters=fresh))
+    application.add_handler(CallbackQueryHandler(on_button(announce_button), pattern=r"^an:"))
+    application.add_handler(CallbackQueryHandler(unsubscribe, pattern=f"^{UNSUBSCRIBE}$"))
+    content = filters.ChatType.PRIVATE & fresh & ~filters.COMMAND  # a text, a photo or a document
+    add_flow_handler(application, (ANNOUNCE,), flow_message, content, Role.COORDINATOR)
+    add_job(application, "progress", update_progress, lambda s: s.config.announcements.progress_seconds)
+    add_renderers(application, register_renderer)

@@ -6,21 +6,45 @@ import io
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.events.ics import event_to_ics
 from bot.events.records import FIELD_LIMITS, Event, EventFields
 from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
-from bot.telegram.handlers import Context, _language, privileged, replace, send, services
-from bot.telegram.render import Reply, html_text
+from bot.telegram import callbacks
+from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.render import Reply, html_text, topic_label
+from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
 from bot.users import Role
 from bot.users.records import Preferences
 
 RSVP = ("yes", "maybe", "no")
-FLOW = "flow"
+NEW_EVENT = "new_event"  # conversation flows (bot.conversations)
+MOVE = "move_event"
+
+
+def event_data(action: str, event_id: int, *rest: str) -> str:
+    """`e:…` buttons of an event card: r (reminder), i (agenda file), p (RSVP), m/x/xc (move, cancel)."""
+    return ":".join(("e", action, str(event_id), *rest))
+
+
+def page_data(number: int) -> str:
+    return f"e:g:{number}"
+
+
+def subscription_data(*args: str) -> str:
+    return ":".join(("s", *args))
+
+
+def new_event_data(*args: str) -> str:
+    return ":".join(("ne", *args))
+
+
 _LIMITS = FIELD_LIMITS
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
@@ -48,7 +72,7 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
 
 
 async def event_reply(context: Context, event: Event, user_id: int, language: str) -> Reply:
-    svc = services(context)
+    svc = context.services
     role = await svc.users.role(user_id)
     card = await svc.events.card(event, user_id, role)
     chosen, reminded, counts = card.chosen, card.reminded, card.counts
@@ -59,15 +83,15 @@ async def event_reply(context: Context, event: Event, user_id: int, language: st
         return text("event_chosen", language, label=label) if answer == chosen else label
 
     rows = [
-        [(text("event_remind_on" if reminded else "event_remind", language), f"e:r:{event.id}"),
-         (text("event_calendar", language), f"e:i:{event.id}")],
-        [(rsvp_label(a), f"e:p:{event.id}:{a}") for a in RSVP],
+        [(text("event_remind_on" if reminded else "event_remind", language), event_data("r", event.id)),
+         (text("event_calendar", language), event_data("i", event.id))],
+        [(rsvp_label(a), event_data("p", event.id, a)) for a in RSVP],
     ]  # fmt: skip
     if coordinator:
         rows.append(
             [
-                (text("event_move", language), f"e:m:{event.id}"),
-                (text("event_cancel", language), f"e:x:{event.id}"),
+                (text("event_move", language), event_data("m", event.id)),
+                (text("event_cancel", language), event_data("x", event.id)),
             ]
         )
     return Reply(event_text(event, language, counts), rows)
@@ -76,7 +100,7 @@ async def event_reply(context: Context, event: Event, user_id: int, language: st
 async def list_events(update: Update, context: Context, page: int = 1) -> None:
     user, message = update.effective_user, update.effective_message
     if user is not None and message is not None:
-        await _list_for(message, context, user.id, page, await _language(update, context))
+        await _list_for(message, context, user.id, page, await context.language())
 
 
 async def events_command(update: Update, context: Context) -> None:
@@ -91,23 +115,21 @@ _SUBSCRIPTION_LABELS = {
 }
 
 
-def topic_label(topic: str) -> str:
-    return topic.replace("-", " ").capitalize()
-
-
 def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: str) -> Reply:
     def toggle(on: bool, label: str, data: str) -> list[tuple[str, str]]:
         return [(text("subscription_on" if on else "subscription_off", language, label=label), data)]
 
     rows = [
-        toggle(bool(getattr(prefs, name)), text(_SUBSCRIPTION_LABELS[code], language), f"s:{code}")
+        toggle(
+            bool(getattr(prefs, name)), text(_SUBSCRIPTION_LABELS[code], language), subscription_data(code)
+        )
         for code, name in _SUBSCRIPTIONS.items()
     ]
     rows += [
         toggle(
             topic in prefs.topics,
             text("subscription_topic", language, topic=topic_label(topic)),
-            f"s:t:{topic}",
+            subscription_data("t", topic),
         )
         for topic in topics
     ]
@@ -118,16 +140,16 @@ async def subscriptions(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    prefs = await services(context).users.preferences(user.id)
-    language = await _language(update, context)
+    prefs = await context.services.users.preferences(user.id)
+    language = await context.language()
     await send(
         update.effective_message,
-        _subscriptions_reply(prefs, services(context).config.announcements.topics, language),
+        _subscriptions_reply(prefs, context.services.config.announcements.topics, language),
     )
 
 
 async def subscription_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
-    svc = services(context)
+    svc = context.services
     topics = svc.config.announcements.topics
     is_topic = len(args) == 2 and args[0] == "t" and args[1] in topics
     if not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS):
@@ -137,15 +159,15 @@ async def subscription_button(query: CallbackQuery, context: Context, args: list
         prefs = await svc.users.toggle_topic(user_id, args[1], topics)
     else:
         prefs = await svc.users.toggle_preference(user_id, _SUBSCRIPTIONS[args[0]])
-    language = await services(context).users.language(user_id)
-    await replace(query, _subscriptions_reply(prefs, services(context).config.announcements.topics, language))
+    language = await context.services.users.language(user_id)
+    await replace(query, _subscriptions_reply(prefs, context.services.config.announcements.topics, language))
     await query.answer()
     return None
 
 
 async def event_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`e:…` buttons; returns the stale-button text when the button is forged, stale or not allowed."""
-    svc = services(context)
+    svc = context.services
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
@@ -181,7 +203,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
 
 
 async def _list_for(message: Message, context: Context, user_id: int, page: int, language: str) -> None:
-    svc = services(context)
+    svc = context.services
     members = await svc.users.role(user_id) >= Role.MEMBER
     found = await svc.events.page(page, members=members)
     if not found.events:
@@ -191,9 +213,9 @@ async def _list_for(message: Message, context: Context, user_id: int, page: int,
         await send(message, await event_reply(context, event, user_id, language))
     nav = []
     if found.number > 1:
-        nav.append((text("events_previous", language), f"e:g:{found.number - 1}"))
+        nav.append((text("events_previous", language), page_data(found.number - 1)))
     if found.number < found.pages:
-        nav.append((text("events_next", language), f"e:g:{found.number + 1}"))
+        nav.append((text("events_next", language), page_data(found.number + 1)))
     if nav:
         await send(
             message, Reply(html_text("events_page", language, number=found.number, pages=found.pages), [nav])
@@ -210,19 +232,19 @@ async def send_ics(query: CallbackQuery, event: Event, language: str) -> None:
 async def _coordinator_action(
     query: CallbackQuery, context: Context, event: Event, action: str, language: str
 ) -> str | None:
-    svc = services(context)
+    svc = context.services
     user_id = query.from_user.id
     if await svc.users.role(user_id) < Role.COORDINATOR:
         return text("button_stale", language)
     await query.answer()
-    message = query.message if isinstance(query.message, Message) else None
+    message = query_message(query)
     if message is None:
         return None
     if action == "x":
         buttons = [
             [
-                (text("event_cancel_yes", language), f"e:xc:{event.id}"),
-                (text("event_cancel_no", language), "m:ask"),
+                (text("event_cancel_yes", language), event_data("xc", event.id)),
+                (text("event_cancel_no", language), callbacks.menu("ask")),
             ]
         ]
         await send(message, Reply(html_text("event_cancel_confirm", language, title=event.title), buttons))
@@ -230,47 +252,33 @@ async def _coordinator_action(
         await svc.events.cancel(event.id)
         await send(message, Reply(html_text("event_cancelled_done", language, title=event.title)))
     else:
-        context.user_data[FLOW] = {"name": "move", "event_id": event.id}  # type: ignore[index]
+        await context.start_flow(MOVE, {"event_id": event.id})
         await send(message, Reply(html_text("event_move_ask", language, title=event.title)))
     return None
 
 
 @privileged(Role.COORDINATOR)
 async def new_event(update: Update, context: Context) -> None:
-    context.user_data[FLOW] = {"name": "new_event", "step": "title", "data": {}}  # type: ignore[index]
-    await send(
-        update.effective_message, Reply(html_text("new_event_title", await _language(update, context)))
-    )
+    await context.start_flow(NEW_EVENT, {"step": "title", "data": {}})
+    await send(update.effective_message, Reply(html_text("new_event_title", await context.language())))
 
 
-async def cancel_flow(update: Update, context: Context) -> None:
-    language = await _language(update, context)
-    had = context.user_data.pop(FLOW, None) if context.user_data is not None else None
-    await send(
-        update.effective_message, Reply(html_text("flow_cancelled" if had else "flow_nothing", language))
-    )
-
-
-async def flow_text(update: Update, context: Context) -> bool:
-    """A text that answers a coordinator flow in progress; False when no flow is waiting for text."""
-    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
-    message, user = update.effective_message, update.effective_user
-    if flow is None or message is None or message.text is None or user is None:
+async def flow_text(update: Update, context: Context, current: Flow) -> bool:
+    """A text that answers the event flow in progress (creation or move); False when it waits for none."""
+    message, flow = update.effective_message, current.state
+    if message is None or message.text is None:
         return False
-    language = await _language(update, context)
-    svc = services(context)
-    if await svc.users.role(user.id) < Role.COORDINATOR:  # the role was withdrawn meanwhile
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
-        return False
+    language = await context.language()
+    svc = context.services
     value = message.text.strip()
-    if flow["name"] == "move":
+    if current.name == MOVE:
         try:
             starts_at = paris_to_utc(parse_local(value))
         except ValueError as exc:
             await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
             return True
         moved = await svc.events.move_to(flow["event_id"], starts_at)
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+        await context.end_flow(MOVE)
         reply = (
             html_text(
                 "event_moved_done",
@@ -283,7 +291,7 @@ async def flow_text(update: Update, context: Context) -> bool:
         )
         await send(message, Reply(reply))
         return True
-    if flow["name"] != "new_event" or flow.get("step") not in _STEPS:
+    if flow.get("step") not in _STEPS:
         return False
     step: str = flow["step"]
     data: dict[str, str] = flow["data"]
@@ -315,13 +323,14 @@ async def flow_text(update: Update, context: Context) -> bool:
         data[step] = value
     following = _STEPS[_STEPS.index(step) + 1] if step != _STEPS[-1] else None
     flow["step"] = following or "audience"
+    await context.save_flow(NEW_EVENT, flow)
     if following:
         await send(message, Reply(html_text(f"new_event_{following}", language)))
     else:
         buttons = [
             [
-                (text("new_event_audience_all", language), "ne:aud:all"),
-                (text("new_event_audience_members", language), "ne:aud:members"),
+                (text("new_event_audience_all", language), new_event_data("aud", "all")),
+                (text("new_event_audience_members", language), new_event_data("aud", "members")),
             ]
         ]
         await send(message, Reply(html_text("new_event_audience", language), buttons))
@@ -343,13 +352,13 @@ def _draft_fields(data: dict[str, str]) -> EventFields:
 
 
 async def new_event_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
-    svc = services(context)
+    svc = context.services
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
-    flow: dict[str, Any] | None = (context.user_data or {}).get(FLOW)
-    if flow is None or flow.get("name") != "new_event" or await svc.users.role(user_id) < Role.COORDINATOR:
+    flow = await context.get_flow(NEW_EVENT)
+    if flow is None or await svc.users.role(user_id) < Role.COORDINATOR:
         return text("button_stale", language)
-    message = query.message if isinstance(query.message, Message) else None
+    message = query_message(query)
     if (
         args[:1] == ["aud"]
         and len(args) == 2
@@ -358,22 +367,25 @@ async def new_event_button(query: CallbackQuery, context: Context, args: list[st
     ):
         flow["data"]["audience"] = args[1]
         flow["step"] = "preview"
+        await context.save_flow(NEW_EVENT, flow)
         await query.answer()
         preview = _PreviewEvent(_draft_fields(flow["data"]))
         body = html_text("new_event_preview", language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
         buttons = [
-            [(text("new_event_publish", language), "ne:ok"), (text("new_event_discard", language), "ne:no")]
+            [
+                (text("new_event_publish", language), new_event_data("ok")),
+                (text("new_event_discard", language), new_event_data("no")),
+            ]
         ]
         await send(message, Reply(body, buttons))
         return None
-    if args == ["ok"] and flow["step"] == "preview":
+    # Ending the flow first makes a double tap (possibly on two instances) publish once.
+    if args == ["ok"] and flow["step"] == "preview" and await context.end_flow(NEW_EVENT):
         await svc.events.publish(_draft_fields(flow["data"]), created_by=user_id)
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
         await query.answer()
         await send(message, Reply(html_text("new_event_published", language)))
         return None
-    if args == ["no"]:
-        context.user_data.pop(FLOW, None)  # type: ignore[union-attr]
+    if args == ["no"] and await context.end_flow(NEW_EVENT):
         await query.answer()
         await send(message, Reply(html_text("new_event_discarded", language)))
         return None
@@ -401,7 +413,7 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
         return event, await context_services.users.language(delivery.chat_id)
 
     def agenda(event: Event, language: str) -> list[list[tuple[str, str]]]:
-        return [[(text("event_calendar", language), f"e:i:{event.id}")]]
+        return [[(text("event_calendar", language), event_data("i", event.id))]]
 
     async def reminder(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
@@ -425,8 +437,8 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
         )
         buttons = [
             [
-                (text("event_remind", language), f"e:r:{event.id}"),
-                (text("event_calendar", language), f"e:i:{event.id}"),
+                (text("event_remind", language), event_data("r", event.id)),
+                (text("event_calendar", language), event_data("i", event.id)),
             ]
         ]
         return Outgoing(body, buttons)
@@ -443,3 +455,30 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
     transport.register(REMINDER, reminder)
     transport.register(EVENT_NOTICE, notice)
     transport.register(EVENT_CHANGE, change)
+
+
+async def _menu_events(update: Update, context: Context) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await list_events(update, context)
+
+
+def register(application: App) -> None:
+    """/evenements, /abonnements, /nouvel_evenement, the event and subscription buttons, the event flows and
+    how reminders and notices look when the outbox sends them."""
+    fresh = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("evenements", events_command, filters=fresh))
+    application.add_handler(CommandHandler("abonnements", subscriptions, filters=fresh))
+    application.add_handler(CommandHandler("nouvel_evenement", new_event, filters=fresh))
+    application.add_handler(CallbackQueryHandler(on_button(event_button), pattern=r"^e:"))
+    application.add_handler(CallbackQueryHandler(on_button(subscription_button), pattern=r"^s:"))
+    application.add_handler(CallbackQueryHandler(on_button(new_event_button), pattern=r"^ne:"))
+    application.add_handler(CallbackQueryHandler(_menu_events, pattern=f"^{callbacks.menu('events')}$"))
+    text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
+    add_flow_handler(application, (NEW_EVENT, MOVE), flow_text, text_in_private, Role.COORDINATOR)
+    add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
+    add_renderers(application, register_renderers)
+
+
+async def _plan_reminders(context: Context) -> None:
+    await context.services.events.plan_reminders()

@@ -1,0 +1,206 @@
+"""The typed context every handler receives: the services, the user's language, the role check and the
+chat flow in progress (kept in the database, so any instance of the bot continues it).
+
+`CONTEXT_TYPES` goes to `ApplicationBuilder.context_types`; handlers are `async def h(update, context:
+Context)`. `privileged(role)` re-checks the role on every use; `add_flow_handler` lets a feature answer the
+messages of its own flows before anything else sees them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from telegram import CallbackQuery, Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackContext,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+)
+from telegram.ext.filters import BaseFilter
+
+from bot.conversations import Flow
+from bot.messages import DEFAULT_LANGUAGE, text
+from bot.telegram import callbacks
+from bot.telegram.render import Reply, html_text
+from bot.telegram.replies import send
+from bot.users import NotAllowed, Role
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+_ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
+_FLOW_GROUPS = "flow_groups"
+RENDERERS = "renderers"
+JOBS = "jobs"
+
+
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """python-telegram-bot's context, plus what every catabot handler needs."""
+
+    __slots__ = ("_language",)
+
+    def __init__(
+        self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self._language: str | None = None
+
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data["services"]  # type: ignore[no-any-return]
+
+    @property
+    def user_id(self) -> int | None:
+        return self._user_id
+
+    @property
+    def chat_id(self) -> int | None:
+        return self._chat_id
+
+    async def language(self) -> str:
+        """The user's language ("fr" or "en"), read once per update."""
+        if self._language is None:
+            user = self._user_id
+            self._language = await self.services.users.language(user) if user else DEFAULT_LANGUAGE
+        return self._language
+
+    def set_language(self, language: str) -> None:
+        """After the user chose a language: the rest of this update speaks it."""
+        self._language = language
+
+    async def role(self) -> Role:
+        return await self.services.users.role(self._user_id) if self._user_id else Role.NEWCOMER
+
+    async def has_role(self, role: Role) -> bool:
+        return await self.role() >= role
+
+    # -- the flow in progress (bot.conversations), in this chat, for this user ------------------------------
+
+    async def flow(self) -> Flow | None:
+        if self._chat_id is None or self._user_id is None:
+            return None
+        return await self.services.conversations.current(self._chat_id, self._user_id)
+
+    async def get_flow(self, name: str) -> dict[str, Any] | None:
+        """The state of flow `name` in this chat, for this user, or None."""
+        if self._chat_id is None or self._user_id is None:
+            return None
+        return await self.services.conversations.get(self._chat_id, self._user_id, name)
+
+    async def start_flow(self, name: str, state: dict[str, Any]) -> None:
+        assert self._chat_id is not None and self._user_id is not None
+        await self.services.conversations.start(self._chat_id, self._user_id, name, state)
+
+    async def save_flow(self, name: str, state: dict[str, Any]) -> None:
+        assert self._chat_id is not None and self._user_id is not None
+        await self.services.conversations.save(self._chat_id, self._user_id, name, state)
+
+    async def end_flow(self, name: str | None = None) -> bool:
+        """End `name` (any flow when None); whether there was one."""
+        if self._chat_id is None or self._user_id is None:
+            return False
+        return await self.services.conversations.end(self._chat_id, self._user_id, name)
+
+
+CONTEXT_TYPES = ContextTypes(context=Context)
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+FlowHandler = Callable[[Update, Context, Flow], Awaitable[bool]]
+App = Application[Any, Context, Any, Any, Any, Any]
+ButtonRoute = Callable[[CallbackQuery, Context, list[str]], Awaitable[str | None]]
+RendererSetup = Callable[[Any, "Services"], None]
+
+
+def on_button(route: ButtonRoute) -> Handler:
+    """A `CallbackQueryHandler` callback from `route(query, context, arguments)`, which answers the query
+    itself or returns the notice to answer it with (the stale-button text for a forged or stale button)."""
+
+    async def handle(update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        _, args = callbacks.parse(query.data)
+        if (notice := await route(query, context, args)) is not None:
+            await query.answer(notice)
+
+    handle.__name__, handle.__module__ = route.__name__, route.__module__
+    return handle
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """Every button press is answered: one nobody handled (forged, or stale) changes nothing."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text("button_stale", await context.language()))
+
+
+def add_renderers(application: App, setup: RendererSetup) -> None:
+    """`setup(transport, services)` registers how a feature's outbox deliveries look; the delivery runtime
+    calls every registered setup when it starts."""
+    application.bot_data.setdefault(RENDERERS, []).append(setup)
+
+
+def privileged(role: Role) -> Callable[[Handler], Handler]:
+    """Re-check the caller's role on every use; refuse politely and change nothing otherwise."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def checked(update: Update, context: Context) -> None:
+            user = update.effective_user
+            try:
+                if user is None:
+                    raise NotAllowed(role.name)
+                await context.services.users.require(user.id, role)
+            except NotAllowed:
+                language = await context.language()
+                refusal = html_text("not_allowed", language, role=text(_ROLE_NAMES[role], language))
+                await send(update.effective_message, Reply(refusal))
+                return
+            await handler(update, context)
+
+        functools.update_wrapper(checked, handler)
+        return checked
+
+    return wrap
+
+
+def add_flow_handler(
+    application: App, flows: tuple[str, ...], callback: FlowHandler, message_filter: BaseFilter, role: Role
+) -> None:
+    """Give `callback` the messages (matching `message_filter`) of a user in one of `flows`, before any
+    other handler; when it returns True nothing else handles the message. A user who lost `role` meanwhile
+    leaves the flow, and the message is handled as if there were none. Each flow handler gets its own
+    handler group (python-telegram-bot runs one handler per group)."""
+
+    async def handle(update: Update, context: Context) -> None:
+        flow = await context.flow()
+        if flow is None or flow.name not in flows:
+            return
+        if not await context.has_role(role):
+            await context.end_flow(flow.name)
+            return
+        if await callback(update, context, flow):
+            raise ApplicationHandlerStop
+
+    groups: list[int] = application.bot_data.setdefault(_FLOW_GROUPS, [])
+    groups.append(-1 - len(groups))
+    application.add_handler(MessageHandler(message_filter, handle), group=groups[-1])
+
+
+JobCallback = Callable[[Context], Coroutine[Any, Any, None]]
+
+
+def add_job(
+    application: App,
+    name: str,
+    callback: JobCallback,
+    seconds: Callable[[Services], float],
+    first: float | None = None,
+) -> None:
+    """Run `callback` every `seconds(services)` seconds once the bot has started, the first time after
+    `first` seconds (one interval when None); with several instances on one database, each tick runs on
+    one of them (see `bot.jobs`)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, first))

@@ -1,0 +1,177 @@
+"""Questions to the knowledge base: in private, `/question` and mentions in groups, the leads and feedback
+buttons under an answer, and the coordinators' /questions and /stats."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import CallbackQuery, Update
+from telegram.constants import ChatAction
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.messages import text
+from bot.qa.smalltalk import SmallTalk, small_talk
+from bot.retrieval.search import Answer, QuestionError
+from bot.telegram import callbacks
+from bot.telegram.context import App, Context, on_button, privileged
+from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
+from bot.telegram.replies import query_message, send
+from bot.users import Role
+
+FEEDBACK = ("1", "-1")
+
+
+def lead_data(question_id: int, resource_id: str) -> str:
+    """`l:<question>:<resource>`: show another lead's passage (check `callbacks.fits` before use)."""
+    return f"l:{question_id}:{resource_id}"
+
+
+def feedback_data(question_id: int, value: int) -> str:
+    return f"f:{question_id}:{value}"
+
+
+def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
+    leads = answer.hits[1:] if answer.answered else answer.hits
+    lead_rows = [
+        [(f"📄 {short_title(h.chunk.title)}", lead_data(question_id, h.chunk.resource_id))]
+        for h in leads
+        if callbacks.fits(lead_data(question_id, h.chunk.resource_id))
+    ]
+    if answer.answered and answer.best is not None:
+        body = hit_message(answer.best, language)
+        if lead_rows:
+            body += "\n\n" + html_text("answer_leads", language)
+        feedback = [("👍", feedback_data(question_id, 1)), ("👎", feedback_data(question_id, -1))]
+        return Reply(body, [*lead_rows, feedback])
+    body = html_text("no_answer", language)
+    if lead_rows:
+        body += "\n" + html_text("no_answer_leads", language)
+    body += "\n" + html_text("no_answer_site", language)
+    return Reply(body, lead_rows)
+
+
+async def answer_question(update: Update, context: Context, question: str) -> None:
+    user, message, chat = update.effective_user, update.effective_message, update.effective_chat
+    if user is None or message is None or chat is None:
+        return
+    svc = context.services
+    await svc.users.seen(user.id)
+    language = await context.language()
+    try:
+        await chat.send_action(ChatAction.TYPING)
+        asked = await svc.questions.ask(user.id, question, chat_type=chat.type, language=language)
+    except QuestionError as exc:
+        await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
+        return
+    await send(message, answer_reply(asked.answer, asked.question_id, language))
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """A text in private that no flow was waiting for: a greeting, thanks, or a question."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    talk = small_talk(message.text)
+    if talk is SmallTalk.GREETING:
+        if update.effective_user:
+            await context.services.users.seen(update.effective_user.id)
+        await send(message, menu_reply(await context.language()))
+    elif talk is SmallTalk.THANKS:
+        await send(message, Reply(html_text("you_are_welcome", await context.language())))
+    else:
+        await answer_question(update, context, message.text)
+
+
+async def group_question(update: Update, context: Context) -> None:
+    """`/question …` anywhere, or a message that mentions the bot in a group."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    question = message.text
+    if question.startswith("/"):
+        question = question.partition(" ")[2]
+    else:
+        question = re.sub(f"@{re.escape(context.bot.username)}", " ", question, flags=re.IGNORECASE)
+    if not question.strip():
+        await send(message, Reply(html_text("group_question_usage", await context.language())))
+        return
+    await answer_question(update, context, question)
+
+
+async def group_mention(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is not None and message.text and f"@{context.bot.username}".lower() in message.text.lower():
+        await group_question(update, context)
+
+
+async def lead_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """`l:<question>:<resource>`: the passage of another lead, as a new message."""
+    language = await context.language()
+    if len(args) != 2 or (question_id := callbacks.as_int(args[0])) is None:
+        return text("button_stale", language)
+    hit = await context.services.questions.lead(question_id, args[1])
+    await query.answer()
+    await send(
+        query_message(query),
+        Reply(hit_message(hit, language) if hit else html_text("lead_missing", language)),
+    )
+    return None
+
+
+async def feedback_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """`f:<question>:<1|-1>`: 👍 or 👎 under an answer, once per person and question."""
+    language = await context.language()
+    if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.as_int(args[0])) is None:
+        return text("button_stale", language)
+    if await context.services.questions.feedback(question_id, query.from_user.id, int(args[1])):
+        return text("feedback_thanks", language)
+    return text("button_stale", language)
+
+
+@privileged(Role.COORDINATOR)
+async def coordinator_questions(update: Update, context: Context) -> None:
+    language = await context.language()
+    questions = context.services.questions
+    lines = [html_text("questions_header", language)]
+    unanswered = await questions.unanswered(limit=10)
+    lines += [
+        html_text("questions_item", language, text=q.text, count=q.count, date=f"{q.last_asked:%d/%m/%Y}")
+        for q in unanswered
+    ] or [html_text("questions_none", language)]
+    lines += ["", html_text("dislikes_header", language)]
+    disliked = await questions.disliked(limit=10)
+    lines += [
+        html_text(
+            "dislikes_item", language, text=f.question, resource=f.resource_id or "—", count=f.count,
+            date=f"{f.last:%d/%m/%Y}",
+        )
+        for f in disliked
+    ] or [html_text("dislikes_none", language)]  # fmt: skip
+    await send(update.effective_message, Reply("\n".join(lines)))
+
+
+@privileged(Role.COORDINATOR)
+async def statistics(update: Update, context: Context) -> None:
+    """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""
+    language = await context.language()
+    s = await context.services.questions.stats()
+    rate = round(100 * s.answer_rate) if s.questions else 0
+    reply = html_text(
+        "stats", language, users=s.users, active=s.active_users, members=s.members,
+        coordinators=s.coordinators, questions=s.questions, rate=rate,
+    )  # fmt: skip
+    await send(update.effective_message, Reply(reply))
+
+
+def register(application: App) -> None:
+    """/question, texts in private, mentions in groups, the leads and feedback buttons, /questions, /stats."""
+    private, groups, fresh = filters.ChatType.PRIVATE, filters.ChatType.GROUPS, filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("question", group_question, filters=fresh, block=False))
+    application.add_handler(CommandHandler("questions", coordinator_questions, filters=fresh))
+    application.add_handler(CommandHandler("stats", statistics, filters=fresh))
+    text_in_private = private & fresh & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(text_in_private, private_text, block=False))
+    mention = groups & fresh & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(mention, group_mention, block=False))
+    application.add_handler(CallbackQueryHandler(on_button(lead_button), pattern=r"^l:"))
+    application.add_handler(CallbackQueryHandler(on_button(feedback_button), pattern=r"^f:"))
