@@ -19,7 +19,12 @@ YAML format: a mapping with one key, `events:`, a list of entries with the field
 (CANCELLED → cancelled, anything else → scheduled), audience from X-CATABOT-AUDIENCE, else CLASS PRIVATE or
 CONFIDENTIAL → members, else all. Times with a TZID or in UTC keep their instant; floating times are
 Europe/Paris.
-Recurring events (RRULE, RDATE, RECURRENCE-ID) are refused: they would need one uid per occurrence.
+Recurring events (RRULE, RDATE, EXDATE, and RECURRENCE-ID overrides) become one event per occurrence from a
+day before `now` to `RECURRENCE_HORIZON` after it (recurring-ical-events), each with the uid
+`{UID}#{RECURRENCE-ID}` (e.g. `cafe#20270105T110000Z`, a date for all-day ones) and its own answers and
+reminders; importing the file again updates only the occurrences that changed.
+A description longer than MAX_DESCRIPTION is shortened, with a warning; any other field over its limit is a
+problem. The file may be UTF-8 or any encoding charset-normalizer recognises (see `decoding`).
 Problems name the VEVENT (counted from 1, with its UID) and the property, at the line of that property.
 
 All-day events (a date without a time, in YAML or VALUE=DATE in .ics) have no time, but the storage needs
@@ -41,9 +46,12 @@ from urllib.parse import urlsplit
 import yaml
 from icalendar import Calendar, Component
 
+from bot.clock import utc_now
 from bot.errors import Problem, ProblemsError
 from bot.events.clock import LOCAL_FORMATS_HELP, paris_to_utc, parse_day, parse_local, to_utc
-from bot.events.records import MAX_LINK, MAX_PLACE, MAX_TITLE, MAX_UID, Audience, EventStatus
+from bot.events.decoding import decode
+from bot.events.records import MAX_DESCRIPTION, MAX_LINK, MAX_PLACE, MAX_TITLE, MAX_UID, Audience, EventStatus
+from bot.events.recurrence import OCCURRENCE_ID_LENGTH, is_override, is_recurring, occurrence_id, occurrences
 
 AUDIENCES = tuple(Audience)
 STATUSES = tuple(EventStatus)
@@ -77,37 +85,49 @@ class EventImportError(ProblemsError):
     """An events file with problems (`problems`: each `file:line: events[n] (uid …): field: what`)."""
 
 
-def load_events_file(path: Path | str) -> list[ImportedEvent]:
-    """The events of a .yaml/.yml or .ics file, in file order, or `EventImportError` listing every problem.
+@dataclass(frozen=True)
+class ImportedFile:
+    events: list[ImportedEvent]
+    warnings: list[Problem]  # what was changed on the way (a description shortened), `file:line: …`
 
-    Loading the same file twice gives equal lists: importing is idempotent when the storage upserts by uid.
+
+def read_events_file(path: Path | str, *, now: datetime | None = None) -> ImportedFile:
+    """The events of a .yaml/.yml or .ics file, in file order, with warnings; `EventImportError` listing
+    every problem when there is one (then nothing is returned: a caller writes nothing).
+
+    `now` (aware, default the current time) bounds the occurrences of recurring events. Reading the same file
+    twice gives equal lists: importing is idempotent when the storage upserts by uid.
     """
-    events, problems = _parse(Path(path))
+    events, problems, warnings = _parse(Path(path), now or utc_now())
     if problems:
         raise EventImportError(problems)
-    return events
+    return ImportedFile(events, warnings)
+
+
+def load_events_file(path: Path | str, *, now: datetime | None = None) -> list[ImportedEvent]:
+    """`read_events_file` without its warnings."""
+    return read_events_file(path, now=now).events
 
 
 def check_events_file(path: Path | str) -> list[Problem]:
     """Every problem of the file (empty when `load_events_file` would succeed)."""
-    return _parse(Path(path))[1]
+    return _parse(Path(path), utc_now())[1]
 
 
-def _parse(path: Path) -> tuple[list[ImportedEvent], list[Problem]]:
+def _parse(path: Path, now: datetime) -> tuple[list[ImportedEvent], list[Problem], list[Problem]]:
     suffix = path.suffix.lower()
     if suffix not in YAML_SUFFIXES + ICS_SUFFIXES:
-        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")]
+        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")], []
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")]
-    if suffix in YAML_SUFFIXES:
-        try:
-            source = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return [], [Problem(path, 1, f"not UTF-8 text: {exc}")]
-        return _YamlReader(path).read(source)
-    return _IcsReader(path).read(data)
+        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], []
+    source, problem = decode(path, data)
+    if source is None:
+        return [], [problem] if problem else [], []
+    reader: _YamlReader | _IcsReader = _YamlReader(path) if suffix in YAML_SUFFIXES else _IcsReader(path, now)
+    events, problems = reader.read(source)
+    return events, problems, reader.warnings
 
 
 # --- shared checks --------------------------------------------------------------------------------------
@@ -140,6 +160,15 @@ def _link_problem(link: str) -> str | None:
     return _length_problem(link, MAX_LINK)
 
 
+def _description(text: str | None, warn: Callable[[str], None]) -> str | None:
+    """The description, shortened to MAX_DESCRIPTION (with a warning) when longer."""
+    description = _optional(text)
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        warn(f"{len(description)} characters, shortened to {MAX_DESCRIPTION}")
+        description = description[: MAX_DESCRIPTION - 1].rstrip() + "…"
+    return description
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -162,6 +191,7 @@ class _YamlReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.uids: dict[str, int] = {}  # uid → line, for duplicates
 
     def problem(self, node: yaml.Node, message: str) -> None:
@@ -272,11 +302,15 @@ class _YamlReader:
             ends_at=times[1],
             place=_one_line(place) if place else None,
             link=link,
-            description=_optional(texts["description"]),
+            description=_description(texts["description"], lambda what: self.warn(fields, label, what)),
             audience=audience,
             status=status,
             all_day=times[2],
         )
+
+    def warn(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], label: str, what: str) -> None:
+        line = fields["description"][0].start_mark.line + 1
+        self.warnings.append(Problem(self.path, line, f"{label}: description: {what}"))
 
     @staticmethod
     def scalar(fields: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> str | None:
@@ -382,29 +416,46 @@ def _vevent_lines(text: str) -> list[_Block]:
 
 
 class _IcsReader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, now: datetime) -> None:
         self.path = path
+        self.now = now
         self.problems: list[Problem] = []
-        self.uids: dict[str, str] = {}  # uid → the VEVENT that has it first
+        self.warnings: list[Problem] = []
+        self.uids: dict[tuple[str, str], str] = {}  # (uid, RECURRENCE-ID) → the VEVENT that has it first
 
-    def read(self, data: bytes) -> tuple[list[ImportedEvent], list[Problem]]:
+    def read(self, source: str) -> tuple[list[ImportedEvent], list[Problem]]:
         try:
-            calendar = Calendar.from_ical(data)
+            calendar = Calendar.from_ical(source)
         except Exception as exc:  # icalendar raises several kinds of errors on garbage
             return [], [Problem(self.path, 1, f"not a valid iCalendar file: {exc}")]
         if not isinstance(calendar, Calendar) or calendar.name != "VCALENDAR":
             return [], [Problem(self.path, 1, "not an iCalendar file: it must start with BEGIN:VCALENDAR")]
-        blocks = _vevent_lines(data.decode("utf-8", errors="replace"))
+        blocks = _vevent_lines(source)
         events: list[ImportedEvent] = []
+        series: dict[str, tuple[int, _Block]] = {}  # uid of a recurring event → its VEVENT
         for number, component in enumerate(calendar.walk("VEVENT"), start=1):
             block = blocks[number - 1] if number <= len(blocks) else _Block(1, {})
             event = self.vevent(component, number, block)
-            if event is not None:
+            if event is None:
+                continue
+            if is_recurring(component) or is_override(component):
+                series.setdefault(event.uid, (number, block))
+            else:
                 events.append(event)
+        if not self.problems and series:
+            for component in occurrences(calendar, series, self.now):
+                number, block = series[str(component["UID"]).strip()]
+                event = self.vevent(component, number, block, occurrence_id(component))
+                if event is not None:
+                    events.append(event)
         problems = sorted(self.problems, key=lambda p: p.line)
         return ([] if problems else events), problems
 
-    def vevent(self, event: Component, number: int, block: _Block) -> ImportedEvent | None:
+    def vevent(
+        self, event: Component, number: int, block: _Block, occurrence: str | None = None
+    ) -> ImportedEvent | None:
+        """The event of one VEVENT (or, with `occurrence`, of one occurrence of a series), or None after
+        reporting its problems."""
         label = f"VEVENT[{number}]"
         uid_value = event.get("UID")
         uid = str(uid_value).strip() if isinstance(uid_value, str) else ""
@@ -423,17 +474,8 @@ class _IcsReader:
         for name in _SINGLE_PROPERTIES:
             if isinstance(event.get(name), list):
                 bad(name, f"appears {len(event.get(name))} times, expected once")
-        for name in ("RRULE", "RDATE", "RECURRENCE-ID"):
-            if name in event:
-                bad(name, "recurring events are not supported: give each occurrence its own VEVENT and UID")
-        if "UID" not in event:
-            bad("UID", "missing (a stable identifier of the event)")
-        elif (what := _uid_problem(uid)) is not None:
-            bad("UID", what)
-        elif uid in self.uids:
-            bad("UID", f"duplicate UID « {uid} » (also in {self.uids[uid]})")
-        else:
-            self.uids[uid] = f"VEVENT[{number}]"
+        if occurrence is None:
+            self.check_uid(event, uid, number, bad)
         title = _one_line(self.text(event, "SUMMARY") or "")
         if "SUMMARY" not in event:
             bad("SUMMARY", "missing (the title of the event)")
@@ -449,18 +491,39 @@ class _IcsReader:
             bad("LOCATION", what)
         if len(self.problems) > count or times is None:
             return None
+
+        def warn(what: str) -> None:
+            line = block.properties.get("DESCRIPTION", block.line)
+            if occurrence is None:  # once per VEVENT, not per occurrence
+                self.warnings.append(Problem(self.path, line, f"{label}: DESCRIPTION: {what}"))
+
         return ImportedEvent(
-            uid=uid,
+            uid=uid if occurrence is None else f"{uid}#{occurrence}",
             title=title,
             starts_at=times[0],
             ends_at=times[1],
             place=_one_line(place) if place else None,
             link=link,
-            description=_optional(self.text(event, "DESCRIPTION")),
+            description=_description(self.text(event, "DESCRIPTION"), warn),
             audience=audience,
             status="cancelled" if (self.text(event, "STATUS") or "").upper() == "CANCELLED" else "scheduled",
             all_day=times[2],
         )
+
+    def check_uid(self, event: Component, uid: str, number: int, bad: Callable[[str, str], None]) -> None:
+        recurring = is_recurring(event) or is_override(event)
+        override = str(event.get("RECURRENCE-ID").to_ical().decode()) if is_override(event) else ""
+        if "UID" not in event:
+            bad("UID", "missing (a stable identifier of the event)")
+        elif (what := _uid_problem(uid)) is not None:
+            bad("UID", what)
+        elif recurring and len(uid) > MAX_UID - OCCURRENCE_ID_LENGTH:
+            limit = MAX_UID - OCCURRENCE_ID_LENGTH
+            bad("UID", f"at most {limit} characters for a recurring event, got {len(uid)}")
+        elif (uid, override) in self.uids:
+            bad("UID", f"duplicate UID « {uid} » (also in {self.uids[uid, override]})")
+        else:
+            self.uids[uid, override] = f"VEVENT[{number}]"
 
     @staticmethod
     def text(event: Component, name: str) -> str | None:

@@ -214,6 +214,7 @@ events = Table(
     Column("created_by", BigInteger, nullable=True),  # NULL for imports, or once its author was forgotten
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("all_day", Boolean, nullable=False, server_default=false()),  # hours are 09:00–18:00 by convention
     UniqueConstraint("uid"),
     CheckConstraint(_in_check("audience", Audience), name="audience"),
     CheckConstraint(_in_check("status", EventStatus), name="status"),
