@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import recurring_ical_events
 from icalendar import Calendar, Component
@@ -27,7 +28,7 @@ def is_override(component: Component) -> bool:
 def occurrence_id(component: Component) -> str:
     """`20270105T110000Z` (UTC; a floating time is Europe/Paris) or `20270105` (all-day) of an occurrence:
     its RECURRENCE-ID, which stays the same when the occurrence is moved."""
-    value = (component.get("RECURRENCE-ID") or component["DTSTART"]).dt
+    value: Any = getattr(component.get("RECURRENCE-ID") or component["DTSTART"], "dt", None)
     if isinstance(value, datetime):
         instant = to_utc(value) if value.tzinfo is not None else paris_to_utc(value)
         return instant.strftime("%Y%m%dT%H%M%SZ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utc_now
 from bot.delivery.outbox import Delivery, Status
@@ -99,7 +99,8 @@ class EventService:
             event = await tx.events.get_event(event_id)
             if event is None or event.status != EventStatus.SCHEDULED:
                 return None
-            updated = await _update(tx, event, replace(event.fields(), **{field: value}), now)
+            changes: dict[str, Any] = {field: value}
+            updated = await _update(tx, event, replace(event.fields(), **changes), now)
         return event if updated is None else updated[0]
 
     async def participants(self, event_id: int) -> list[int]:

@@ -37,12 +37,13 @@ def understand(typed: str, now: datetime) -> Understood:
     Problems: "date_not_understood", "date_time_missing" (« demain » alone), "date_in_past".
     """
     value = " ".join(typed.split())
+    local: datetime | str
     try:
         local = parse_local(value)
     except ValueError:
         local = _natural(value, utc_to_paris(now).replace(tzinfo=None))
-        if isinstance(local, str):
-            return Understood(None, local)
+    if isinstance(local, str):
+        return Understood(None, local)
     at = paris_to_utc(local)
     return Understood(at) if at > to_utc(now) else Understood(None, "date_in_past")
 
@@ -66,7 +67,7 @@ def _natural(value: str, base: datetime) -> datetime | str:
         settings = dict(_SETTINGS, RELATIVE_BASE=base)
         if relative is not None:
             settings.pop("REQUIRE_PARTS")
-        parsed = dateparser.parse(day_words, languages=["fr", "en"], settings=settings)  # type: ignore[arg-type]
+        parsed = dateparser.parse(day_words, languages=["fr", "en"], settings=settings)
         if parsed is None:
             return "date_not_understood"
         day = parsed

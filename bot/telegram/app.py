@@ -62,7 +62,7 @@ def build_application(
 # Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
 # command, stale button). Flows get handler groups of their own, before group 0.
-FEATURES = (diagnosis, questions, account, events, announcements, start)
+FEATURES = (diagnosis, events, questions, account, announcements, start)  # events first: calendar questions
 
 
 def _add_handlers(app: App) -> None:
