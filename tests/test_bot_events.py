@@ -81,7 +81,12 @@ async def test_coordinator_creates_an_event_with_a_preview_and_subscribers_hear_
         "-",
     )
     for answer in answers:
-        await env.say(ADMIN, answer)
+        reply = await env.say(ADMIN, answer)
+        if "ne:dy" in [d for _, d in buttons(reply)]:  # the date understood, to confirm
+            assert reply.text.startswith("J'ai compris : ")
+            before = len(env.fake.sent_to(ADMIN))
+            await env.click(ADMIN, reply, "ne:dy")
+            await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > before)
     audience = env.fake.sent_to(ADMIN)[-1]
     await env.click(ADMIN, audience, "ne:aud:all")
     await env.fake.wait_for(lambda: "Aperçu" in env.fake.sent_to(ADMIN)[-1].text)
