@@ -50,7 +50,7 @@ async def test_starting_a_flow_ends_the_others_and_forgetting_the_user_erases_th
     current = await service.current(CHAT, USER)
     assert current is not None and (current.name, current.state) == ("announce", {"step": "content"})
     assert await service.get(CHAT, USER, "new_event") is None
-    await db.storage.forget_user(USER)
+    await db.storage.personal_data.forget_user(USER)
     assert await service.current(CHAT, USER) is None, "a forgotten user's drafts go with them"
     assert not await service.end(CHAT, USER)
 

@@ -1,9 +1,10 @@
 """Leases over the database so that, with several instances, each periodic job tick runs once.
 
-An instance takes a job's lease for a little less than the job's interval; the other instances' ticks in
-that window do nothing. If the holder dies, its lease runs out and another instance takes over at the next
-tick. Work the jobs do is idempotent anyway (reminders and deliveries have unique keys, the sender claims
-rows with FOR UPDATE SKIP LOCKED): the lease only saves the duplicated effort and duplicated edits.
+An instance takes a job's lease for one and a half intervals and renews it at each of its ticks, so the
+job stays on one instance while it lives; the other instances' ticks do nothing. If the holder stops (or
+dies), its lease runs out (or is released) and another instance takes over at its next tick. The work
+itself is idempotent anyway (reminders and deliveries have unique keys, the sender claims rows with
+FOR UPDATE SKIP LOCKED): the lease saves the duplicated effort and the duplicated message edits.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from bot.clock import Clock, utc_now
 from bot.storage.conversations import ConversationRepository
 
-LEASE_SHARE = 0.9  # of the interval: the next tick of the same holder always finds its lease renewable
+LEASE_SHARE = 1.5  # of the interval: the holder's next tick renews the lease before it runs out
 
 
 def instance_id() -> str:

@@ -29,6 +29,7 @@ ANNOUNCEMENT = "announcement"
 ANNOUNCE = "announce"  # the conversation flow (bot.conversations)
 AUDIENCES = ("all", "members", "coordinators", "topic", "me")
 UNSUBSCRIBE = "a:unsub"
+_PROGRESS_SHOWN = "announcement_progress_shown"
 
 
 def announce_data(action: str, campaign_id: int, *rest: str) -> str:
@@ -333,8 +334,13 @@ async def update_progress(context: Context) -> None:
         chat, message_id = campaign.progress_chat_id, campaign.progress_message_id
         assert chat is not None  # in_progress keeps only campaigns with a progress message
         progress = _progress_text(campaign, report.sent, report.total, language)
-        with contextlib.suppress(TelegramError):  # unchanged since the last edit, or deleted
-            await context.bot.edit_message_text(progress, chat, message_id)
+        # Telegram refuses an edit that changes nothing: the message says "0 / …" from the start, and this
+        # instance remembers what it showed last (the job's lease keeps it on one instance while it runs).
+        shown: dict[int, str] = context.bot_data.setdefault(_PROGRESS_SHOWN, {})
+        if report.sent > 0 and shown.get(campaign.id) != progress:
+            shown[campaign.id] = progress
+            with contextlib.suppress(TelegramError):  # deleted meanwhile
+                await context.bot.edit_message_text(progress, chat, message_id)
         if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(chat, report_text(campaign, report, language))
