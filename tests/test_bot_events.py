@@ -86,7 +86,7 @@ async def test_coordinator_creates_an_event_with_a_preview_and_subscribers_hear_
             assert reply.text.startswith("J'ai compris : ")
             before = len(env.fake.sent_to(ADMIN))
             await env.click(ADMIN, reply, "ne:dy")
-            await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > before)
+            await env.fake.wait_for(lambda n=before: len(env.fake.sent_to(ADMIN)) > n)
     audience = env.fake.sent_to(ADMIN)[-1]
     await env.click(ADMIN, audience, "ne:aud:all")
     await env.fake.wait_for(lambda: "Aperçu" in env.fake.sent_to(ADMIN)[-1].text)
