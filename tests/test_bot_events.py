@@ -202,3 +202,15 @@ async def test_a_user_who_blocked_the_bot_gets_no_reminder_and_is_marked_inactiv
     assert (await env.services.database.storage.outbox.counts("reminder", event_id)).get(Status.BLOCKED) == 1
     user = await env.services.database.storage.users.get_user(MEMBER)
     assert user is not None and not user.active
+
+
+async def test_annuler_ends_any_flow_and_the_next_text_is_a_question_again(env: BotEnv) -> None:
+    await env.say(ADMIN, "/nouvel_evenement")
+    asked_start = await env.say(ADMIN, "Atelier mobilité")
+    assert asked_start.text == text("new_event_start")
+    assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
+    answer = await env.say(ADMIN, "Combien de catalyseurs dans le réseau ?")
+    assert "350" in answer.text, "answered as a question, not as the event's start"
+    await env.say(ADMIN, "/annonce")
+    assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
+    assert (await env.say(ADMIN, "/annuler")).text == text("flow_nothing")
