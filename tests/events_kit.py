@@ -61,12 +61,7 @@ async def import_file(db_url: str, tmp_path: Path, path: Path) -> tuple[int, str
 
 
 async def drain(env: BotEnv) -> None:
-    runtime = env.delivery_runtime()
-    await runtime.start(background=False)
-    try:
-        await runtime.sender.drain()
-    finally:
-        await runtime.stop()
+    await env.drain()
 
 
 def texts(env: BotEnv, user_id: int) -> list[str]:
