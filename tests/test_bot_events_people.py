@@ -123,6 +123,9 @@ async def test_a_calendar_question_is_answered_with_the_next_events_and_their_bu
     assert (text("event_remind"), f"e:r:{event_id}") in buttons(card)
     agenda = await env.say(OTHER, "agenda")
     assert agenda.text == text("events_chat_header")
+    await env.fake.wait_for(lambda: any("Rencontre des pionniers" in t for t in texts(env, OTHER)))
+    past = await env.say(OTHER, "Quand a eu lieu la dernière Rencontre ?")  # the knowledge base answers
+    assert past.text != text("events_chat_header") and "Rencontre des pionniers" not in (past.text or "")
 
 
 async def test_a_coordinator_edits_the_place_and_those_coming_are_told(env: BotEnv) -> None:

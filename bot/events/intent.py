@@ -18,6 +18,7 @@ _AGENDA = re.compile(r"\b(agenda|calendrier|calendar|upcoming)\b")
 _COMING = re.compile(r"\b(prochaine?s?|a venir|aura lieu|auront lieu|bientot|next|coming)\b")
 _EVENT = re.compile(rf"\b({_EVENT_WORDS})\b")
 _WHEN = re.compile(r"\b(quand|when|quelle date|what date)\b")
+_HABIT = re.compile(r"\b(annuelle?s?|chaque|d'habitude|generalement|en general|usually|every|annual)\b")
 _PAST = re.compile(r"\b(a eu lieu|ont eu lieu|derniere?s?|precedente?s?|passee?s?|last|previous|past)\b")
 
 
@@ -34,6 +35,6 @@ def asks_for_calendar(question: str) -> bool:
     if _AGENDA.search(text):
         return True
     coming, event = _COMING.search(text) is not None, _EVENT.search(text) is not None
-    return (coming and (event or _WHEN.search(text) is not None)) or (
-        event and _WHEN.search(text) is not None
-    )
+    when = _WHEN.search(text) is not None
+    # « Quand a lieu la Rencontre annuelle ? » asks about a habit: the knowledge base answers it
+    return (coming and (event or when)) or (event and when and not _HABIT.search(text))
