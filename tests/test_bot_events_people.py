@@ -12,11 +12,13 @@ import pytest
 
 from bot.events.records import EventFields
 from bot.messages import text
+from bot.telegram.context import Context
+from bot.telegram.features.announcements import update_progress
 from tests.botkit import ADMIN, BotEnv, buttons
 from tests.events_kit import card_of, drain, events_bot, paris, texts
 from tests.test_bot_events import MovableClock
 
-MEMBER, OTHER = 400, 401
+MEMBER, OTHER, THIRD = 400, 401, 402
 START = paris(2027, 3, 12, 14, 30)
 LONG = (
     "Rejoindre la réunion Microsoft Teams <https://teams.microsoft.com/l/meetup-join/19%3a> & co ; " * 60
@@ -151,3 +153,39 @@ async def test_a_coordinator_edits_the_place_and_those_coming_are_told(env: BotE
     await drain(env)
     assert any(t.startswith("📍 Changement de lieu : Rencontre des pionniers") for t in texts(env, MEMBER))
     assert not any(t.startswith("📍 Changement") for t in texts(env, OTHER))
+
+
+async def test_a_coordinator_writes_to_those_coming_and_gets_the_report(env: BotEnv) -> None:
+    event_id = await _publish(env)
+    await env.services.events.rsvp(MEMBER, event_id, "yes")
+    subscriptions = await env.say(OTHER, "/abonnements")
+    await env.click(OTHER, subscriptions, "s:ann")  # out of announcements, but coming: still told
+    await env.services.events.rsvp(OTHER, event_id, "maybe")
+    await env.say(THIRD, "/start")
+    await env.services.events.rsvp(THIRD, event_id, "no")
+    card = await card_of(env, ADMIN, "Rencontre des pionniers")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, card, f"e:w:{event_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert texts(env, ADMIN)[-1] == text("event_write_ask", count=2, title="Rencontre des pionniers")
+    progress = await env.say(ADMIN, "La salle change : rendez-vous en salle <B> & 12")
+    assert (progress.text or "").startswith("📤 « Rencontre des pionniers » : 0 / 2 envoyés")
+    await drain(env)
+    for user in (MEMBER, OTHER):
+        received = texts(env, user)[-1]
+        assert received.startswith("✉️ Rencontre des pionniers — message des organisateurs :")
+        assert received.endswith("La salle change : rendez-vous en salle <B> & 12")
+    assert not any("La salle change" in t for t in texts(env, THIRD))
+    await update_progress(Context(env.app))
+    report = texts(env, ADMIN)[-1]
+    assert "Bilan de l'annonce" in report and "Envoyés : 2" in report
+
+
+async def test_nobody_coming_means_nothing_to_write(env: BotEnv) -> None:
+    event_id = await _publish(env)
+    card = await card_of(env, ADMIN, "Rencontre des pionniers")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, card, f"e:w:{event_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert texts(env, ADMIN)[-1] == text("event_write_nobody", title="Rencontre des pionniers")
+    assert await env.services.announcements.recent() == []

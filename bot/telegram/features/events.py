@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 from typing import Any
 
@@ -30,6 +31,7 @@ RSVP = ("yes", "maybe", "no")
 NEW_EVENT = "new_event"  # conversation flows (bot.conversations)
 MOVE = "move_event"
 EDIT = "edit_event"
+WRITE = "write_to_participants"
 CARD_DESCRIPTION = 600  # characters of a description on a card; the rest behind « Voir le détail »
 
 
@@ -109,6 +111,7 @@ async def event_reply(context: Context, event: Event, user_id: int, language: st
                 (text("event_cancel", language), event_data("x", event.id)),
             ]
         )
+        rows.append([(text("event_write", language), event_data("w", event.id))])
     return Reply(event_text(event, language, counts), rows)
 
 
@@ -214,7 +217,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         body = html_text("event_description", language, description=event.description or "")
         await send(query_message(query), Reply(f"{head}\n{body}"))
         return None
-    elif (action in ("m", "x", "xc", "e") and not rest) or (
+    elif (action in ("m", "x", "xc", "e", "w") and not rest) or (
         action == "ef" and rest[:1] in [[f] for f in EDITABLE_FIELDS]
     ):
         return await _coordinator_action(query, context, event, action, language, rest)
@@ -282,6 +285,13 @@ async def _coordinator_action(
             message,
             Reply(html_text("event_edit_choose", language, title=event.title), [fields[:2], fields[2:]]),
         )
+    elif action == "w":
+        coming = len(await svc.events.participants(event.id))
+        if not coming:
+            await send(message, Reply(html_text("event_write_nobody", language, title=event.title)))
+            return None
+        await context.start_flow(WRITE, {"event_id": event.id})
+        await send(message, Reply(html_text("event_write_ask", language, count=coming, title=event.title)))
     elif action == "ef":
         await context.start_flow(EDIT, {"event_id": event.id, "field": rest[0]})
         field = text(f"event_field_{rest[0]}", language)
@@ -309,6 +319,8 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
     skip = value in ("-", "—")
     if current.name == EDIT:
         return await _edit_text(message, context, flow, None if skip else value, language)
+    if current.name == WRITE:
+        return await _write_text(message, context, flow, value, language)
     if current.name == MOVE or (
         flow.get("step") in ("start", "end") and not (flow["step"] == "end" and skip)
     ):
@@ -389,6 +401,33 @@ async def _edit_text(
         else html_text("event_unknown", language)
     )
     await send(message, Reply(reply))
+    return True
+
+
+async def _write_text(
+    message: Message, context: Context, flow: dict[str, Any], value: str, language: str
+) -> bool:
+    """The coordinator's message to those coming: an announcement for the "event" audience, sent now, whose
+    progress message the announcements' job keeps up to date and ends with its report."""
+    svc, user = context.services, message.from_user
+    event = await svc.events.get(flow["event_id"])
+    if user is None or not value:
+        return False
+    await context.end_flow(WRITE)
+    if event is None or event.status != "scheduled":
+        await send(message, Reply(html_text("event_unknown", language)))
+        return True
+    body = html_text("event_write_header", language, title=event.title) + "\n\n" + html.escape(value)
+    draft = await svc.announcements.draft(user.id, body)
+    await svc.announcements.choose_audience(draft.id, "event", str(event.id))
+    outcome = await svc.announcements.send_now(draft.id, user.id)
+    if not outcome.launched:
+        await send(message, Reply(html_text("button_stale", language)))
+        return True
+    progress = await message.reply_html(
+        html_text("announce_progress", language, title=event.title, sent=0, total=outcome.recipients)
+    )
+    await svc.announcements.set_progress_message(draft.id, progress.chat_id, progress.message_id)
     return True
 
 
@@ -558,7 +597,9 @@ def register(application: App) -> None:
     application.add_handler(CallbackQueryHandler(on_button(new_event_button), pattern=r"^ne:"))
     application.add_handler(CallbackQueryHandler(_menu_events, pattern=f"^{callbacks.menu('events')}$"))
     text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
-    add_flow_handler(application, (NEW_EVENT, MOVE, EDIT), flow_text, text_in_private, Role.COORDINATOR)
+    add_flow_handler(
+        application, (NEW_EVENT, MOVE, EDIT, WRITE), flow_text, text_in_private, Role.COORDINATOR
+    )
     application.add_handler(MessageHandler(text_in_private & _CalendarQuestion(), _calendar_question))
     add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
