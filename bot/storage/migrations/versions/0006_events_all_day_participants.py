@@ -20,6 +20,7 @@ _AUDIENCES = ("all", "members", "coordinators", "topic", "me")
 
 
 def _audience_checks(audiences: tuple[str, ...], with_topic: tuple[str, ...]) -> None:
+    # SQLite copies `campaigns` to change its checks: no table refers to it, nothing cascades.
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_constraint(op.f("ck_campaigns_audience"), type_="check")
         batch.drop_constraint(op.f("ck_campaigns_topic"), type_="check")
@@ -30,13 +31,13 @@ def _audience_checks(audiences: tuple[str, ...], with_topic: tuple[str, ...]) ->
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("events") as batch:
-        batch.add_column(sa.Column("all_day", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # A plain ADD COLUMN, not a batch copy: on SQLite, copying `events` would drop the original table and
+    # with it (ON DELETE CASCADE) every reminder and RSVP.
+    op.add_column("events", sa.Column("all_day", sa.Boolean(), server_default=sa.false(), nullable=False))
     _audience_checks((*_AUDIENCES, "event"), ("topic", "event"))
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM campaigns WHERE audience = 'event'")  # their deliveries stay, as sent or not
     _audience_checks(_AUDIENCES, ("topic",))
-    with op.batch_alter_table("events") as batch:
-        batch.drop_column("all_day")
+    op.drop_column("events", "all_day")  # SQLite 3.35+ drops a column in place
