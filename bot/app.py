@@ -18,8 +18,11 @@ from bot.embedding.install import load_embedder
 from bot.events.planning import parse_offsets
 from bot.events.service import EventService
 from bot.jobs import JobLeases
+from bot.knowledge.contributions import Contributions
 from bot.qa import QuestionService
+from bot.qa.coordination import CoordinationService
 from bot.retrieval.index import build_index, load_index, stale_reason
+from bot.retrieval.live import LiveIndex
 from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
@@ -32,7 +35,9 @@ def open_searcher(config: Config, *, say: Callable[[str], None] = log.warning) -
     """Load the model and the index, rebuilding the index first (and saying why) when it is stale."""
     embedder = load_embedder(config)
     knowledge_dir, index_dir = config.path(config.knowledge_dir), config.path(config.index_dir)
-    reason = stale_reason(index_dir, knowledge_dir, embedder.name)
+    reason = stale_reason(
+        index_dir, knowledge_dir, embedder.name, backend=embedder.backend, precision=embedder.precision
+    )
     if reason is not None:
         say(f"Rebuilding the index in {index_dir}: {reason}.")
         report = build_index(knowledge_dir, index_dir, embedder, progress=say)
@@ -52,6 +57,7 @@ class Services:
     outbox: OutboxStore  # what the delivery sender drains
     users: UserService
     questions: QuestionService
+    coordination: CoordinationService
     diagnosis: DiagnosisService
     events: EventService
     announcements: AnnouncementService
@@ -89,13 +95,17 @@ async def open_services(
         await database.close()
         raise
     storage = database.storage
+    questions = QuestionService(searcher, storage)
+    knowledge_dir = config.path(config.knowledge_dir)
+    live = LiveIndex(searcher, knowledge_dir, config.path(config.index_dir), on_swap=questions.use)
     await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
     return Services(
         config=config,
         database=database,
         outbox=storage.outbox,
         users=UserService(storage, config.admins),
-        questions=QuestionService(searcher, storage),
+        questions=questions,
+        coordination=CoordinationService(storage, Contributions(knowledge_dir), live),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),

@@ -286,7 +286,8 @@ def _index(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     print(
         f"Index written to {index_dir}: {report.resources} resources, {report.chunks} passages "
-        f"({report.embedded} embedded, {report.reused} unchanged), model {embedder.name}."
+        f"({report.embedded} embedded, {report.reused} unchanged), model {embedder.name} "
+        f"({embedder.backend} {embedder.precision})."
     )
     return 0
 
@@ -353,7 +354,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _chat(config: Config, args: argparse.Namespace) -> int:
-    from bot.telegram.run import run_sandbox
+    from bot.telegram.sandbox import run_sandbox
 
     try:
         run_sandbox(config)

@@ -21,6 +21,8 @@ import yaml
 from bot.errors import CatabotError
 
 DEFAULT_CONFIG_FILE = "config.yaml"
+BACKENDS = ("auto", "openvino", "torch")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class ConfigError(CatabotError, ValueError):
@@ -33,6 +35,9 @@ class EmbeddingConfig:
     cache_dir: str = "~/.cache/catabot/models"
     batch_size: int = 32
     threads: int = 1
+    backend: str = "auto"
+    precision: str = "auto"
+    query_cache: int = 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class RetrievalConfig:
     max_passage_chars: int = 700
     max_question_chars: int = 1000
     answer_threshold: float = 0.35
+    refresh_seconds: float = 30.0  # how often a running bot checks knowledge/ and swaps in a new index
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,11 @@ def _validate(config: Config, source: str) -> None:
         (config.retrieval.max_passage_chars >= 100, "retrieval.max_passage_chars: must be 100 or more"),
         (config.retrieval.max_question_chars >= 10, "retrieval.max_question_chars: must be 10 or more"),
         (0.0 <= config.retrieval.answer_threshold <= 1.0, "retrieval.answer_threshold: must be within 0..1"),
+        (config.retrieval.refresh_seconds > 0, "retrieval.refresh_seconds: must be more than 0"),
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
+        (config.embedding.backend in BACKENDS, f"embedding.backend: one of {', '.join(BACKENDS)}"),
+        (config.embedding.precision in PRECISIONS, f"embedding.precision: one of {', '.join(PRECISIONS)}"),
+        (config.embedding.query_cache >= 0, "embedding.query_cache: questions kept, 0 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
         (
             "://" in config.database.url,

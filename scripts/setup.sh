@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything catabot needs on a fresh machine, idempotently: a virtual environment with CPU torch
-# and the dependencies, the embedding model (built offline), and the index. Re-running it is cheap.
+# and the dependencies, the embedding model (built offline, converted to OpenVINO and checked against torch),
+# and the index. Re-running it is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Table, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -91,10 +92,46 @@ async def migrate(engine: AsyncEngine, action: str, revision: str) -> None:
         else:
             command.upgrade(config, revision)
 
-    async with transaction(engine, write=True) as conn:
+    async with transaction(engine, write=True, foreign_keys=False) as conn:
         await conn.run_sync(run)
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+async def table_rows(engine: AsyncEngine, tables: Sequence[Table]) -> Rows:
+    """The rows of `tables`, with the columns the database has at its current revision (a later revision may
+    add columns that an older database does not have yet)."""
+    async with engine.connect() as conn:
+        present = await conn.run_sync(
+            lambda c: {t.name: {col["name"] for col in inspect(c).get_columns(t.name)} for t in tables}
+        )
+    async with transaction(engine, write=False) as conn:
+        return {
+            table.name: [
+                dict(row)
+                for row in (
+                    await conn.execute(select(*[c for c in table.c if c.name in present[table.name]]))
+                ).mappings()
+            ]
+            for table in tables
+        }
+
+
+def shared_columns(a: Rows, b: Rows) -> tuple[Rows, Rows]:
+    """`a` and `b` restricted to the columns both have, so data kept across a migration compares equal."""
+
+    def keep(rows: Rows, other: Rows) -> Rows:
+        return {
+            name: [
+                {k: v for k, v in row.items() if not other.get(name) or k in other[name][0]} for row in table
+            ]
+            for name, table in rows.items()
+        }
+
+    return keep(a, b), keep(b, a)

@@ -110,7 +110,8 @@ async def test_roles_invitations_and_refusals(env: BotEnv) -> None:
     assert (await env.say(23, f"/rejoindre {code}")).text == text("join_used")
     assert (await env.say(23, "/rejoindre NOPE-NOPE")).text == text("join_unknown")
     stats = await env.say(21, "/stats")
-    assert "Membres : 1" in stats.text and "Coordinateurs : 1" in stats.text
+    # the admin (named in the configuration) and the coordinator it named
+    assert "Membres : 1" in stats.text and "Coordinateurs : 2" in stats.text
 
 
 async def test_forged_and_stale_buttons_are_refused_and_change_nothing(env: BotEnv) -> None:
@@ -128,10 +129,15 @@ async def test_my_data_and_forget_me(env: BotEnv) -> None:
     await env.say(40, "Qui est Le RAMEAU ?")
     before = len(env.fake.sent_to(40))
     await env.fake.user_sends(40, "/mesdonnees")
-    await env.fake.wait_for(lambda: len(env.fake.sent_to(40)) > before)
-    document = env.fake.sent_to(40)[-1]
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(40)) >= before + 2)
+    readable, document = env.fake.sent_to(40)[-2:]
     assert document.kind == "document" and document.document is not None
     assert "Qui est Le RAMEAU ?" in json.dumps(json.loads(document.document), ensure_ascii=False)
+    # The same data for a person: French names, Paris times (not UTC ISO strings), the question itself.
+    assert readable.filename == "mes-donnees-catabot.txt" and readable.document is not None
+    report = readable.document.decode()
+    assert "Vos questions" in report and "Texte : Qui est Le RAMEAU ?" in report and "Langue : fr" in report
+    assert "created_at" not in report and "+00:00" not in report and " h " in report
     confirm = await env.say(40, "/oubli")
     cancel = next(d for label, d in buttons(confirm) if label == text("forget_no"))
     await env.click(40, confirm, cancel)

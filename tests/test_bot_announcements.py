@@ -74,7 +74,7 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
     preview = env.fake.sent_to(ADMIN)[-2]
     assert preview.text == "Réunion <importante> & conviviale jeudi"
     assert [label for label, _ in buttons(preview)] == [text("announce_unsubscribe")]
-    assert re.search(r"^4 destinataire\(s\)\. 1 personne\(s\) désabonnée", choices.text)
+    assert choices.text == "4 destinataires. 1 personne désabonnée ne la recevra pas."
     sent = len(env.fake.sent_to(ADMIN))
     await env.click(ADMIN, choices, f"an:go:{campaign_id}")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
@@ -117,7 +117,7 @@ async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> 
 
 async def test_scheduled_announcement_waits_for_its_time(env: BotEnv, clock: MovableClock) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Webinaire demain", audience="members")
-    assert choices.text.startswith("0 destinataire(s)") or "destinataire" in choices.text
+    assert choices.text.startswith("0 destinataire.") or "destinataires." in choices.text
     _, choices = await _compose(env, ADMIN, "Webinaire la semaine prochaine")
     campaign_id = int(re.findall(r"an:go:(\d+)", " ".join(d for _, d in buttons(choices)))[0])
     await env.click(ADMIN, choices, f"an:at:{campaign_id}")
@@ -140,6 +140,7 @@ async def test_campaigns_list_and_cancel(env: BotEnv) -> None:
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 2)  # confirmation, progress
     listing = await env.say(ADMIN, "/campagnes")
     assert f"#{campaign_id} « Annonce à annuler » — programmée" in listing.text
+    assert "prévue le mercredi 20 janvier 2027, 10 h 00" in listing.text, "the send time, not the creation"
     await env.click(ADMIN, listing, f"an:x:{campaign_id}")
     await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("announce_cancelled"))
     counts = await env.services.database.storage.outbox.counts("announcement", campaign_id)
@@ -182,6 +183,7 @@ async def test_approval_by_a_second_coordinator(approval_env: BotEnv) -> None:
 async def test_topic_subscribers_and_a_photo_announcement(env: BotEnv) -> None:
     subscriptions = await env.say(READERS[0], "/abonnements")
     assert "s:t:webinaires" in [d for _, d in buttons(subscriptions)]
+    assert "Annonces : Appels à projets" in [label[2:] for label, _ in buttons(subscriptions)], "accents"
     await env.click(READERS[0], subscriptions, "s:t:webinaires")
     assert (await env.services.database.storage.preferences.get_preferences(READERS[0])).topics == (
         "webinaires",
@@ -200,7 +202,7 @@ async def test_topic_subscribers_and_a_photo_announcement(env: BotEnv) -> None:
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 3)
     preview, choices = env.fake.sent_to(ADMIN)[-2:]
     assert preview.kind == "photo" and preview.caption == "Affiche du webinaire <ODD 17>"
-    assert choices.text.startswith("1 destinataire(s)")
+    assert choices.text.startswith("1 destinataire. ")
     sent = len(env.fake.sent_to(ADMIN))
     await env.click(ADMIN, choices, f"an:go:{campaign_id}")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)

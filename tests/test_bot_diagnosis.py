@@ -69,12 +69,18 @@ async def test_a_whole_diagnosis_with_previous_summary_change_and_result(env: Bo
     await env.fake.wait_for(lambda: _progress_or_none(question) == (2, 22))
     await _press(env, question, text("diagnosis_previous"))
     await env.fake.wait_for(lambda: _progress_or_none(question) == (1, 22))
-    assert "Rural" in [label for label, _ in buttons(question)], "the changed question is asked again"
+    labels = [label for label, _ in buttons(question)]
+    assert text("diag_chosen", label="Rural") in labels, "the question is asked again, its answer marked"
+    assert "Votre réponse précédente : Rural" in (question.text or "")
     await _answer_all(env, question, {"Gestion d'un lieu": "Non", "Accompagnements": "Je ne sais pas"})
     assert text("diag_summary_header").replace("<b>", "").replace("</b>", "") in question.text
     await _press(env, question, text("diag_change"))
     await env.fake.wait_for(lambda: "modifier" in (question.text or ""))
-    await _press(env, question, "1")
+    change = [label for label, _ in buttons(question) if label.startswith("1. ")]
+    assert change == ["1. Comment décririez-vous votre territoire ?"], (
+        "each answer is named, not a bare number"
+    )
+    await _press(env, question, change[0])
     await env.fake.wait_for(lambda: _progress_or_none(question) is not None)
     await _press(env, question, "Urbain (ville moyenne)")
     await env.fake.wait_for(lambda: "Récapitulatif" in (question.text or ""))

@@ -91,6 +91,7 @@ async def test_coordinator_creates_an_event_with_a_preview_and_subscribers_hear_
     await env.click(ADMIN, audience, "ne:aud:all")
     await env.fake.wait_for(lambda: "Aperçu" in env.fake.sent_to(ADMIN)[-1].text)
     preview = env.fake.sent_to(ADMIN)[-1]
+    assert "tel que tout le monde le verra" in preview.text and "membres" not in preview.text
     assert "Webinaire <catalyse> & co" in preview.text and "vendredi 12 mars 2027, 14 h 30" in preview.text
     await env.click(ADMIN, preview, "ne:ok")
     await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("new_event_published"))
@@ -125,7 +126,7 @@ async def test_list_remind_rsvp_and_agenda_file(env: BotEnv) -> None:
     assert vevent.decoded("DTSTART") == START
     assert any(c.name == "VALARM" for c in vevent.subcomponents)
     coordinator_view = await env.say(ADMIN, "/evenements")
-    assert "👥 Réponses : 1 participent" in coordinator_view.text
+    assert "👥 Réponses : 1 participe · 0 peut-être · 0 ne vient pas" in coordinator_view.text
 
 
 async def test_the_reminder_arrives_once_and_survives_a_restart(env: BotEnv, clock: MovableClock) -> None:

@@ -24,7 +24,7 @@ from bot.storage.schema import metadata
 from bot.users.records import RedeemResult, Role
 from tests.storage_fixtures import T0, minutes
 
-HEAD = "0006"
+HEAD = "0007"
 TABLES = {
     "users",
     "invitations",

@@ -72,7 +72,8 @@ def test_every_feature_registers_its_own_handlers_and_patterned_buttons() -> Non
     buttons = [h for h in application.handlers[0] if isinstance(h, CallbackQueryHandler)]
     assert all(h.pattern is not None for h in buttons[:-1]), "each feature answers its own buttons"
     assert buttons[-1].pattern is None and buttons[-1].callback is stale_button, "then the stale ones"
-    assert len([g for g in application.handlers if g < 0]) == 2, "the event and announcement flows"
+    flows = "the event, announcement, coordinator answer and 👎 reason flows"
+    assert len([g for g in application.handlers if g < 0]) == 4, flows
 
 
 def test_the_longest_callback_data_fits_telegram_limit() -> None:

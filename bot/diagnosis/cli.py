@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ def run_terminal(
 ) -> Diagnosis:
     """Ask the questionnaire with numbered options and score it.
 
-    « p » takes the last answer back, « q » or the end of the input stops (the diagnosis is then incomplete).
+    « p » takes the last answer back, « q », Ctrl-C or the end of the input stops (the diagnosis is then
+    incomplete). Any other line that is not an option's number, id or label gets one polite line and the
+    question again: no input ends the program with a traceback.
     """
     given = dict(answers or {})
     out(q.title)
@@ -63,8 +66,10 @@ def run_terminal(
         count = len(step.options)
         try:
             raw = read(say("diagnosis_choose", language, count=count)).strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):
             break
+        except UnicodeDecodeError:  # a line that is not UTF-8 is just not a valid choice
+            raw = ""
         if raw.lower() == QUIT:
             break
         if raw.lower() == BACK:
@@ -78,10 +83,20 @@ def run_terminal(
     return score(q, given)
 
 
+def parse_number(raw: str) -> int | None:
+    """`raw` as a small positive number written with ASCII digits (« 2 », « 02 »), else None.
+
+    `str.isdigit()` accepts « ² » or « ٣ », which `int()` may refuse; a huge number is not a choice either.
+    """
+    raw = raw.strip()
+    return int(raw) if re.fullmatch(r"[0-9]{1,6}", raw) else None
+
+
 def _choice(raw: str, options: Sequence[Any]) -> str | None:
     """The option typed: its number, its id or its label (any case)."""
-    if raw.isdigit() and 1 <= int(raw) <= len(options):
-        return str(options[int(raw) - 1].id)
+    number = parse_number(raw)
+    if number is not None and 1 <= number <= len(options):
+        return str(options[number - 1].id)
     typed = raw.casefold()
     return next((str(o.id) for o in options if typed in (o.id.casefold(), o.label.casefold())), None)
 

@@ -29,6 +29,7 @@ class Progress:
     step: Step | None
     position: int
     total: int
+    earlier: str | None = None  # the option just taken back from `step` (« ← Précédent », a change)
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ class DiagnosisService:
         self.chunks = list(chunks)
         self.clock = clock
 
-    def _progress(self, answers: dict[str, str]) -> Progress:
+    def _progress(self, answers: dict[str, str], earlier: str | None = None) -> Progress:
         position, total = engine.progress(self.questionnaire, answers)
-        return Progress(answers, engine.next_step(self.questionnaire, answers), position, total)
+        return Progress(answers, engine.next_step(self.questionnaire, answers), position, total, earlier)
 
     async def in_progress(self, user_id: int) -> Progress | None:
         session = await self.storage.diagnosis.load_diagnostic(user_id)
@@ -84,9 +85,10 @@ class DiagnosisService:
         current = await self.in_progress(user_id)
         if current is None:
             return None
+        last = engine.previous(self.questionnaire, current.answers)
         answers = engine.go_back(self.questionnaire, current.answers)
         await self.storage.diagnosis.save_diagnostic(user_id, answers, now=self.clock())
-        return self._progress(answers)
+        return self._progress(answers, current.answers.get(last) if last else None)
 
     async def change(self, user_id: int, step_id: str) -> Progress | None:
         """Take back one answer from the summary, so that its step is asked again."""
@@ -95,7 +97,7 @@ class DiagnosisService:
             return None
         answers = {k: v for k, v in current.answers.items() if k != step_id}
         await self.storage.diagnosis.save_diagnostic(user_id, answers, now=self.clock())
-        return self._progress(answers)
+        return self._progress(answers, current.answers[step_id])
 
     async def pause(self, user_id: int) -> bool:
         current = await self.in_progress(user_id)

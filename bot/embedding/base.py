@@ -18,6 +18,16 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    @property
+    def backend(self) -> str:
+        """What runs the model: "openvino", "torch" or "fake"; recorded in the index manifest."""
+        ...
+
+    @property
+    def precision(self) -> str:
+        """The inference precision, "fp32" or "bf16"; recorded in the index manifest."""
+        ...
+
     def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors: ...

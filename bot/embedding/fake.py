@@ -23,6 +23,14 @@ class FakeEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
+    @property
+    def backend(self) -> str:
+        return "fake"
+
+    @property
+    def precision(self) -> str:
+        return "fp32"
+
     def _embed(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):

@@ -45,6 +45,14 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
+    @property
+    def backend(self) -> str:
+        return "torch"
+
+    @property
+    def precision(self) -> str:
+        return "fp32"
+
     def _encode(self, texts: Sequence[str], prompt: str, threads: int) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,48 @@ class Stats:
     questions: int
     answered: int
     answer_rate: float  # answered / questions, 0.0 without questions
+
+
+ANSWER_FLOW = "qa_answer"  # a coordinator writing an answer (state: {"question_id": int, ...}), see /oubli
+
+
+class Status(StrEnum):
+    """Where a question kept for the coordinators stands."""
+
+    PENDING = "pending"
+    ANSWERED = "answered"  # a coordinator wrote an answer, or pointed to a resource (`covered_by`)
+    DISMISSED = "dismissed"  # « hors sujet »
+
+
+@dataclass(frozen=True)
+class KeptQuestion:
+    """A question kept for the coordinators. `asker` is the asker's pseudonymous handle (never their
+    Telegram id); `reasons` are the 👎 reasons given (keys of `DISLIKE_REASONS` or sentences);
+    `resource_id` the resource the bot answered with (for a 👎'd answer)."""
+
+    id: int
+    text: str
+    language: str
+    asked_at: datetime
+    asker: str | None
+    status: Status
+    answered: bool  # whether the bot had answered it (then it was kept because of a 👎)
+    resource_id: str | None
+    reasons: tuple[str, ...] = ()
+    handled_at: datetime | None = None
+    handled_by_name: str | None = None
+    answer: str | None = None
+    covered_by: str | None = None
+
+
+DISLIKE_REASONS = ("wrong", "incomplete", "link")  # pas la bonne réponse, incomplet, lien incorrect
+
+
+@dataclass(frozen=True)
+class CoordinationStats:
+    """Kept questions by status, and the median time from question to answer (None before any answer)."""
+
+    pending: int
+    answered: int
+    dismissed: int
+    median_to_answer: timedelta | None

@@ -41,7 +41,14 @@ class QuestionService:
             round(answer.confidence, 4),
             now=self.clock(),
         )
+        if not answer.answered:
+            await self.storage.coordination.keep(question_id)
         return Asked(answer, question_id)
+
+    def use(self, searcher: Searcher) -> None:
+        """Serve from `searcher` from now on (see `bot.retrieval.live`); a batch under way ends on the old."""
+        self.searcher = searcher
+        self.batcher.searcher = searcher
 
     async def lead(self, question_id: int, resource_id: str) -> Hit | None:
         """The passage of `resource_id` that best matches the stored question (no model call)."""
@@ -59,7 +66,11 @@ class QuestionService:
         return Hit(chunk, 1.0, 0.0, 0.0, self.searcher.excerpt(chunk, [])) if chunk else None
 
     async def feedback(self, question_id: int, user_id: int, value: int) -> bool:
-        return await self.storage.questions.record_feedback(question_id, user_id, value, now=self.clock())
+        """A 👍 (1) or 👎 (-1) on an answer; a 👎 keeps the question for the coordinators."""
+        done = await self.storage.questions.record_feedback(question_id, user_id, value, now=self.clock())
+        if done and value == -1:
+            await self.storage.coordination.keep(question_id)
+        return done
 
     async def unanswered(self, limit: int = 10) -> list[QuestionSummary]:
         """The questions asked most often without an answer (for the coordinators)."""

@@ -60,8 +60,18 @@ class Index:
         self.lexical = LexicalIndex([c.lexical_text for c in self.chunks])
 
 
-def stale_reason(index_dir: Path, knowledge_dir: Path, model: str) -> str | None:
-    """Why the stored index cannot answer for this knowledge and model, or None when it can."""
+def stale_reason(
+    index_dir: Path,
+    knowledge_dir: Path,
+    model: str,
+    *,
+    backend: str | None = None,
+    precision: str | None = None,
+) -> str | None:
+    """Why the stored index cannot answer for this knowledge and model, or None when it can.
+
+    `backend` and `precision` (see Embedder), when given, must be the ones that built the index too.
+    """
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -72,6 +82,9 @@ def stale_reason(index_dir: Path, knowledge_dir: Path, model: str) -> str | None
         return "the index manifest is unreadable (not a JSON object)"
     if manifest.get("model") != model:
         return f"the index was built with the model {manifest.get('model')!r}, the config says {model!r}"
+    for key, value in (("backend", backend), ("precision", precision)):
+        if value is not None and manifest.get(key) != value:
+            return f"the index was built with the {key} {manifest.get(key)!r}, this one is {value!r}"
     if manifest.get("chunker_version") != CHUNKER_VERSION:
         return "the index was built by another version of the chunker"
     if manifest.get("content_hash") != content_hash(knowledge_dir):
@@ -90,11 +103,12 @@ def load_index(index_dir: Path) -> Index:
     return Index(chunks, vectors, manifest)
 
 
-def _previous_vectors(index_dir: Path, model: str) -> dict[str, Vectors]:
+def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, Vectors]:
     """Vectors of the stored index by text hash, to re-embed only what changed."""
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("model") != model:
+        runtime = (embedder.name, embedder.backend, embedder.precision)
+        if (manifest.get("model"), manifest.get("backend"), manifest.get("precision")) != runtime:
             return {}
         hashes = manifest.get("text_hashes", [])
         vectors = np.load(index_dir / VECTORS)
@@ -123,7 +137,7 @@ def build_index(
     base = load_knowledge(knowledge_dir)
     chunks = [chunk for resource in base.resources for chunk in chunk_resource(resource)]
     hashes = [_text_hash(c.embedding_text) for c in chunks]
-    previous = _previous_vectors(index_dir, embedder.name)
+    previous = _previous_vectors(index_dir, embedder)
     missing = [i for i, h in enumerate(hashes) if h not in previous]
     progress(f"{len(chunks)} passages, {len(missing)} to embed, {len(chunks) - len(missing)} unchanged")
     fresh = embedder.embed_passages([chunks[i].embedding_text for i in missing]) if missing else None
@@ -133,6 +147,8 @@ def build_index(
         vectors[i] = fresh[fresh_rows[i]] if fresh is not None and i in fresh_rows else previous[h]
     manifest = {
         "model": embedder.name,
+        "backend": embedder.backend,
+        "precision": embedder.precision,
         "dimension": embedder.dimension,
         "content_hash": content_hash(knowledge_dir),
         "chunker_version": CHUNKER_VERSION,

@@ -58,7 +58,7 @@ async def upgrade(url: str) -> None:
 
 async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply the migrations up to `revision` in one transaction; a no-op when the schema is up to date."""
-    async with transaction(engine, write=True) as conn:
+    async with transaction(engine, write=True, foreign_keys=False) as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)

@@ -67,17 +67,45 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, *, write: bool) -> AsyncIterator[AsyncConnection]:
+async def transaction(
+    engine: AsyncEngine, *, write: bool, foreign_keys: bool = True
+) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success, rolled back on error.
 
     `write=True` takes SQLite's write lock at BEGIN, so a transaction that reads then writes never fails with
     "database is locked" halfway: concurrent writers wait (up to the busy timeout) instead.
+    `foreign_keys=False` turns SQLite's foreign key enforcement off for this transaction (migrations: a batch
+    migration copies a table and drops the old one, and with enforcement on that drop would cascade and delete
+    the rows referencing it, as Alembic's batch-mode documentation warns); the keys are checked before commit.
     """
     async with engine.connect() as conn:
-        if write:
-            conn = await conn.execution_options(**{_WRITE_OPTION: True})
-        async with conn.begin():
-            yield conn
+        relax = not foreign_keys and conn.dialect.name == "sqlite"
+        if relax:  # the pragma is a no-op inside a transaction: set it before BEGIN
+            await conn.run_sync(_sqlite_foreign_keys, False)
+        try:
+            if write:
+                conn = await conn.execution_options(**{_WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn
+                if relax:
+                    await conn.run_sync(_check_foreign_keys)
+        finally:
+            if relax:
+                await conn.run_sync(_sqlite_foreign_keys, True)
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"rows reference missing rows (table, rowid, parent, key): {broken[:5]}")
 
 
 def _with_async_driver(url: URL) -> URL:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.qa.records import ANSWER_FLOW
 from bot.storage.base import (
     Repository,
     plain,
@@ -17,6 +18,7 @@ from bot.storage.base import (
 from bot.storage.campaigns import CAMPAIGN_PRIVATE
 from bot.storage.schema import (
     campaigns,
+    conversations,
     deliveries,
     diagnostic_results,
     diagnostic_sessions,
@@ -49,10 +51,11 @@ class PersonalDataRepository(Repository):
                     select(questions).where(questions.c.user_id == user_id).order_by(questions.c.created_at)
                 )
             ).mappings()
-            asked_list = [plain(row, exclude=frozenset({"user_id", "normalized_text"})) for row in asked]
+            private = frozenset({"user_id", "normalized_text", "handled_by", "handled_by_name"})
+            asked_list = [plain(row, exclude=private) for row in asked]
             votes = (
                 await conn.execute(
-                    select(feedback.c.question_id, feedback.c.value, feedback.c.created_at)
+                    select(feedback.c.question_id, feedback.c.value, feedback.c.reason, feedback.c.created_at)
                     .where(feedback.c.user_id == user_id)
                     .order_by(feedback.c.created_at)
                 )
@@ -170,6 +173,23 @@ class PersonalDataRepository(Repository):
         """
         own_questions = select(questions.c.id).where(questions.c.user_id == user_id)
         async with self._tx(write=True) as conn:
+            # A coordinator's answer still being written to one of these questions goes with them.
+            ids = set((await conn.scalars(own_questions)).all())
+            drafts = select(conversations).where(conversations.c.flow == ANSWER_FLOW)
+            for draft in (await conn.execute(drafts)).mappings().all():
+                if draft["state"].get("question_id") in ids:
+                    await conn.execute(
+                        delete(conversations).where(
+                            conversations.c.chat_id == draft["chat_id"],
+                            conversations.c.user_id == draft["user_id"],
+                            conversations.c.flow == ANSWER_FLOW,
+                        )
+                    )
+            await conn.execute(
+                update(questions)
+                .where(questions.c.handled_by == user_id)
+                .values(handled_by=None, handled_by_name=None)
+            )
             await conn.execute(delete(feedback).where(feedback.c.user_id == user_id))
             await conn.execute(delete(feedback).where(feedback.c.question_id.in_(own_questions)))
             await conn.execute(delete(questions).where(questions.c.user_id == user_id))

@@ -1,10 +1,10 @@
 """The storage of the bot: one repository per concern over a shared engine, and the unit of work.
 
 `Storage(engine)` has the repositories as attributes: `users` (users, invitations), `questions` (questions,
-feedback, usage counts), `diagnosis`, `events` (events, reminders, RSVP), `preferences`, `campaigns`,
-`outbox` (the `bot.delivery.outbox.OutboxStore`), `personal_data` (export, erasure) and `conversations`
-(chat flows in progress, job leases). Each of their methods
-is one transaction. Operations that span several concerns run in a unit of work:
+feedback, usage counts), `coordination` (questions kept for the coordinators), `diagnosis`, `events`
+(events, reminders, RSVP), `preferences`, `campaigns`, `outbox` (the `bot.delivery.outbox.OutboxStore`),
+`personal_data` (export, erasure) and `conversations` (chat flows in progress, job leases). Each of their
+methods is one transaction. Operations that span several concerns run in a unit of work:
 
     async with storage.uow() as tx:        # one transaction (SQLite: the write lock from its start)
         event = await tx.events.create_event(fields, created_by=user_id, now=now)
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.storage.base import Connector
 from bot.storage.campaigns import CampaignRepository
 from bot.storage.conversations import ConversationRepository
+from bot.storage.coordination import CoordinationRepository
 from bot.storage.diagnosis import DiagnosisRepository
 from bot.storage.engine import transaction
 from bot.storage.events import EventRepository
@@ -41,6 +42,7 @@ class Repositories:
     def __init__(self, connector: Connector) -> None:
         self.users = UserRepository(connector)
         self.questions = QuestionRepository(connector)
+        self.coordination = CoordinationRepository(connector)
         self.diagnosis = DiagnosisRepository(connector)
         self.events = EventRepository(connector)
         self.preferences = PreferenceRepository(connector)

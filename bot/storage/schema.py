@@ -121,7 +121,10 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # false once the user blocked the bot
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
+    # The pseudonym coordinators see instead of the Telegram id (bot.qa.coordination), set when first kept.
+    Column("handle", String(12), nullable=True),
     CheckConstraint(_role_check(), name="role"),
+    UniqueConstraint("handle"),
 )
 
 invitations = Table(
@@ -148,9 +151,18 @@ questions = Table(
     Column("resource_id", String(255), nullable=True),  # the best result, if any
     Column("confidence", Float, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The coordinators' side (bot.qa.coordination): NULL (not kept), pending, answered or dismissed.
+    Column("status", String(16), nullable=True),
+    Column("handled_at", UTCDateTime, nullable=True),  # when it was answered or dismissed
+    Column("handled_by", BigInteger, nullable=True),  # the coordinator; NULL once they were forgotten
+    Column("handled_by_name", String(64), nullable=True),  # their first name, shown to other coordinators
+    Column("answer", Text, nullable=True),  # the coordinator's answer as sent
+    Column("covered_by", String(255), nullable=True),  # « déjà couvert par » this resource
+    Column("helped", SmallInteger, nullable=True),  # the asker's verdict on it: 1 or -1
     Index(None, "created_at"),
     Index(None, "answered"),
     Index(None, "user_id"),
+    Index(None, "status"),
 )
 
 feedback = Table(
@@ -161,6 +173,7 @@ feedback = Table(
     Column("user_id", BigInteger, nullable=False),
     Column("value", SmallInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("reason", String(500), nullable=True),  # what was wrong, after a 👎 (a key or a sentence)
     UniqueConstraint("question_id", "user_id"),
     CheckConstraint("value IN (-1, 1)", name="value"),
 )

@@ -56,13 +56,13 @@ class UserRepository(Repository):
             stmt = values.on_conflict_do_update(
                 index_elements=[users.c.id],
                 set_={"last_seen_at": values.excluded.last_seen_at, "active": values.excluded.active},
-            ).returning(*users.c)
+            ).returning(*USER_COLUMNS)
             row = (await conn.execute(stmt)).mappings().one()
         return user_record(row)
 
     async def get_user(self, user_id: int) -> User | None:
         async with self._tx(write=False) as conn:
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+            row = (await conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id))).mappings().first()
         return None if row is None else user_record(row)
 
     async def set_language(self, user_id: int, language: str) -> bool:
@@ -161,6 +161,17 @@ def normalize_code(code: str) -> str | None:
 def new_code() -> str:
     chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(2 * CODE_GROUP))
     return f"{chars[:CODE_GROUP]}-{chars[CODE_GROUP:]}"
+
+
+# What a `User` holds; later columns (the pseudonymous handle) are read by the repositories that need them.
+USER_COLUMNS = (
+    users.c.id,
+    users.c.language,
+    users.c.role,
+    users.c.active,
+    users.c.created_at,
+    users.c.last_seen_at,
+)
 
 
 def user_record(row: RowMapping) -> User:

@@ -14,7 +14,7 @@ from bot.app import Services
 from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.features import account, announcements, diagnosis, events, questions, start
+from bot.telegram.features import account, announcements, answers, diagnosis, events, questions, start
 from bot.telegram.transport import DEFAULT_API_ROOT
 
 COMMANDS = (
@@ -61,8 +61,17 @@ def build_application(
 
 # Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
-# command, stale button). Flows get handler groups of their own, before group 0.
-FEATURES = (diagnosis, events, questions, account, announcements, start)  # events first: calendar questions
+# command, stale button). Flows get handler groups of their own, before group 0. `events` comes before
+# `questions`: a question about what is coming is answered from the calendar, not the knowledge base.
+FEATURES = (
+    diagnosis,
+    events,
+    questions,
+    answers,
+    account,
+    announcements,
+    start,
+)
 
 
 def _add_handlers(app: App) -> None:
@@ -76,11 +85,12 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.bot_data["services"] = await services()
     services = app.bot_data["services"]
     if app.job_queue is not None:
-        jobs = [("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), None), *app.bot_data.get(JOBS, [])]
-        for name, callback, seconds, first in jobs:
+        purge = ("purge", _purge, lambda _: PURGE_EVERY.total_seconds(), None, False)
+        jobs = [purge, *app.bot_data.get(JOBS, [])]
+        for name, callback, seconds, first, every_instance in jobs:
             interval = dt.timedelta(seconds=seconds(services))
             start_after = interval if first is None else first
-            job = _leased(name, callback, interval)
+            job = callback if every_instance else _leased(name, callback, interval)
             app.job_queue.run_repeating(job, interval=interval, first=start_after, name=name)
     if app.bot_data.get("delivery_settings"):
         token, root = app.bot_data["delivery_settings"]

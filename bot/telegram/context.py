@@ -199,8 +199,11 @@ def add_job(
     callback: JobCallback,
     seconds: Callable[[Services], float],
     first: float | None = None,
+    *,
+    every_instance: bool = False,
 ) -> None:
     """Run `callback` every `seconds(services)` seconds once the bot has started, the first time after
     `first` seconds (one interval when None); with several instances on one database, each tick runs on
-    one of them (see `bot.jobs`)."""
-    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, first))
+    one of them (see `bot.jobs`), or on each when `every_instance` (for what every instance keeps in
+    memory, e.g. its index)."""
+    application.bot_data.setdefault(JOBS, []).append((name, callback, seconds, first, every_instance))

@@ -9,7 +9,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.messages import text
+from bot.messages import text, text_or
 from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
@@ -19,8 +19,10 @@ _BUTTON_TITLE = 48
 
 
 def html_text(key: str, language: str, **values: Any) -> str:
-    """A catalogue message with every inserted value escaped for Telegram HTML."""
-    return text(key, language, **{name: html.escape(str(value)) for name, value in values.items()})
+    """A catalogue message, every inserted text escaped for Telegram HTML (numbers kept, for plurals)."""
+    return text(
+        key, language, **{n: v if isinstance(v, int) else html.escape(str(v)) for n, v in values.items()}
+    )
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,10 @@ def _safe_cut(line: str, limit: int) -> int:
     return max(cut, 1)
 
 
-def topic_label(topic: str) -> str:
-    """A subscription topic id as users read it: "appels-a-projets" → "Appels a projets"."""
-    return topic.replace("-", " ").capitalize()
+def topic_label(topic: str, language: str) -> str:
+    """A subscription topic as users read it: the catalogue's `topic_<id>` (« Appels à projets »), else the
+    id made readable ("nouveau-sujet" → « Nouveau sujet »)."""
+    return text_or(f"topic_{topic}", language, topic.replace("-", " ").capitalize())
 
 
 def short_title(title: str) -> str:

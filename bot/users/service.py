@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from bot.messages import DEFAULT_LANGUAGE
 from bot.users.records import Preferences, RedeemResult, Role, User
 
 if TYPE_CHECKING:
+    from bot.qa.records import Stats
     from bot.storage.repository import Storage
 
 
@@ -86,6 +88,15 @@ class UserService:
 
     async def opt_out_announcements(self, user_id: int) -> None:
         await self.storage.preferences.set_preference(user_id, "announcements", False, now=self.clock())
+
+    async def stats(self) -> Stats:
+        """The storage's counts, where admins (named in the configuration) count as coordinators."""
+        stats = await self.storage.questions.stats()
+        extra = 0
+        for admin in self.admins:
+            user = await self.storage.users.get_user(admin)
+            extra += user is None or user.role != Role.COORDINATOR
+        return dataclasses.replace(stats, coordinators=stats.coordinators + extra)
 
     async def export(self, user_id: int) -> dict[str, Any]:
         return await self.storage.personal_data.export_user(user_id)

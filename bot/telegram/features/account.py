@@ -15,6 +15,7 @@ from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
 from bot.users import Role
+from bot.users.data_report import readable_export
 from bot.users.records import RedeemResult
 
 _REDEEM_KEYS = {
@@ -23,6 +24,9 @@ _REDEEM_KEYS = {
     RedeemResult.EXPIRED: "join_expired",
     RedeemResult.USED: "join_used",
 }
+
+
+NOTICES_DATA = "join:notices"
 
 
 def forget_data(confirm: bool) -> str:
@@ -46,7 +50,12 @@ async def create_invitation(update: Update, context: Context) -> None:
     assert update.effective_user is not None
     code = await context.services.users.invite(update.effective_user.id)
     language = await context.language()
-    await send(update.effective_message, Reply(html_text("invitation_created", language, code=code)))
+    body = html_text("invitation_created", language, code=code)
+    if context.bot.username:  # a link that opens the bot and sends /start <code> (dashes are allowed there)
+        body += html_text(
+            "invitation_link", language, link=f"https://t.me/{context.bot.username}?start={code}"
+        )
+    await send(update.effective_message, Reply(body))
 
 
 async def join(update: Update, context: Context) -> None:
@@ -61,13 +70,43 @@ async def join(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply(html_text(_REDEEM_KEYS[result], language)))
 
 
+async def start_with_code(update: Update, context: Context) -> None:
+    """`/start <code>`, sent by Telegram when someone opens an invitation link: redeem it and welcome them."""
+    user = update.effective_user
+    if user is None or not context.args:
+        return
+    language = await context.language()
+    await context.services.users.seen(user.id)
+    result = await context.services.users.join(user.id, context.args[0])
+    if result is not RedeemResult.OK:
+        await send(update.effective_message, Reply(html_text(_REDEEM_KEYS[result], language)))
+        return
+    notices = [[(text("join_notices_yes", language), NOTICES_DATA)]]
+    await send(update.effective_message, Reply(html_text("join_welcome", language), notices))
+
+
+async def notices_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """The welcome's one tap: new-event notices on (pressing twice keeps them on)."""
+    language = await context.language()
+    users = context.services.users
+    if not (await users.preferences(query.from_user.id)).new_event_notices:
+        await users.toggle_preference(query.from_user.id, "new_event_notices")
+    await query.answer()
+    await send(query_message(query), Reply(html_text("join_notices_done", language)))
+    return None
+
+
 async def my_data(update: Update, context: Context) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
     data = await context.services.users.export(user.id)
+    language = await context.language()
+    readable = readable_export(data, language).encode()
+    caption = html_text("my_data_caption", language)
+    await message.reply_document(io.BytesIO(readable), filename="mes-donnees-catabot.txt", caption=caption)
     payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
-    caption = html_text("my_data_caption", await context.language())
+    caption = html_text("my_data_json_caption", language)
     await message.reply_document(io.BytesIO(payload), filename="mes-donnees-catabot.json", caption=caption)
 
 
@@ -100,6 +139,10 @@ def register(application: App) -> None:
     """/rejoindre, /invitation, /coordinateur, /mesdonnees, /oubli and its confirmation buttons."""
     fresh = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("rejoindre", join, filters=fresh))
+    # Before the start feature's /start: only a /start carrying a code (from an invitation link).
+    with_code = fresh & filters.Regex(r"^/start(@\w+)?\s+\S")
+    application.add_handler(CommandHandler("start", start_with_code, filters=with_code))
+    application.add_handler(CallbackQueryHandler(on_button(notices_button), pattern=f"^{NOTICES_DATA}$"))
     application.add_handler(CommandHandler("invitation", create_invitation, filters=fresh))
     application.add_handler(CommandHandler("coordinateur", name_coordinator, filters=fresh))
     application.add_handler(CommandHandler("mesdonnees", my_data, filters=fresh))

@@ -135,8 +135,11 @@ async def _preview(
         return False
     await send(message, Reply(html_text("announce_preview_intro", language)))
     await _send_outgoing(message, outgoing(preview.campaign, language))
-    count = html_text(
-        "announce_preview_count", language, count=preview.recipients, opted_out=preview.opted_out
+    count = text(
+        "announce_preview_count",
+        language,
+        recipients=text("announce_recipients", language, count=preview.recipients),
+        opted_out=text("announce_opted_out", language, count=preview.opted_out),
     )
     buttons = [
         [
@@ -230,7 +233,8 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     draft = campaign.status == "draft"
     if action == "aud" and len(args) == 3 and args[2] == "topic" and mine and draft:
         rows = [
-            [(topic_label(t), announce_data("top", campaign_id, t))] for t in svc.config.announcements.topics
+            [(topic_label(t, language), announce_data("top", campaign_id, t))]
+            for t in svc.config.announcements.topics
         ]
         await query.answer()
         await send(message, Reply(html_text("announce_topic", language), rows))
@@ -308,11 +312,10 @@ async def campaigns_command(update: Update, context: Context) -> None:
         if report is None:
             continue
         status = text(f"campaign_status_{report.status}", language)
-        date = f"{campaign.created_at:%d/%m/%Y}"
         lines.append(
             html_text(
                 "campaigns_item", language, id=campaign.id, title=_title(campaign), status=status,
-                sent=report.sent, total=report.total, date=date,
+                sent=report.sent, total=report.total, when=campaign_when(campaign, language),
             )
         )  # fmt: skip
         if svc.announcements.cancellable_by(campaign, user.id):
@@ -344,6 +347,17 @@ async def update_progress(context: Context) -> None:
         if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(chat, report_text(campaign, report, language))
+
+
+def campaign_when(campaign: Campaign, language: str) -> str:
+    """When the campaign goes out (Paris time): sent, due, or only created for a draft."""
+    if campaign.status in ("sending", "done"):
+        moment, key = campaign.send_at or campaign.finished_at or campaign.updated_at, "campaign_when_sent"
+    elif campaign.send_at is not None:
+        moment, key = campaign.send_at, "campaign_when_scheduled"
+    else:
+        moment, key = campaign.created_at, "campaign_when_created"
+    return text(key, language, date=format_when(moment, None, language))
 
 
 def report_text(campaign: Campaign, report: Report, language: str) -> str:

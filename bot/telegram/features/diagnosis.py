@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+from textwrap import shorten
 
 from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.clock import PARIS
 from bot.diagnosis.chart import radar_png
-from bot.diagnosis.engine import Diagnosis
+from bot.diagnosis.engine import Choice, Diagnosis
 from bot.diagnosis.records import DiagnosticResult
 from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
@@ -25,6 +26,7 @@ from bot.users import Role
 STATS_ARGUMENT = r"(?i)^/stats(@\w+)?\s+(diagnostic|diagnostics|autodiagnostic)\b"
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2
+CHANGE_LABEL = 48  # characters of a question shown on its « Modifier » button
 
 
 def diag_data(*args: str) -> str:
@@ -48,7 +50,14 @@ def question_reply(progress: Progress, language: str) -> Reply:
                      section=section, text=step.text)  # fmt: skip
     if step.help:
         body += html_text("diag_help", language, help=step.help)
-    choices = [(c.label, diag_data("a", step.id, c.id)) for c in step.options]
+    earlier = step.option(progress.earlier or "")
+    if earlier is not None:
+        body += html_text("diag_previous_answer", language, answer=earlier.label)
+
+    def label(choice: Choice) -> str:
+        return text("diag_chosen", language, label=choice.label) if choice == earlier else choice.label
+
+    choices = [(label(c), diag_data("a", step.id, c.id)) for c in step.options]
     rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
     controls = [(text("diag_pause", language), diag_data("pause"))]
     if progress.answers:
@@ -72,8 +81,20 @@ def summary_reply(context: Context, progress: Progress, language: str) -> Reply:
 
 def change_reply(context: Context, progress: Progress, language: str) -> Reply:
     items = context.services.diagnosis.summary(progress.answers)
-    numbers = [(str(n), diag_data("c", step.id)) for n, (step, _) in enumerate(items, start=1)]
-    rows = [numbers[i : i + 8] for i in range(0, len(numbers), 8)]
+    rows = [
+        [
+            (
+                text(
+                    "diag_change_item",
+                    language,
+                    number=n,
+                    text=shorten(step.text, CHANGE_LABEL, placeholder=" …"),
+                ),
+                diag_data("c", step.id),
+            )
+        ]
+        for n, (step, _) in enumerate(items, start=1)
+    ]
     return Reply(
         html_text("diag_change_choose", language),
         [*rows, [(text("diag_see_result", language), diag_data("done"))]],

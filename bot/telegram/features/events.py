@@ -81,7 +81,8 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
     if event.audience == "members":
         lines.append(html_text("event_members_only", language))
     if counts is not None:
-        lines.append(html_text("event_rsvp_counts", language, **{a: counts.get(a, 0) for a in RSVP}))
+        parts = {a: text(f"event_rsvp_count_{a}", language, count=counts.get(a, 0)) for a in RSVP}
+        lines.append(html_text("event_rsvp_counts", language, **parts))
     return "\n".join(lines)
 
 
@@ -146,7 +147,7 @@ def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: 
     rows += [
         toggle(
             topic in prefs.topics,
-            text("subscription_topic", language, topic=topic_label(topic)),
+            text("subscription_topic", language, topic=topic_label(topic, language)),
             subscription_data("t", topic),
         )
         for topic in topics
@@ -493,7 +494,8 @@ async def new_event_button(query: CallbackQuery, context: Context, args: list[st
         await context.save_flow(NEW_EVENT, flow)
         await query.answer()
         preview = _PreviewEvent(_draft_fields(flow["data"]))
-        body = html_text("new_event_preview", language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
+        intro = "new_event_preview_members" if args[1] == "members" else "new_event_preview"
+        body = html_text(intro, language) + "\n\n" + event_text(preview, language)  # type: ignore[arg-type]
         buttons = [
             [
                 (text("new_event_publish", language), new_event_data("ok")),

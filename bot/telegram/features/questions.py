@@ -3,27 +3,35 @@ buttons under an answer, and the coordinators' /questions and /stats."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from telegram import CallbackQuery, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.conversations import Flow
 from bot.messages import text
+from bot.qa.records import DISLIKE_REASONS
 from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
+DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
 
 
 def lead_data(question_id: int, resource_id: str) -> str:
     """`l:<question>:<resource>`: show another lead's passage (check `callbacks.fits` before use)."""
     return f"l:{question_id}:{resource_id}"
+
+
+def reason_data(question_id: int, reason: str) -> str:
+    return f"fr:{question_id}:{reason}"
 
 
 def feedback_data(question_id: int, value: int) -> str:
@@ -123,9 +131,40 @@ async def feedback_button(query: CallbackQuery, context: Context, args: list[str
     language = await context.language()
     if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.as_int(args[0])) is None:
         return text("button_stale", language)
-    if await context.services.questions.feedback(question_id, query.from_user.id, int(args[1])):
-        return text("feedback_thanks", language)
-    return text("button_stale", language)
+    if not await context.services.questions.feedback(question_id, query.from_user.id, int(args[1])):
+        return text("button_stale", language)
+    if args[1] == "-1":  # ask what was wrong: one tap, or a sentence (the next message)
+        await context.start_flow(DISLIKE_FLOW, {"question_id": question_id})
+        reasons = [[(text(f"dislike_{r}", language), reason_data(question_id, r))] for r in DISLIKE_REASONS]
+        await send(query_message(query), Reply(html_text("dislike_ask", language), reasons))
+    return text("feedback_thanks", language)
+
+
+async def reason_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """`fr:<question>:<reason>`: what was wrong with an answer this user voted down."""
+    language = await context.language()
+    if len(args) != 2 or args[1] not in DISLIKE_REASONS or (question_id := callbacks.as_int(args[0])) is None:
+        return text("button_stale", language)
+    if not await context.services.coordination.dislike_reason(question_id, query.from_user.id, args[1]):
+        return text("button_stale", language)
+    await context.end_flow(DISLIKE_FLOW)
+    return text("dislike_thanks", language)
+
+
+async def reason_text(update: Update, context: Context, flow: Flow) -> bool:
+    """The sentence saying what was wrong; a new question (ending with "?") is answered as one instead."""
+    message = update.effective_message
+    await context.end_flow(DISLIKE_FLOW)
+    if message is None or message.text is None or message.text.rstrip().endswith("?"):
+        return False
+    question_id = int(flow.state["question_id"])
+    assert update.effective_user is not None
+    if not await context.services.coordination.dislike_reason(
+        question_id, update.effective_user.id, message.text
+    ):
+        return False
+    await send(message, Reply(html_text("dislike_thanks", await context.language())))
+    return True
 
 
 @privileged(Role.COORDINATOR)
@@ -150,15 +189,34 @@ async def coordinator_questions(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply("\n".join(lines)))
 
 
+def _duration(value: dt.timedelta | None, language: str) -> str:
+    """A median wait, in hours under two days, in days beyond."""
+    if value is None:
+        return text("stats_median_none", language)
+    hours = value.total_seconds() / 3600
+    if hours < 48:
+        return text(
+            "stats_median_hours",
+            language,
+            hours=f"{hours:.1f}".replace(".", "," if language == "fr" else "."),
+        )
+    return text("stats_median_days", language, days=round(hours / 24))
+
+
 @privileged(Role.COORDINATOR)
 async def statistics(update: Update, context: Context) -> None:
     """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""
     language = await context.language()
-    s = await context.services.questions.stats()
+    s = await context.services.users.stats()  # admins count as coordinators
     rate = round(100 * s.answer_rate) if s.questions else 0
     reply = html_text(
         "stats", language, users=s.users, active=s.active_users, members=s.members,
         coordinators=s.coordinators, questions=s.questions, rate=rate,
+    )  # fmt: skip
+    kept = await context.services.coordination.stats()
+    reply += html_text(
+        "stats_coordination", language, pending=kept.pending, answered=kept.answered,
+        dismissed=kept.dismissed, median=_duration(kept.median_to_answer, language),
     )  # fmt: skip
     await send(update.effective_message, Reply(reply))
 
@@ -175,3 +233,5 @@ def register(application: App) -> None:
     application.add_handler(MessageHandler(mention, group_mention, block=False))
     application.add_handler(CallbackQueryHandler(on_button(lead_button), pattern=r"^l:"))
     application.add_handler(CallbackQueryHandler(on_button(feedback_button), pattern=r"^f:"))
+    application.add_handler(CallbackQueryHandler(on_button(reason_button), pattern=r"^fr:"))
+    add_flow_handler(application, (DISLIKE_FLOW,), reason_text, text_in_private, Role.NEWCOMER)
