@@ -135,7 +135,7 @@ async def test_a_coordinator_edits_the_place_and_those_coming_are_told(env: BotE
     await env.services.events.rsvp(MEMBER, event_id, "yes")
     await env.services.events.rsvp(OTHER, event_id, "no")
     card = await card_of(env, ADMIN, "Rencontre des pionniers")
-    assert "👥 Réponses : 1 participent · 0 peut-être · 1 non" in (card.text or "")
+    assert "👥 Réponses : 1 participe · 0 peut-être · 1 ne vient pas" in (card.text or "")
     sent = len(env.fake.sent_to(ADMIN))
     await env.click(ADMIN, card, f"e:e:{event_id}")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
