@@ -189,3 +189,26 @@ async def test_nobody_coming_means_nothing_to_write(env: BotEnv) -> None:
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
     assert texts(env, ADMIN)[-1] == text("event_write_nobody", title="Rencontre des pionniers")
     assert await env.services.announcements.recent() == []
+
+
+async def test_a_move_from_the_card_is_confirmed_then_told_to_those_coming(
+    env: BotEnv, clock: MovableClock
+) -> None:
+    clock.set(paris(2027, 3, 10, 11, 0))  # a Wednesday
+    event_id = await _publish(env)
+    await env.services.events.rsvp(OTHER, event_id, "maybe")  # no « Me rappeler »: told all the same
+    card = await card_of(env, ADMIN, "Rencontre des pionniers")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, card, f"e:m:{event_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    check = await env.say(ADMIN, "vendredi 16h")
+    assert check.text == "J'ai compris : vendredi 12 mars 2027, 16 h 00. Est-ce bien cela ?"
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, check, "ne:dy")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert texts(env, ADMIN)[-1].startswith(
+        "C'est noté : « Rencontre des pionniers » aura lieu le vendredi 12"
+    )
+    await drain(env)
+    moved = [t for t in texts(env, OTHER) if t.startswith("🕒 Nouvel horaire : Rencontre des pionniers")]
+    assert len(moved) == 1 and "16 h 00 – 18 h 00" in moved[0]

@@ -478,10 +478,12 @@ async def new_event_button(query: CallbackQuery, context: Context, args: list[st
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     flow = await context.get_flow(NEW_EVENT)
-    if flow is None or await svc.users.role(user_id) < Role.COORDINATOR:
+    if await svc.users.role(user_id) < Role.COORDINATOR:
         return text("button_stale", language)
-    if args in (["dy"], ["dn"]):
+    if args in (["dy"], ["dn"]):  # the date understood, in the creation or the move flow
         return await _date_button(query, context, args)
+    if flow is None:
+        return text("button_stale", language)
     message = query_message(query)
     if (
         args[:1] == ["aud"]
