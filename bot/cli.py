@@ -461,6 +461,10 @@ def _events(config: Config, args: argparse.Namespace) -> int:
                 )
                 outcomes[str(outcome)] += 1
                 outcomes["cancelled"] += cancelled
+            kept = {item.uid for item in imported}
+            for series in read.series:  # occurrences no longer in the file (a new EXDATE…) are cancelled
+                assert read.window is not None
+                outcomes["cancelled"] += await service.cancel_missing_occurrences(series, kept, *read.window)
         finally:
             await database.close()
         return outcomes

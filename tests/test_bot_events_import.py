@@ -145,13 +145,16 @@ async def test_a_windows_1252_calendar_is_decoded_and_a_damaged_one_refused(
     assert await env.services.database.storage.events.get_event_by_uid("abime") is None
 
 
-CAFE = """
+# The occurrences must fall within a year of the real date (the CLI imports with the current time): the café
+# of the 5th of each month, from January of next year (always CET at 12:00, 11:00 UTC).
+Y = str(dt.date.today().year + 1)
+CAFE = f"""
 UID:cafe-catalyseurs
 SUMMARY:Café des catalyseurs
-DTSTART;TZID=Europe/Paris:20270105T120000
-DTEND;TZID=Europe/Paris:20270105T130000
-RRULE:FREQ=MONTHLY;BYDAY=1TU;COUNT=6
-EXDATE;TZID=Europe/Paris:20270202T120000
+DTSTART;TZID=Europe/Paris:{Y}0105T120000
+DTEND;TZID=Europe/Paris:{Y}0105T130000
+RRULE:FREQ=MONTHLY;COUNT=6
+EXDATE;TZID=Europe/Paris:{Y}0205T120000
 """
 TIMEZONE = """BEGIN:VTIMEZONE\r
 TZID:Europe/Paris\r
@@ -179,22 +182,22 @@ async def test_a_monthly_event_becomes_occurrences_that_keep_their_answers(
     env: BotEnv, db_url: str, tmp_path: Path
 ) -> None:
     code, out = await _import(env, db_url, tmp_path, "cafe.ics", _cafe())
-    assert code == 0 and "5 created" in out, out  # 6 first Tuesdays, February excluded
+    assert code == 0 and "5 created" in out, out  # 6 months from January, February excluded
     events = env.services.database.storage.events
-    january = await events.get_event_by_uid("cafe-catalyseurs#20270105T110000Z")
-    march = await events.get_event_by_uid("cafe-catalyseurs#20270302T110000Z")
+    january = await events.get_event_by_uid(f"cafe-catalyseurs#{Y}0105T110000Z")
+    march = await events.get_event_by_uid(f"cafe-catalyseurs#{Y}0305T110000Z")
     assert january is not None and march is not None
-    assert await events.get_event_by_uid("cafe-catalyseurs#20270202T110000Z") is None
-    assert march.starts_at == paris(2027, 3, 2, 12)
+    assert await events.get_event_by_uid(f"cafe-catalyseurs#{Y}0205T110000Z") is None
+    assert march.starts_at == paris(int(Y), 3, 5, 12)
     card = await card_of(env, MEMBER, "Café des catalyseurs")
     await env.click(MEMBER, card, f"e:p:{january.id}:yes")
     await env.services.events.rsvp(OTHER, march.id, "maybe")
-    moved = """
+    moved = f"""
 UID:cafe-catalyseurs
-RECURRENCE-ID;TZID=Europe/Paris:20270302T120000
+RECURRENCE-ID;TZID=Europe/Paris:{Y}0305T120000
 SUMMARY:Café des catalyseurs
-DTSTART;TZID=Europe/Paris:20270302T140000
-DTEND;TZID=Europe/Paris:20270302T150000
+DTSTART;TZID=Europe/Paris:{Y}0305T140000
+DTEND;TZID=Europe/Paris:{Y}0305T150000
 """
     code, out = await _import(env, db_url, tmp_path, "cafe.ics", _cafe(moved))
     assert code == 0 and "0 created, 1 updated, 4 unchanged" in out, out
@@ -202,6 +205,16 @@ DTEND;TZID=Europe/Paris:20270302T150000
     await drain(env)
     assert any(t.startswith("🕒 Nouvel horaire : Café des catalyseurs") for t in texts(env, OTHER))
     assert not any(t.startswith("🕒") for t in texts(env, MEMBER))
+    # January is dropped from the series (a new EXDATE): that occurrence is cancelled, its people told
+    dropped = _cafe(moved).replace(
+        f"EXDATE;TZID=Europe/Paris:{Y}0205T120000", f"EXDATE;TZID=Europe/Paris:{Y}0205T120000,{Y}0105T120000"
+    )
+    code, out = await _import(env, db_url, tmp_path, "cafe.ics", dropped)
+    assert code == 0 and "4 unchanged, 1 cancelled" in out, out
+    cancelled = await events.get_event(january.id)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    await drain(env)
+    assert any(t.startswith("🚫 Événement annulé : Café des catalyseurs") for t in texts(env, MEMBER))
 
 
 async def test_a_reimport_that_moves_or_cancels_tells_subscribers_and_those_coming_once(

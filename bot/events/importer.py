@@ -51,7 +51,14 @@ from bot.errors import Problem, ProblemsError
 from bot.events.clock import LOCAL_FORMATS_HELP, paris_to_utc, parse_day, parse_local, to_utc
 from bot.events.decoding import decode
 from bot.events.records import MAX_DESCRIPTION, MAX_LINK, MAX_PLACE, MAX_TITLE, MAX_UID, Audience, EventStatus
-from bot.events.recurrence import OCCURRENCE_ID_LENGTH, is_override, is_recurring, occurrence_id, occurrences
+from bot.events.recurrence import (
+    OCCURRENCE_ID_LENGTH,
+    is_override,
+    is_recurring,
+    occurrence_id,
+    occurrence_window,
+    occurrences,
+)
 
 AUDIENCES = tuple(Audience)
 STATUSES = tuple(EventStatus)
@@ -89,6 +96,8 @@ class EventImportError(ProblemsError):
 class ImportedFile:
     events: list[ImportedEvent]
     warnings: list[Problem]  # what was changed on the way (a description shortened), `file:line: …`
+    series: tuple[str, ...] = ()  # uids of the recurring events, whose occurrences are in `events`
+    window: tuple[datetime, datetime] | None = None  # the span of the occurrences imported (UTC)
 
 
 def read_events_file(path: Path | str, *, now: datetime | None = None) -> ImportedFile:
@@ -98,10 +107,11 @@ def read_events_file(path: Path | str, *, now: datetime | None = None) -> Import
     `now` (aware, default the current time) bounds the occurrences of recurring events. Reading the same file
     twice gives equal lists: importing is idempotent when the storage upserts by uid.
     """
-    events, problems, warnings = _parse(Path(path), now or utc_now())
+    now = now or utc_now()
+    events, problems, warnings, series = _parse(Path(path), now)
     if problems:
         raise EventImportError(problems)
-    return ImportedFile(events, warnings)
+    return ImportedFile(events, warnings, series, occurrence_window(now))
 
 
 def load_events_file(path: Path | str, *, now: datetime | None = None) -> list[ImportedEvent]:
@@ -114,20 +124,27 @@ def check_events_file(path: Path | str) -> list[Problem]:
     return _parse(Path(path), utc_now())[1]
 
 
-def _parse(path: Path, now: datetime) -> tuple[list[ImportedEvent], list[Problem], list[Problem]]:
+_Parsed = tuple[list[ImportedEvent], list[Problem], list[Problem], tuple[str, ...]]
+
+
+def _parse(path: Path, now: datetime) -> _Parsed:
+    """(events, problems, warnings, uids of the recurring events)."""
     suffix = path.suffix.lower()
     if suffix not in YAML_SUFFIXES + ICS_SUFFIXES:
-        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")], []
+        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")], [], ()
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], []
+        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], [], ()
     source, problem = decode(path, data)
     if source is None:
-        return [], [problem] if problem else [], []
-    reader: _YamlReader | _IcsReader = _YamlReader(path) if suffix in YAML_SUFFIXES else _IcsReader(path, now)
-    events, problems = reader.read(source)
-    return events, problems, reader.warnings
+        return [], [problem] if problem else [], [], ()
+    if suffix in YAML_SUFFIXES:
+        yaml_reader = _YamlReader(path)
+        return (*yaml_reader.read(source), yaml_reader.warnings, ())
+    ics_reader = _IcsReader(path, now)
+    events, problems = ics_reader.read(source)
+    return events, problems, ics_reader.warnings, tuple(ics_reader.series)
 
 
 # --- shared checks --------------------------------------------------------------------------------------
@@ -422,6 +439,7 @@ class _IcsReader:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.uids: dict[tuple[str, str], str] = {}  # (uid, RECURRENCE-ID) → the VEVENT that has it first
+        self.series: dict[str, tuple[int, _Block]] = {}  # uid of a recurring event → its VEVENT
 
     def read(self, source: str) -> tuple[list[ImportedEvent], list[Problem]]:
         try:
@@ -432,7 +450,7 @@ class _IcsReader:
             return [], [Problem(self.path, 1, "not an iCalendar file: it must start with BEGIN:VCALENDAR")]
         blocks = _vevent_lines(source)
         events: list[ImportedEvent] = []
-        series: dict[str, tuple[int, _Block]] = {}  # uid of a recurring event → its VEVENT
+        series = self.series
         for number, component in enumerate(calendar.walk("VEVENT"), start=1):
             block = blocks[number - 1] if number <= len(blocks) else _Block(1, {})
             event = self.vevent(component, number, block)

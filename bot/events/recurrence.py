@@ -36,10 +36,13 @@ def occurrence_id(component: Component) -> str:
     return value.strftime("%Y%m%d")
 
 
+def occurrence_window(now: datetime) -> tuple[datetime, datetime]:
+    """The span whose occurrences are imported: from a day before `now` to RECURRENCE_HORIZON after it."""
+    return now - timedelta(days=1), now + RECURRENCE_HORIZON
+
+
 def occurrences(calendar: Calendar, uids: Collection[str], now: datetime) -> list[Component]:
-    """The occurrences of the series `uids` from a day before `now` to RECURRENCE_HORIZON after it, soonest
-    first; each has its own DTSTART/DTEND and a RECURRENCE-ID."""
-    found = recurring_ical_events.of(calendar, components=["VEVENT"]).between(
-        now - timedelta(days=1), now + RECURRENCE_HORIZON
-    )
+    """The occurrences of the series `uids` within `occurrence_window(now)`, soonest first; each has its own
+    DTSTART/DTEND and a RECURRENCE-ID."""
+    found = recurring_ical_events.of(calendar, components=["VEVENT"]).between(*occurrence_window(now))
     return [c for c in found if str(c.get("UID", "")).strip() in uids]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +188,17 @@ class EventService:
             if cancelled and event.status == EventStatus.SCHEDULED:
                 return await _cancel(tx, event, now), outcome, True
         return event, outcome, False
+
+    async def cancel_missing_occurrences(
+        self, series_uid: str, kept: AbstractSet[str], start: dt.datetime, end: dt.datetime
+    ) -> int:
+        """Cancel (telling those concerned) the stored occurrences of a recurring event, between `start` and
+        `end`, whose uid is not in `kept`: an EXDATE or a shorter RRULE in the file imported again. How many
+        were cancelled."""
+        missing = [
+            e for e in await self.storage.events.occurrences(series_uid, start, end) if e.uid not in kept
+        ]
+        return sum([await self.cancel(e.id) is not None for e in missing])
 
     async def cancel(self, event_id: int) -> Event | None:
         """Cancel the event and tell those it concerns, in one transaction; None if unknown or not

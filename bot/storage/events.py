@@ -204,6 +204,23 @@ class EventRepository(Repository):
             rows = (await conn.execute(stmt)).mappings().all()
         return [event_record(row) for row in rows]
 
+    async def occurrences(self, series_uid: str, start: datetime, end: datetime) -> list[Event]:
+        """Scheduled occurrences of an imported recurring event (uid `{series_uid}#…`) with start ≤ starts_at
+        < end, soonest first."""
+        stmt = (
+            select(events)
+            .where(
+                events.c.uid.startswith(f"{series_uid}#", autoescape=True),
+                events.c.status == EventStatus.SCHEDULED.value,
+                events.c.starts_at >= utc_value("start", start),
+                events.c.starts_at < utc_value("end", end),
+            )
+            .order_by(events.c.starts_at, events.c.id)
+        )
+        async with self._tx(write=False) as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [event_record(row) for row in rows]
+
     async def toggle_reminder(self, user_id: int, event_id: int, *, now: datetime | None = None) -> bool:
         """Switch "remind me" of this event for the user; return the new state.
 
