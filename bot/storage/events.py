@@ -191,29 +191,25 @@ class EventRepository(Repository):
 
     async def events_starting_between(self, start: datetime, end: datetime) -> list[Event]:
         """Scheduled events (any audience) with start ≤ starts_at < end, soonest first: the reminder tick."""
-        stmt = (
-            select(events)
-            .where(
-                events.c.status == EventStatus.SCHEDULED.value,
-                events.c.starts_at >= utc_value("start", start),
-                events.c.starts_at < utc_value("end", end),
-            )
-            .order_by(events.c.starts_at, events.c.id)
-        )
-        async with self._tx(write=False) as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [event_record(row) for row in rows]
+        return await self._scheduled_between(start, end)
 
     async def occurrences(self, series_uid: str, start: datetime, end: datetime) -> list[Event]:
         """Scheduled occurrences of an imported recurring event (uid `{series_uid}#…`) with start ≤ starts_at
         < end, soonest first."""
+        return await self._scheduled_between(
+            start, end, events.c.uid.startswith(f"{series_uid}#", autoescape=True)
+        )
+
+    async def _scheduled_between(
+        self, start: datetime, end: datetime, *conditions: ColumnElement[bool]
+    ) -> list[Event]:
         stmt = (
             select(events)
             .where(
-                events.c.uid.startswith(f"{series_uid}#", autoescape=True),
                 events.c.status == EventStatus.SCHEDULED.value,
                 events.c.starts_at >= utc_value("start", start),
                 events.c.starts_at < utc_value("end", end),
+                *conditions,
             )
             .order_by(events.c.starts_at, events.c.id)
         )
