@@ -21,7 +21,7 @@ from bot.jobs import JobLeases
 from bot.knowledge.contributions import Contributions
 from bot.qa import QuestionService
 from bot.qa.coordination import CoordinationService
-from bot.retrieval.index import build_index, load_index, stale_reason
+from bot.retrieval.index import IndexUnreadable, build_index, load_index, stale_reason
 from bot.retrieval.live import LiveIndex
 from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
@@ -38,14 +38,21 @@ def open_searcher(config: Config, *, say: Callable[[str], None] = log.warning) -
     reason = stale_reason(
         index_dir, knowledge_dir, embedder.name, backend=embedder.backend, precision=embedder.precision
     )
-    if reason is not None:
+    index = None
+    if reason is None:
+        try:
+            index = load_index(index_dir)
+        except (IndexUnreadable, FileNotFoundError) as exc:
+            reason = str(exc)
+    if index is None:
         say(f"Rebuilding the index in {index_dir}: {reason}.")
         report = build_index(knowledge_dir, index_dir, embedder, progress=say)
         say(
             f"Index built: {report.resources} resources, {report.chunks} passages "
             f"({report.embedded} embedded)."
         )
-    return Searcher(load_index(index_dir), embedder, config.retrieval)
+        index = load_index(index_dir)
+    return Searcher(index, embedder, config.retrieval)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -14,6 +14,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.messages import LANGUAGES, text
 
 if TYPE_CHECKING:
+    from bot.retrieval.evaluate import Metrics
     from bot.retrieval.search import Answer, Searcher
 
 log = logging.getLogger("catabot")
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument(
         "--calibrate", action="store_true", help="fit the answer/abstain decision on this file and save it"
+    )
+    evaluate.add_argument(
+        "--failures", action="store_true", help="also list the questions the hybrid search gets wrong"
     )
 
     index = commands.add_parser("index", help="build the index from the knowledge base")
@@ -238,8 +242,8 @@ def _answer_text(answer: Answer, language: str) -> str:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from bot.retrieval.abstention import fit_logistic, save_calibration
-    from bot.retrieval.evaluate import EvalFileError, calibration_samples, evaluate, load_cases
+    from bot.retrieval.abstention import save_calibration
+    from bot.retrieval.evaluate import EvalFileError, calibrate, evaluate, failures, load_cases
 
     try:
         cases = load_cases(args.file)
@@ -247,27 +251,51 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from exc
     searcher = _searcher(config)
     if args.calibrate:
-        samples, labels = calibration_samples(searcher, cases)
-        weights = fit_logistic(samples, labels)
-        save_calibration(searcher.embedder.name, weights)
-        _say(f"Calibration saved for {searcher.embedder.name}: {weights}")
+        for key, weights in calibrate(searcher, cases).items():
+            save_calibration(key, weights)
+            _say(f"Calibration saved for {key}: {weights}")
     results = evaluate(searcher, cases)
     if args.json:
         print(json.dumps({mode: vars(m) for mode, m in results.items()}, indent=2))
         return 0
-    names = [
-        ("hit@1", "hit_at_1"),
-        ("hit@3", "hit_at_3"),
-        ("MRR@10", "mrr_at_10"),
-        ("answered", "answered"),
-        ("abstention", "abstention"),
-    ]
-    print(f"{'metric':<12}" + "".join(f"{mode:>10}" for mode in results))
-    for label, attribute in names:
-        print(f"{label:<12}" + "".join(f"{getattr(m, attribute):>10.3f}" for m in results.values()))
-    first = next(iter(results.values()))
-    print(f"({first.in_domain} in-domain questions, {first.out_of_domain} out-of-domain)")
+    print(_metrics_table(results))
+    if args.failures:
+        print("\n".join(["", *failures(searcher, cases)]))
     return 0
+
+
+def _metrics_table(results: dict[str, Metrics]) -> str:
+    first = next(iter(results.values()))
+    rows: list[tuple[str, list[float]]] = [
+        (label, [getattr(m, attribute) for m in results.values()])
+        for label, attribute in (
+            ("hit@1", "hit_at_1"),
+            ("hit@3", "hit_at_3"),
+            ("MRR@10", "mrr_at_10"),
+            ("answered", "answered"),
+            ("abstention", "abstention"),
+        )
+    ]
+    if first.passage_questions:
+        rows += [
+            ("answer@1", [m.answer_at_1 for m in results.values()]),
+            ("source@1", [m.source_at_1 for m in results.values()]),
+        ]
+        rows += [
+            (f"answer@1 {lang}", [m.answer_at_1_by_lang.get(lang, 0.0) for m in results.values()])
+            for lang in first.answer_at_1_by_lang
+        ]
+    rows += [
+        (f"abst. {kind}", [m.abstention_by_kind.get(kind, 0.0) for m in results.values()])
+        for kind in first.abstention_by_kind
+    ]
+    lines = [f"{'metric':<16}" + "".join(f"{mode:>10}" for mode in results)]
+    lines += [f"{label:<16}" + "".join(f"{v:>10.3f}" for v in values) for label, values in rows]
+    lines.append(
+        f"({first.in_domain} in-domain questions, {first.passage_questions} with expect_text, "
+        f"{first.out_of_domain} out-of-domain)"
+    )
+    return "\n".join(lines)
 
 
 def _index(config: Config, args: argparse.Namespace) -> int:
@@ -344,32 +372,37 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     if not token:
         _say(text("sandbox_no_token"))
         return _chat(config, args)
+    from bot import redaction
     from bot.telegram.run import run_bot
 
-    try:
-        run_bot(config, token)
-    except _startup_errors() as exc:
-        raise Failure(str(exc)) from exc
-    return 0
+    redaction.install([token, config.telegram.webhook_secret])
+    return _start(config, lambda: run_bot(config, token), secrets=(token, config.telegram.webhook_secret))
 
 
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.telegram.sandbox import run_sandbox
 
+    return _start(config, lambda: run_sandbox(config))
+
+
+def _start(config: Config, serve: Callable[[], None], *, secrets: Sequence[str] = ()) -> int:
+    """Run the bot; a start-up failure is one line `catabot: <file or key>: <problem>` and status 2."""
+    from bot.redaction import redact
+    from bot.startup import describe, quiet_bootstrap
+
+    quiet_bootstrap()
     try:
-        run_sandbox(config)
-    except _startup_errors() as exc:
-        raise Failure(str(exc)) from exc
+        serve()
     except KeyboardInterrupt:
         print()
+    except Exception as exc:
+        line = describe(exc, config)
+        if line is None:  # unexpected: its traceback only at DEBUG, through the redacting log handlers
+            log.debug("start-up failure", exc_info=True)
+            line = redact(f"start-up failed: {type(exc).__name__}: {exc}", secrets).splitlines()[0]
+        print(f"catabot: {line}", file=sys.stderr)
+        return 2
     return 0
-
-
-def _startup_errors() -> tuple[type[Exception], ...]:
-    from bot.embedding.install import ModelUnavailable
-    from bot.knowledge import KnowledgeError
-
-    return (ModelUnavailable, KnowledgeError, OSError)
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:

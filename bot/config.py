@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from bot.errors import CatabotError
+from bot.text import NotUtf8, read_utf8
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 BACKENDS = ("auto", "openvino", "torch")
@@ -192,11 +193,15 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data: Any = {}
     if chosen.exists():
         try:
-            data = yaml.safe_load(chosen.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(read_utf8(chosen)) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
             raise ConfigError(f"{chosen}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        except NotUtf8 as exc:
+            raise ConfigError(f"{chosen}:{exc.line}: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{chosen}: cannot read the file ({exc.strerror or exc})") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"{chosen}: expected a mapping of keys at the top level")
     elif path is not None or "CATABOT_CONFIG" in env:
@@ -205,6 +210,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     config = dataclasses.replace(config, base_dir=chosen.parent.resolve())
     _validate(config, str(chosen))
     return config
+
+
+_DATABASES = {"sqlite", "postgresql", "postgres"}
 
 
 def _validate(config: Config, source: str) -> None:
@@ -224,6 +232,16 @@ def _validate(config: Config, source: str) -> None:
         (
             "://" in config.database.url,
             "database.url: expected a URL such as sqlite+aiosqlite:///data/catabot.db",
+        ),
+        (
+            config.database.url.partition("://")[0].partition("+")[0] in _DATABASES,
+            f"database.url: unsupported database {config.database.url.partition('://')[0]!r}"
+            " (use sqlite+aiosqlite:// or postgresql+asyncpg://)",
+        ),
+        (
+            not config.telegram.webhook_secret
+            or re.fullmatch(r"[A-Za-z0-9_-]{1,256}", config.telegram.webhook_secret) is not None,
+            "telegram.webhook_secret: 1 to 256 characters among A-Z, a-z, 0-9, _ and - (Telegram's rule)",
         ),
         (1 <= config.telegram.webhook_port <= 65535, "telegram.webhook_port: must be a TCP port (1-65535)"),
         (config.events.tick_seconds >= 1, "events.tick_seconds: must be 1 or more"),

@@ -97,6 +97,42 @@ async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEn
     assert (await env.services.database.storage.campaigns.get_campaign(campaign_id)).status == "done"  # type: ignore[union-attr]
 
 
+async def test_progress_ticks_do_not_edit_an_unchanged_message(env: BotEnv) -> None:
+    campaign_id, choices = await _compose(env, ADMIN, "Webinaire mardi")
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choices, f"an:go:{campaign_id}")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    progress = env.fake.sent_to(ADMIN)[-1]
+    for _ in range(3):  # nothing was sent yet (a 429 pause): the counts do not move
+        await update_progress(Context(env.app))
+    assert env.fake.calls_to("editMessageText") == []  # and no « message is not modified » (fixture)
+    await _deliver(env)
+    for _ in range(2):
+        await update_progress(Context(env.app))
+    assert len(env.fake.calls_to("editMessageText")) == 1
+    assert progress.text.startswith("📤 « Webinaire mardi » : 3 / 5 envoyés")
+
+
+async def test_a_link_whose_url_holds_quotes_and_ampersands_gives_a_valid_preview(env: BotEnv) -> None:
+    url = 'https://example.org/form?a=1&b="x"&c=<y>'
+    body = "Inscrivez-vous ici & vite 😀"
+    await env.say(ADMIN, "/annonce")
+    sent = len(env.fake.sent_to(ADMIN))
+    link = {"type": "text_link", "offset": 15, "length": 3, "url": url}
+    bold = {"type": "bold", "offset": 0, "length": 18}
+    await env.fake.user_sends(ADMIN, body, entities=[bold, link])
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    choose = env.fake.sent_to(ADMIN)[-1]
+    data = next(d for _, d in buttons(choose) if d.endswith(":all"))
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choose, data)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= sent + 3)
+    preview = env.fake.sent_to(ADMIN)[-2]
+    assert preview.text == body
+    assert {"type": "text_link", "offset": 15, "length": 3, "url": url} in preview.entities
+    assert {"type": "bold", "offset": 0, "length": 18} in preview.entities
+
+
 async def test_unsubscribe_button_and_newcomers_cannot_announce(env: BotEnv) -> None:
     campaign_id, choices = await _compose(env, ADMIN, "Appel à projets")
     sent = len(env.fake.sent_to(ADMIN))

@@ -215,3 +215,13 @@ async def test_annuler_ends_any_flow_and_the_next_text_is_a_question_again(env: 
     await env.say(ADMIN, "/annonce")
     assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
     assert (await env.say(ADMIN, "/annuler")).text == text("flow_nothing")
+
+
+async def test_a_title_is_required_and_dates_out_of_range_are_asked_again(env: BotEnv) -> None:
+    await env.say(ADMIN, "/nouvel_evenement")
+    for empty in ("-", "—", "\x00"):  # « - » skips optional fields only
+        assert (await env.say(ADMIN, empty)).text == text("new_event_title")
+    assert (await env.say(ADMIN, "Atelier")).text == text("new_event_start")
+    refused = await env.say(ADMIN, "01/01/0001 00h00")
+    assert "the year must be between 1970 and 2100" in refused.text
+    assert (await env.say(ADMIN, "12/03/2027 14h30")).text == text("new_event_end")

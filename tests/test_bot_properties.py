@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.events.records import EventFields
+from bot.messages import text
 from bot.testing import FakeTelegram
+from bot.text import parse_id, parse_row_id
 from tests.botkit import ADMIN, BotEnv, bot_config, running_bot
 
 pytestmark = pytest.mark.slow  # random traffic through the whole bot
@@ -155,4 +157,57 @@ def test_random_traffic_never_breaks_the_bot(bot: BotThread, steps: list[tuple[s
     finally:
         logging.getLogger().removeHandler(errors)
     assert bot.env.fake.invalid_requests[before:] == []
+    assert [r.getMessage() for r in errors.records] == []
+
+
+# Numbers as hostile users and forged buttons write them: other scripts' digits (`"²".isdigit()` is true),
+# signs, spaces, zero, and values past a 32-bit row id or a 64-bit user id.
+odd_numbers = st.one_of(
+    st.sampled_from(["²", "١٢", "𝟙", "+1", "-1", "0", "", "1_0", " 1", "1 ", "0x1", "1.0", str(2**31),
+                     str(2**63), str(2**64), "9" * 25]),
+    st.integers(min_value=2**31, max_value=2**80).map(str),
+    st.text(alphabet="0123456789²³¹١٢٣𝟙+- _", min_size=1, max_size=12),
+)  # fmt: skip
+button_templates = st.sampled_from(["e:p:{}:yes", "e:r:{}", "e:i:{}", "e:g:{}", "e:x:{}", "e:xc:{}", "e:m:{}",
+                                    "f:{}:1", "l:{}:le-rameau", "an:go:{}", "an:ok:{}", "an:aud:{}:all",
+                                    "an:no:{}", "an:at:{}", "an:x:{}"])  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=button_templates, number=odd_numbers, user=st.sampled_from(USERS))
+def test_a_button_carrying_an_odd_number_is_no_longer_valid(
+    bot: BotThread, template: str, number: str, user: int
+) -> None:
+    data = template.format(number)
+    if not 1 <= len(data.encode()) <= 64 or parse_row_id(number) is not None:
+        return  # Telegram never delivers such data; an id in range is a valid button, tested elsewhere
+    fake, errors = bot.env.fake, ErrorLog()
+    logging.getLogger().addHandler(errors)
+    try:
+        if not fake.sent_to(user):
+            bot.run(fake.user_sends(user, "/start"))
+            bot.run(fake.wait_for(lambda: fake.sent_to(user) != [], timeout=30))
+        query = bot.run(fake.user_sends_raw_callback(user, fake.sent_to(user)[-1].message_id, user, data))
+        bot.run(fake.wait_for(lambda: fake.answered_callback(query) is not None, timeout=30))
+    finally:
+        logging.getLogger().removeHandler(errors)
+    answered = fake.answered_callback(query)
+    assert answered is not None and answered.params.get("text") == text("button_stale")
+    assert [r.getMessage() for r in errors.records] == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(number=odd_numbers)
+def test_a_command_argument_that_is_not_an_id_gets_the_usage_again(bot: BotThread, number: str) -> None:
+    if parse_id(number.strip()) is not None:
+        return
+    fake, errors = bot.env.fake, ErrorLog()
+    logging.getLogger().addHandler(errors)
+    try:
+        before = len(fake.sent_to(ADMIN))
+        bot.run(fake.user_sends(ADMIN, f"/coordinateur {number}"))
+        bot.run(fake.wait_for(lambda: len(fake.sent_to(ADMIN)) > before, timeout=30))
+    finally:
+        logging.getLogger().removeHandler(errors)
+    assert fake.sent_to(ADMIN)[before].text == text("coordinator_usage")
     assert [r.getMessage() for r in errors.records] == []

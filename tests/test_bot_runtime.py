@@ -58,17 +58,28 @@ def _subprocess_env(tmp_path: Path, knowledge: Path, **extra: str) -> dict[str, 
 
 
 @pytest.mark.slow
-async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, knowledge_copy: Path) -> None:
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_catabot_run_serves_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, knowledge_copy: Path, mode: str
+) -> None:
+    hook = Webhook()
+    webhook_env = {
+        "CATABOT_TELEGRAM_WEBHOOK_URL": hook.url,
+        "CATABOT_TELEGRAM_WEBHOOK_PORT": str(hook.port),
+        "CATABOT_TELEGRAM_WEBHOOK_SECRET": hook.secret,
+    }
     async with FakeTelegram() as fake:
         env = _subprocess_env(
-            tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_BASE=fake.api_root
-        )
+            tmp_path, knowledge_copy, TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_BASE=fake.api_root,
+            **(webhook_env if mode == "webhook" else {}),
+        )  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            await fake.wait_for(lambda: fake.calls_to("getUpdates") != [], timeout=60)
+            listening = "setWebhook" if mode == "webhook" else "getUpdates"
+            await fake.wait_for(lambda: fake.calls_to(listening) != [], timeout=60)
             await fake.user_sends(80, "Combien de catalyseurs dans le réseau ?")
             await fake.wait_for(lambda: len(fake.sent_to(80)) == 1, timeout=30)
             assert "350" in fake.sent_to(80)[0].text

@@ -151,6 +151,9 @@ def test_parse_local_hour_alone() -> None:
         ("29/03/2026", "the time is missing"),
         ("29/03/26 14:30", "expected e.g."),
         ("", "expected e.g."),
+        ("01/01/0001 00h00", "the year must be between 1970 and 2100"),
+        ("31/12/9999 23h59", "the year must be between 1970 and 2100"),
+        ("٢٩/٠٣/٢٠٢٦ 14h30", "expected e.g."),  # other scripts' digits are not read as digits
     ],
 )
 def test_parse_local_errors_are_clear(text: str, message: str) -> None:

@@ -110,6 +110,24 @@ def test_knowledge_check_command_prints_problems_and_fails(
     assert f"{knowledge_copy / 'casse.md'}:1: roles: missing field" in out
 
 
+def test_knowledge_check_refuses_an_id_whose_buttons_overflow_callback_data(
+    tmp_path: Path, knowledge_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    diagnostic = knowledge_copy / "diagnostic.yaml"
+    source = diagnostic.read_text(encoding="utf-8")
+    long_id = "a" + "-abcdefghi" * 6 + "z"  # 62 characters: « d:a:<id>:partie » takes 73 bytes
+    assert len(long_id) == 62
+    lines = source.splitlines()
+    line = next(n for n, t in enumerate(lines, 1) if t.strip() == "- id: territoire")
+    lines[line - 1] = lines[line - 1].replace("territoire", long_id)
+    diagnostic.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["--config", str(config), "knowledge", "check"]) == 1
+    out = capsys.readouterr().out
+    assert f"{diagnostic}:{line}: id: {long_id!r} is too long" in out
+    assert "Telegram allows 64" in out
+
+
 @pytest.mark.parametrize(
     ("old", "new", "line", "message"),
     [

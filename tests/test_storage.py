@@ -251,6 +251,32 @@ async def test_unanswered_questions_grouped_newest_first(storage: Storage) -> No
     assert len(await storage.questions.unanswered_questions(limit=2)) == 2
 
 
+async def test_text_is_stored_without_nul_or_control_characters(storage: Storage) -> None:
+    await ask(storage, "Que\x00stion\x07 du tiers-lieu\u0301 ?\n", at=1)  # PostgreSQL refuses NUL in text
+    event = await storage.events.create_event(
+        EventFields("Ate\x00lier", T0 + timedelta(days=1), description="a\x00b"), created_by=None
+    )
+    [summary] = await storage.questions.unanswered_questions()
+    assert summary.text == "Question du tiers-lieú ?\n"
+    stored = await storage.events.get_event(event.id)
+    assert stored is not None and (stored.title, stored.description) == ("Atelier", "ab")
+
+
+async def test_last_question_is_the_users_latest_in_that_chat_type_in_the_window(storage: Storage) -> None:
+    await ask(storage, "C'est quoi le dialogue territorial ?", at=1)
+    await ask(storage, "Comment adhérer ?", at=2, user=2)  # another user
+    await storage.questions.record_question(
+        1, "group", "Qui contacter ?", "fr", False, None, 0.1, now=minutes(3)
+    )
+
+    assert await storage.questions.last_question(1, "private", since=minutes(0)) == (
+        "C'est quoi le dialogue territorial ?"
+    )
+    assert await storage.questions.last_question(1, "group", since=minutes(0)) == "Qui contacter ?"
+    assert await storage.questions.last_question(1, "private", since=minutes(2)) is None  # too old
+    assert await storage.questions.last_question(3, "private", since=minutes(0)) is None
+
+
 async def test_a_second_vote_replaces_the_first(storage: Storage) -> None:
     question = await ask(storage, "Comment adhérer ?", at=1, answered=True)
     assert await storage.questions.record_feedback(question, 2, -1, now=minutes(2))

@@ -32,8 +32,10 @@ for one chat than fit in `max_hold`, e.g. > 40 for one group) goes back to the s
 is expected to be free, which counts one attempt. On stop, held deliveries go back to PENDING (one attempt).
 Long flood waits (> `max_hold`) do the same, due when the wait is over.
 
-Delivery is at least once: a message whose send succeeded but whose `finish` failed (database down), or a
-timeout after Telegram got the request, may be sent again.
+Delivery is at least once, and at most one message is ever in doubt: when recording an outcome fails
+(database down or read-only), the sender sends nothing else and retries that recording every `idle_poll`
+seconds until it succeeds (or the sender stops). Only that one message (recorded SENT nowhere if the process
+dies meanwhile), or a timeout after Telegram got the request, may be sent twice.
 
 One `Sender` drives one loop: do not call `run` and `drain` concurrently on the same instance.
 """
@@ -248,6 +250,8 @@ class Sender:
         self._held = 0
         self._dry_until = float("-inf")  # the store had nothing more due: don't ask again before this
         self._paused_until = float("-inf")  # flood control
+        # outcomes whose recording failed: nothing else is sent until they are recorded
+        self._unrecorded: deque[tuple[Delivery, Status, dt.datetime, str | None]] = deque()
 
     # ------------------------------------------------------------ public entry points
 
@@ -260,6 +264,8 @@ class Sender:
         try:
             await self._loop(stop)
         finally:
+            with contextlib.suppress(Exception):  # still failing: stays SENDING, sent again after a restart
+                await self._record_pending()
             await self._release_held("sender stopped")
 
     async def drain(self) -> int:
@@ -290,6 +296,14 @@ class Sender:
             if self._paused_until - now > _EPSILON:
                 await self._pause(self._paused_until - now, stop)
                 continue
+            if self._unrecorded:
+                try:
+                    await self._record_pending()
+                except Exception:
+                    if stop is None:
+                        raise
+                    await self._pause(self.settings.idle_poll, stop)
+                    continue
             ready = self._ready_at(now)
             wants = (
                 self._held < batch and now >= self._dry_until and (self._held <= batch // 2 or ready > now)
@@ -481,14 +495,29 @@ class Sender:
         return False
 
     async def _finish(self, delivery: Delivery, status: Status, now: dt.datetime, reason: str | None) -> None:
-        try:
+        if not self._unrecorded:
+            try:
+                await self._store.finish(delivery.id, status, now=now, reason=reason)
+            except Exception as exc:
+                log.warning(
+                    "outbox: recording delivery %d as %s failed (%s); nothing is sent until it is recorded",
+                    delivery.id,
+                    status,
+                    type(exc).__name__,
+                )
+            else:
+                await self._callback(self._on_progress, delivery, status)
+                return
+        self._unrecorded.append((delivery, status, now, reason))
+
+    async def _record_pending(self) -> None:
+        """Record the outcomes whose recording failed, oldest first; raise when the store still refuses."""
+        while self._unrecorded:
+            delivery, status, now, reason = self._unrecorded[0]
             await self._store.finish(delivery.id, status, now=now, reason=reason)
-        except Exception as exc:  # it stays SENDING: the next start sends it again (at least once)
-            log.warning(
-                "outbox: recording delivery %d as %s failed (%s)", delivery.id, status, type(exc).__name__
-            )
-            return
-        await self._callback(self._on_progress, delivery, status)
+            self._unrecorded.popleft()
+            log.info("outbox: delivery %d recorded as %s after a failed attempt", delivery.id, status)
+            await self._callback(self._on_progress, delivery, status)
 
     async def _retry(self, delivery: Delivery, *, at: dt.datetime, now: dt.datetime, reason: str) -> None:
         try:

@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
+from bot.diagnosis.buttons import button_data_problems
 from bot.errors import Problem, ProblemsError
-from bot.knowledge.loader import load_roles
+from bot.knowledge.loader import load_roles, read_source
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
@@ -145,10 +146,9 @@ def check_diagnostic(knowledge_dir: Path) -> list[Problem]:
 
 def _parse(path: Path, known_roles: Iterable[str]) -> tuple[Questionnaire | None, list[Problem]]:
     labels = dict(known_roles) if isinstance(known_roles, Mapping) else {r: r for r in known_roles}
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(path, 1, f"cannot read the file: {exc}")]
+    source, unreadable = read_source(path)
+    if source is None:
+        return None, unreadable
     loader = yaml.SafeLoader(source)
     try:
         root = loader.get_single_node()
@@ -156,6 +156,8 @@ def _parse(path: Path, known_roles: Iterable[str]) -> tuple[Questionnaire | None
             return None, [Problem(path, 1, "the file is empty")]
         checker = _Checker(path, loader, labels)
         questionnaire = checker.questionnaire(root)
+        if questionnaire is not None:
+            checker.problems += button_data_problems(questionnaire, checker.step_ids)
         problems = sorted(checker.problems, key=lambda p: p.line)
         return (questionnaire if not problems else None), problems
     except yaml.YAMLError as exc:

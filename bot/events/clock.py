@@ -51,9 +51,13 @@ ENGLISH_MONTHS = (
 
 LOCAL_FORMATS_HELP = "2026-03-29 14:30, 29/03/2026 14h30 or 29/03/2026 14:30"
 
-_ISO = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
-_FRENCH = re.compile(r"(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
-_TIME = re.compile(r"(?P<hour>\d{1,2})(?:\s*h\s*(?P<hmin>\d{2})?|:(?P<min>\d{2}))", re.IGNORECASE)
+# Years an event may have: the network's events are recent or coming; outside, a typing mistake (and
+# year 1 or 9999 would overflow when turned into UTC).
+YEARS = range(1970, 2101)
+# ASCII digits only: `\d` would also take other scripts' digits (« ١٢ »).
+_ISO = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})")
+_FRENCH = re.compile(r"(?P<day>[0-9]{1,2})/(?P<month>[0-9]{1,2})/(?P<year>[0-9]{4})")
+_TIME = re.compile(r"(?P<hour>[0-9]{1,2})(?:\s*h\s*(?P<hmin>[0-9]{2})?|:(?P<min>[0-9]{2}))", re.IGNORECASE)
 _DATE = rf"(?:{_ISO.pattern}|{_FRENCH.pattern.replace('?P<', '?P<f')})"  # French groups: fday, fmonth, fyear
 _LOCAL = re.compile(rf"\s*{_DATE}(?:\s+(?:à\s+)?|T)(?:{_TIME.pattern})\s*", re.IGNORECASE)
 _DAY = re.compile(rf"\s*{_DATE}\s*")
@@ -118,6 +122,8 @@ def _match_date(match: re.Match[str]) -> tuple[int, int, int]:
 
 
 def _checked_date(text: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    if year not in YEARS:
+        raise ValueError(f"not a date « {text} »: the year must be between {YEARS[0]} and {YEARS[-1]}")
     if not 1 <= month <= 12:
         raise ValueError(f"not a date « {text} »: there is no month {month}")
     if hour > 23 or minute > 59:
@@ -134,8 +140,8 @@ def parse_local(text: str) -> datetime:
     """A naive Europe/Paris wall-clock datetime from « 2026-03-29 14:30 », « 29/03/2026 14h30 » or
     « 29/03/2026 14:30 » (also « 29/03/2026 14h », « 29/03/2026 à 14 h 30 », « 2026-03-29T14:30 »).
 
-    ValueError, with a message naming the text and what is wrong, for anything else. Convert the result with
-    `paris_to_utc`.
+    ValueError, with a message naming the text and what is wrong, for anything else, and for a year outside
+    `YEARS` (1970-2100). Convert the result with `paris_to_utc`.
     """
     match = _LOCAL.fullmatch(text)
     if match is None:

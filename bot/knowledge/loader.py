@@ -14,6 +14,7 @@ import yaml
 
 from bot.errors import Problem, ProblemsError
 from bot.knowledge.sections import Section, is_source, parse_sections
+from bot.text import NotUtf8, read_utf8
 
 RESOURCE_TYPES = frozenset(
     {"fiche", "concept", "organisation", "dispositif", "evenement-passe", "chiffres", "ressource", "faq"}
@@ -93,8 +94,20 @@ def _string_list(value: Any) -> list[str] | None:
     return None
 
 
+def read_source(path: Path) -> tuple[str | None, list[Problem]]:
+    """The text of a knowledge file, or None and the problem (not UTF-8, with its line; unreadable)."""
+    try:
+        return read_utf8(path), []
+    except NotUtf8 as exc:
+        return None, [Problem(path, exc.line, str(exc))]
+    except OSError as exc:
+        return None, [Problem(path, 1, f"cannot read the file ({exc.strerror or exc})")]
+
+
 def parse_resource(path: Path, known_roles: Iterable[str]) -> tuple[Resource | None, list[Problem]]:
-    text = path.read_text(encoding="utf-8")
+    text, unreadable = read_source(path)
+    if text is None:
+        return None, unreadable
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         return None, [Problem(path, 1, "missing front matter: the file must start with a '---' line")]
@@ -181,8 +194,11 @@ def load_roles(directory: Path) -> tuple[list[Metier], list[Problem]]:
     path = directory / ROLES_FILE
     if not path.exists():
         return [], [Problem(path, 1, "file not found")]
+    source, unreadable = read_source(path)
+    if source is None:
+        return [], unreadable
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [], [
@@ -216,6 +232,8 @@ def _line_of(path: Path, key: str) -> int:
 
 def check_knowledge(directory: Path) -> tuple[KnowledgeBase, list[Problem]]:
     """Load everything under `directory`, collecting every problem instead of stopping at the first."""
+    if not directory.is_dir():
+        return KnowledgeBase(roles=[]), [Problem(directory, 0, "knowledge folder not found (knowledge_dir)")]
     roles, problems = load_roles(directory)
     base = KnowledgeBase(roles=roles)
     seen: dict[str, Path] = {}

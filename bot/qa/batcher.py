@@ -11,7 +11,7 @@ import contextlib
 
 from bot.retrieval.search import Answer, Searcher
 
-_Pending = tuple[str, asyncio.Future[Answer]]
+_Pending = tuple[str, str, asyncio.Future[Answer]]
 
 
 class BatchingSearcher:
@@ -21,14 +21,15 @@ class BatchingSearcher:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task[None] | None = None
 
-    async def search(self, question: str) -> Answer:
-        """The answer to one question; raises QuestionError at once for an empty or too long question."""
+    async def search(self, question: str, previous: str = "") -> Answer:
+        """The answer to one question (read with `previous` if it is a follow-up to it); raises QuestionError
+        at once for an empty or too long question."""
         text = self.searcher.check_question(question)
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._work(self._queue), name="catabot-search")
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        await self._queue.put((text, future))
+        await self._queue.put((text, previous, future))
         return await future
 
     async def _work(self, queue: asyncio.Queue[_Pending]) -> None:
@@ -37,13 +38,15 @@ class BatchingSearcher:
             while not queue.empty() and len(batch) < self.max_batch:
                 batch.append(queue.get_nowait())
             try:
-                answers = await asyncio.to_thread(self.searcher.search_many, [text for text, _ in batch])
+                answers = await asyncio.to_thread(
+                    self.searcher.search_many, [t for t, _, _ in batch], previous=[p for _, p, _ in batch]
+                )
             except Exception as exc:  # hand the failure to every waiting caller, keep serving
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), answer in zip(batch, answers, strict=True):
+            for (_, _, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
@@ -14,11 +15,16 @@ from bot.retrieval.search import Answer, Hit, Searcher
 if TYPE_CHECKING:
     from bot.storage.repository import Storage
 
+# A question asked within this delay after another in the same chat may lean on it (« et pour … ? »).
+FOLLOW_UP_WINDOW = timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class Asked:
+    """`question_id` is None when the question was off-topic: it is not kept for the coordinators."""
+
     answer: Answer
-    question_id: int
+    question_id: int | None
 
 
 class QuestionService:
@@ -29,7 +35,16 @@ class QuestionService:
         self.clock = clock
 
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
-        answer = await self.batcher.search(text)
+        """Answer `text`, read with the user's previous question in this chat type when it is a follow-up.
+
+        Keeps the question unless it is off-topic. Raises QuestionError for an empty or too long question.
+        """
+        now = self.clock()
+        since = now - FOLLOW_UP_WINDOW
+        previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
+        answer = await self.batcher.search(text, previous or "")
+        if not answer.answered and not answer.in_field:
+            return Asked(answer, None)
         best = answer.best
         question_id = await self.storage.questions.record_question(
             user_id,
@@ -39,7 +54,7 @@ class QuestionService:
             answer.answered,
             best.chunk.resource_id if best else None,
             round(answer.confidence, 4),
-            now=self.clock(),
+            now=now,
         )
         if not answer.answered:
             await self.storage.coordination.keep(question_id)

@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.clock import utc_now
 from bot.embedding.base import Embedder, Vectors
+from bot.errors import CatabotError
 from bot.knowledge import load_knowledge
 from bot.retrieval.chunker import CHUNKER_VERSION, Chunk, chunk_resource
 from bot.retrieval.lexical import LexicalIndex
@@ -94,12 +95,30 @@ def stale_reason(
     return None
 
 
+class IndexUnreadable(CatabotError, ValueError):
+    """The index files are damaged (truncated, not JSON, wrong shapes): rebuild with `catabot index`."""
+
+
 def load_index(index_dir: Path) -> Index:
-    manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    chunks = [Chunk.from_json(c) for c in json.loads((index_dir / CHUNKS).read_text(encoding="utf-8"))]
-    vectors = np.load(index_dir / VECTORS).astype(np.float32, copy=False)
-    if len(chunks) != len(vectors) or vectors.shape[1] != manifest.get("dimension"):
-        raise ValueError(f"{index_dir}: chunks, vectors and manifest disagree; rebuild with `catabot index`")
+    """The stored index; `IndexUnreadable` when a file is damaged, `FileNotFoundError` when one is missing."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        chunks = [Chunk.from_json(c) for c in json.loads((index_dir / CHUNKS).read_text(encoding="utf-8"))]
+        vectors = np.load(index_dir / VECTORS, allow_pickle=False).astype(np.float32, copy=False)
+        agree = (
+            isinstance(manifest, dict)
+            and vectors.ndim == 2
+            and len(chunks) == len(vectors)
+            and vectors.shape[1] == manifest.get("dimension")
+        )
+    except FileNotFoundError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, EOFError, OSError) as exc:
+        raise IndexUnreadable(f"{index_dir}: the index is unreadable ({type(exc).__name__}: {exc})") from exc
+    if not agree:
+        raise IndexUnreadable(
+            f"{index_dir}: chunks, vectors and manifest disagree; rebuild with `catabot index`"
+        )
     return Index(chunks, vectors, manifest)
 
 
@@ -111,10 +130,10 @@ def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, Vectors]
         if (manifest.get("model"), manifest.get("backend"), manifest.get("precision")) != runtime:
             return {}
         hashes = manifest.get("text_hashes", [])
-        vectors = np.load(index_dir / VECTORS)
-    except (OSError, ValueError):
+        vectors = np.load(index_dir / VECTORS, allow_pickle=False)
+    except (OSError, ValueError, EOFError, AttributeError):  # damaged: everything is embedded again
         return {}
-    if len(hashes) != len(vectors):
+    if not isinstance(hashes, list) or vectors.ndim != 2 or len(hashes) != len(vectors):
         return {}
     return {h: vectors[i] for i, h in enumerate(hashes)}
 

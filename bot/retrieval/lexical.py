@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 
-from bot.text import fold_accents
+from bot.text import clean_text, fold_accents
 
 # bm25s sets its own logger to DEBUG on import; let the application's logging level decide instead.
 logging.getLogger("bm25s").setLevel(logging.NOTSET)
@@ -38,11 +42,44 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def tokenize(text: str) -> list[str]:
-    """Content words of `text`, stemmed and folded: « Expérimentations collectives » → experiment, collect."""
+    """Content words of `text`, folded then stemmed: « Expérimentations collectives » → experiment, collect.
+
+    Accents are folded before stemming, on questions and passages alike, so a word typed without its
+    accents (« neutralite », « collectivites ») gets the same token as the accented one.
+    """
     stop = _stop_words()
-    words = [w for w in _WORD.findall(text.lower()) if fold_accents(w) not in stop and len(w) > 1]
+    words = [w for w in _WORD.findall(fold_accents(clean_text(text).lower())) if w not in stop and len(w) > 1]
     # Snowball leaves the -eux plural of -eu nouns (lieux, enjeux) apart from its singular.
-    return [fold_accents(s[:-1] if s.endswith("eux") else s) for s in _stemmer().stemWords(words)]
+    return [s[:-1] if s.endswith("eux") else s for s in _stemmer().stemWords(words)]
+
+
+@lru_cache(maxsize=4096)
+def _closest_cached(token: str, vocabulary: frozenset[str]) -> str:
+    found = difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.88)
+    return found[0] if found else token
+
+
+def _closest(token: str, vocabulary: frozenset[str]) -> str:
+    return _closest_cached(token, vocabulary)
+
+
+# Letters two tokens share to be cognates across languages (catalyst/catalyseur, observatory/observatoire).
+COGNATE_PREFIX = 5
+
+
+def cognate_key(token: str) -> str:
+    return token[:COGNATE_PREFIX]
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Shares (0–1) of the question's words: held by the passage (`coverage`), known to the base at all
+    (`known`), and held by the passage weighted by rarity in the base, an unknown word weighing most
+    (`topical`)."""
+
+    coverage: float
+    known: float
+    topical: float
 
 
 class LexicalIndex:
@@ -51,14 +88,48 @@ class LexicalIndex:
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or ["∅"] for t in texts]
         self.token_sets = [frozenset(tokens) for tokens in corpus]
-        self._vocabulary = {token for tokens in corpus for token in tokens}
+        self._vocabulary = frozenset(token for tokens in corpus for token in tokens)
+        self._document_frequency = Counter(token for tokens in self.token_sets for token in tokens)
+        self._cognate_sets = [frozenset(map(cognate_key, tokens)) for tokens in self.token_sets]
+        self._cognate_frequency = Counter(key for keys in self._cognate_sets for key in keys)
         self._bm25.index(corpus, show_progress=False)
 
     def __len__(self) -> int:
         return self._size
 
+    def idf(self, token: str) -> float:
+        """How rare `token` is in the passages: ln((N + 1) / (df + 1)); a token no passage holds is rarest."""
+        return math.log((self._size + 1) / (self._document_frequency.get(token, 0) + 1))
+
+    def correct(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens the passages never use replaced by a close one they do (« catalyzeur » → catalyseur)."""
+        return [t if t in self._vocabulary or len(t) < 7 else _closest(t, self._vocabulary) for t in tokens]
+
     def known(self, tokens: Sequence[str]) -> list[str]:
         return [t for t in tokens if t in self._vocabulary]
+
+    def overlap(self, tokens: Sequence[str], chunk: int, *, cognates: bool = False) -> Overlap:
+        """How far passage `chunk` and the whole base hold the question's `tokens` (see `Overlap`).
+
+        With `cognates` (a question in another language than French), tokens are compared by their first
+        `COGNATE_PREFIX` letters, so "catalysts" meets catalyseur and "observatory" observatoire, while
+        "salary" finds nothing where the base never speaks of a salaire.
+        """
+        if cognates:
+            words = {cognate_key(t) for t in tokens}
+            passage, frequency = self._cognate_sets[chunk], self._cognate_frequency
+        else:
+            words = set(tokens)
+            passage, frequency = self.token_sets[chunk], self._document_frequency
+        if not words:
+            return Overlap(0.0, 0.0, 0.0)
+        weights = {w: math.log((self._size + 1) / (frequency.get(w, 0) + 1)) for w in words}
+        total = sum(weights.values())
+        return Overlap(
+            coverage=len(words & passage) / len(words),
+            known=sum(1 for w in words if frequency.get(w, 0)) / len(words),
+            topical=sum(v for w, v in weights.items() if w in passage) / total if total else 0.0,
+        )
 
     def scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk for these query tokens (zeros when no token is known)."""

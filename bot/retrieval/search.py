@@ -13,11 +13,13 @@ import numpy.typing as npt
 from bot.config import RetrievalConfig
 from bot.embedding.base import Embedder
 from bot.errors import CatabotError
-from bot.retrieval.abstention import Evidence, answer_probability
+from bot.retrieval.abstention import Evidence, answer_probability, field_threshold
 from bot.retrieval.chunker import Chunk
+from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
+from bot.retrieval.language import question_language
 from bot.retrieval.lexical import tokenize
-from bot.text import split_sentences
+from bot.text import clean_text, split_sentences
 
 Mode = Literal["hybrid", "lexical", "dense"]
 
@@ -39,13 +41,25 @@ class Hit:
     lexical: float
     passage: str
 
+    @property
+    def url(self) -> str:
+        """The link shown with this passage: where its facts come from."""
+        return self.chunk.url
+
 
 @dataclass(frozen=True)
 class Answer:
+    """`language`: the question's (ISO 639-1); `in_field`: False when the question is far from territorial
+    catalysis (weather, taxes, football), so there is nothing for the coordinators to answer; `context`: the
+    previous question this one was read with, when it was a follow-up."""
+
     question: str
     answered: bool
     confidence: float
     hits: list[Hit]
+    language: str = "fr"
+    in_field: bool = True
+    context: str = ""
 
     @property
     def best(self) -> Hit | None:
@@ -61,42 +75,94 @@ class _Ranking:
     fused: dict[int, float]
 
 
+# How much a passage's lexical score (0–1, relative to the best) adds to its dense similarity when choosing
+# which passage of a resource to show; dense similarities of passages of one resource differ by 0.01–0.05.
+_LEXICAL_NUDGE = 0.02
+
+
 class Searcher:
     def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig) -> None:
         self.index = index
         self.embedder = embedder
         self.config = config
+        self._by_resource: dict[str, list[int]] = {}
+        for i, chunk in enumerate(index.chunks):
+            self._by_resource.setdefault(chunk.resource_id, []).append(i)
 
     def check_question(self, question: str) -> str:
-        text = " ".join(question.split())
-        if not text:
+        """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError."""
+        text = clean_text(question)
+        if not any(c.isalnum() for c in text):
             raise QuestionError("question_empty")
         if len(text) > self.config.max_question_chars:
             raise QuestionError("question_too_long", self.config.max_question_chars)
         return text
 
-    def search(self, question: str, *, top: int | None = None, mode: Mode = "hybrid") -> Answer:
-        return self.search_many([question], top=top, mode=mode)[0]
+    def search(
+        self, question: str, *, top: int | None = None, mode: Mode = "hybrid", previous: str = ""
+    ) -> Answer:
+        return self.search_many([question], top=top, mode=mode, previous=[previous])[0]
 
     def search_many(
-        self, questions: Sequence[str], *, top: int | None = None, mode: Mode = "hybrid"
+        self,
+        questions: Sequence[str],
+        *,
+        top: int | None = None,
+        mode: Mode = "hybrid",
+        previous: Sequence[str] | None = None,
     ) -> list[Answer]:
         """Answers for many questions with one batched call to the embedding model.
 
-        `mode` changes the ranking only; every mode decides whether to answer from the same evidence.
+        `previous[i]`: the question asked just before `questions[i]` in the same chat ("" if none); a short
+        elliptic question is read with it. `mode` changes the ranking only; every mode decides whether to
+        answer from the same evidence.
         """
         texts = [self.check_question(q) for q in questions]
+        focuses = [self.focus(t, p) for t, p in zip(texts, previous or [""] * len(texts), strict=True)]
         count = (self.config.leads + 1) if top is None else top
-        queries = self._embed(texts)
-        return [self._answer(text, queries[i], count, mode) for i, text in enumerate(texts)]
+        queries = self._queries(focuses)
+        return [
+            self._answer(text, focus, queries[i], count, mode)
+            for i, (text, focus) in enumerate(zip(texts, focuses, strict=True))
+        ]
 
-    def evidence(self, question: str) -> Evidence | None:
+    def focus(self, text: str, previous: str = "") -> Focus:
+        """What steers retrieval: the question sentences, with the context they lean on, if any."""
+        focus = question_focus(text)
+        context = focus.context or clean_text(previous)
+        if context and is_follow_up(focus.question, len(set(tokenize(focus.question)))):
+            return Focus(focus.question, context)
+        return Focus(focus.question, "")
+
+    def _queries(self, focuses: list[Focus]) -> npt.NDArray[np.float32]:
+        """One query vector per focus: the question's, averaged with the question-in-context's if any."""
+        texts = [f.question for f in focuses] + [f.text for f in focuses if f.context]
+        vectors = self._embed(texts)
+        extra = iter(vectors[len(focuses) :])
+        queries = vectors[: len(focuses)].copy()
+        for i, focus in enumerate(focuses):
+            if focus.context:
+                mixed = queries[i] + next(extra)
+                queries[i] = mixed / max(float(np.linalg.norm(mixed)), 1e-9)
+        return queries
+
+    def _tokens(self, focus: Focus) -> list[str]:
+        # The question's own words count twice: the context only completes it.
+        question = self.index.lexical.correct(tokenize(focus.question))
+        return (
+            question * 2 + self.index.lexical.correct(tokenize(focus.context)) if focus.context else question
+        )
+
+    def evidence(self, question: str, *, foreign: bool | None = None) -> Evidence | None:
+        """The answer/abstain evidence of the best passage; `foreign` forces how the question's words are
+        compared (None: French questions word for word, others by cognates)."""
         text = self.check_question(question)
-        tokens = tokenize(text)
-        query = self._embed([text])[0]
+        focus = self.focus(text)
+        tokens = self._tokens(focus)
+        query = self._queries([focus])[0]
         ranking = self._rank(tokens, query, "hybrid")
-        best = self._best_per_resource(ranking)
-        return self._evidence(tokens, query, ranking, best) if best else None
+        best = self._best_per_resource(ranking, query)
+        return self._evidence(text, tokens, query, ranking, best, foreign) if best else None
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
@@ -132,56 +198,91 @@ class Searcher:
         order = sorted(fused, key=lambda i: -fused[i])
         return _Ranking(order, dense_order, dense, lexical, fused)
 
-    def _best_per_resource(self, ranking: _Ranking) -> list[int]:
+    def _best_per_resource(self, ranking: _Ranking, query: npt.NDArray[np.float32]) -> list[int]:
+        """Resources in fused order, each shown by the passage of it that answers best.
+
+        The fused rank picks the resource; within it, the passage whose own vector is closest to the
+        question, nudged by its lexical score, is the one shown (a resource's opening often outranks the
+        section that holds the fact).
+        """
         seen: set[str] = set()
         best: list[int] = []
+        top_lexical = float(ranking.lexical.max()) if ranking.lexical.size and ranking.lexical.any() else 1.0
         for i in ranking.order:
             resource = self.index.chunks[i].resource_id
-            if resource not in seen:
-                seen.add(resource)
-                best.append(i)
+            if resource in seen:
+                continue
+            seen.add(resource)
+            siblings = self._by_resource[resource]
+            if len(best) < self.config.leads + 1 and len(siblings) > 1:
+                scores = (
+                    self.index.vectors[siblings] @ query
+                    + _LEXICAL_NUDGE * ranking.lexical[siblings] / top_lexical
+                )
+                i = siblings[int(np.argmax(scores))]
+            best.append(i)
         return best
 
-    def _answer(self, question: str, query: npt.NDArray[np.float32], count: int, mode: Mode) -> Answer:
-        tokens = tokenize(question)
+    def _answer(
+        self, question: str, focus: Focus, query: npt.NDArray[np.float32], count: int, mode: Mode
+    ) -> Answer:
+        tokens = self._tokens(focus)
         ranking = self._rank(tokens, query, mode)
-        best = self._best_per_resource(ranking)
-        top_score = ranking.fused[best[0]] if best else 1.0
+        best = self._best_per_resource(ranking, query)
+        top_score = max((ranking.fused.get(i, 0.0) for i in best[:1]), default=1.0) or 1.0
         hits = [
             Hit(
                 chunk=self.index.chunks[i],
-                score=round(ranking.fused[i] / top_score, 4),
+                score=round(min(ranking.fused.get(i, 0.0) / top_score, 1.0), 4),
                 dense=float(self.index.vectors[i] @ query),
                 lexical=float(ranking.lexical[i]),
                 passage=self.excerpt(self.index.chunks[i], tokens),
             )
             for i in best[:count]
         ]
+        language = question_language(question)
         if not best:
-            return Answer(question, False, 0.0, hits)
-        confidence = answer_probability(self._evidence(tokens, query, ranking, best), self.embedder.name)
-        return Answer(question, bool(hits) and confidence >= self.config.answer_threshold, confidence, hits)
+            return Answer(question, False, 0.0, hits, language, False, focus.context)
+        evidence = self._evidence(question, tokens, query, ranking, best)
+        confidence = answer_probability(evidence, self.embedder.name)
+        answered = bool(hits) and confidence >= self.config.answer_threshold
+        cut = field_threshold(self.embedder.name)
+        in_field = answered or cut is None or evidence.dense >= cut
+        return Answer(question, answered, confidence, hits, language, in_field, focus.context)
 
     def _evidence(
-        self, tokens: list[str], query: npt.NDArray[np.float32], ranking: _Ranking, best: list[int]
+        self,
+        question: str,
+        tokens: list[str],
+        query: npt.NDArray[np.float32],
+        ranking: _Ranking,
+        best: list[int],
+        foreign: bool | None = None,
     ) -> Evidence:
         top = best[0]
-        unique = set(tokens)
         top_resource = self.index.chunks[top].resource_id
         lexical_top = int(np.argmax(ranking.lexical)) if ranking.lexical.any() else -1
-        dense_top = ranking.dense_order[:5]
-        if not dense_top:  # lexical-only ranking: the dense side was not searched yet
-            _, found = self.index.dense.search(query.reshape(1, -1), min(5, len(self.index.chunks)))
+        dense_top = ranking.dense_order[:10]
+        if len(dense_top) < 10:  # lexical-only ranking: the dense side was not searched yet
+            _, found = self.index.dense.search(query.reshape(1, -1), min(10, len(self.index.chunks)))
             dense_top = [int(i) for i in found[0] if i >= 0]
+        similarity = float(self.index.vectors[top] @ query)
+        tenth = float(self.index.vectors[dense_top[-1]] @ query) if dense_top else similarity
+        if foreign is None:
+            foreign = question_language(question) != "fr"
+        overlap = self.index.lexical.overlap(tokens, top, cognates=foreign)
         return Evidence(
-            dense=float(self.index.vectors[top] @ query),
-            coverage=len(unique & self.index.lexical.token_sets[top]) / len(unique) if unique else 0.0,
-            known=len(set(self.index.lexical.known(tokens))) / len(unique) if unique else 0.0,
+            dense=similarity,
+            coverage=overlap.coverage,
+            known=overlap.known,
             agree=float(
                 lexical_top >= 0
                 and self.index.chunks[lexical_top].resource_id == top_resource
-                and any(self.index.chunks[i].resource_id == top_resource for i in dense_top)
+                and any(self.index.chunks[i].resource_id == top_resource for i in dense_top[:5])
             ),
+            topical=overlap.topical,
+            margin=similarity - tenth,
+            foreign=foreign,
         )
 
     def excerpt(self, chunk: Chunk, tokens: Sequence[str]) -> str:

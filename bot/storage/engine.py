@@ -30,7 +30,12 @@ def normalize_url(url: str, base_dir: Path) -> str:
         raise ValueError(f"{url!r} is not a database URL (expected e.g. sqlite+aiosqlite:///data/catabot.db)")
     original = make_url(url)
     parsed = _with_async_driver(original)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    sqlite_uri = parsed.query.get("uri") == "true"  # file:…?mode=ro&uri=true is SQLite's own URI form
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not sqlite_uri
+    ):
         path = Path(parsed.database).expanduser()
         if not path.is_absolute():
             path = base_dir / path

@@ -99,6 +99,21 @@ class QuestionRepository(Repository):
             )
         return True
 
+    async def last_question(self, user_id: int, chat_type: str, *, since: datetime) -> str | None:
+        """The text of the user's latest question in this chat type asked at or after `since`, if any."""
+        async with self._tx(write=False) as conn:
+            found = await conn.scalar(
+                select(questions.c.text)
+                .where(
+                    questions.c.user_id == user_id,
+                    questions.c.chat_type == chat_type,
+                    questions.c.created_at >= utc(since),
+                )
+                .order_by(questions.c.created_at.desc(), questions.c.id.desc())
+                .limit(1)
+            )
+        return None if found is None else str(found)
+
     async def question_text(self, question_id: int) -> str | None:
         """The text of a stored question, or None once it was purged or forgotten."""
         async with self._tx(write=False) as conn:

@@ -39,6 +39,7 @@ from sqlalchemy import (
 from bot.announcements.records import CampaignAudience, CampaignStatus, MediaKind
 from bot.delivery.outbox import Status
 from bot.events.records import Audience, EventStatus, RsvpAnswer
+from bot.text import stored_text
 from bot.users.records import STORED_ROLES, Role
 
 NAMING_CONVENTION = {
@@ -101,6 +102,24 @@ class JSONText(TypeDecorator[Any]):
         return json.loads(value)
 
 
+class CleanText(TypeDecorator[str]):
+    """Text written by people, stored as `bot.text.stored_text` gives it (NFC, no NUL or control
+    characters): PostgreSQL refuses NUL in text, and both backends store the same characters."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else stored_text(value)
+
+
+class CleanString(CleanText):
+    """`CleanText` in a VARCHAR(n) column."""
+
+    impl = String  # type: ignore[assignment]
+    cache_ok = True
+
+
 def _role_check() -> str:
     return _in_check("role", STORED_ROLES)
 
@@ -144,8 +163,8 @@ questions = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("chat_type", String(16), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("normalized_text", Text, nullable=False),  # grouping key, see repository.normalize_question
+    Column("text", CleanText, nullable=False),
+    Column("normalized_text", CleanText, nullable=False),  # grouping key, see repository.normalize_question
     Column("language", String(5), nullable=False),
     Column("answered", Boolean, nullable=False),
     Column("resource_id", String(255), nullable=True),  # the best result, if any
@@ -218,12 +237,12 @@ events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("uid", String(200), nullable=True),  # external id of an imported event, for idempotent imports
-    Column("title", String(200), nullable=False),
+    Column("title", CleanString(200), nullable=False),
     Column("starts_at", UTCDateTime, nullable=False),
     Column("ends_at", UTCDateTime, nullable=True),
-    Column("place", String(300), nullable=True),
-    Column("link", String(500), nullable=True),
-    Column("description", Text, nullable=True),
+    Column("place", CleanString(300), nullable=True),
+    Column("link", CleanString(500), nullable=True),
+    Column("description", CleanText, nullable=True),
     Column("audience", String(16), nullable=False, server_default=Audience.ALL.value),
     Column("status", String(16), nullable=False, server_default=EventStatus.SCHEDULED.value),
     Column("revision", Integer, nullable=False, server_default="1"),  # +1 whenever starts_at changes
@@ -307,7 +326,7 @@ campaigns = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("author_id", BigInteger, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-    Column("text", Text, nullable=False),  # Telegram HTML, already safe
+    Column("text", CleanText, nullable=False),  # Telegram HTML, already safe
     Column("media_kind", String(12), nullable=True),  # a photo or document sent with the text
     Column("media_file_id", String(200), nullable=True),  # Telegram file_id, to send the media again
     Column("media_name", String(200), nullable=True),

@@ -5,6 +5,8 @@ Each feature module builds its own buttons' data; only the menu's, which several
 
 from __future__ import annotations
 
+from bot.text import parse_row_id
+
 MAX_BYTES = 64
 
 
@@ -25,8 +27,7 @@ def parse(data: str | None) -> tuple[str, list[str]]:
     return kind, rest.split(":") if rest else []
 
 
-def as_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
+def row_id(value: str) -> int | None:
+    """The id of a stored question, event or campaign (or a page number) carried by a button, or None:
+    `bot.text.parse_row_id`, ASCII digits in range."""
+    return parse_row_id(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from bot.messages import text, text_or
 from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
+from bot.telegram.html_split import split_html
 
 MAX_MESSAGE = 4096
 _BUTTON_TITLE = 48
@@ -39,46 +39,8 @@ class Reply:
 
 
 def split_message(message: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Cut a long message at line breaks (our templates never open a tag across lines); a line longer than
-    `limit` is cut at a safe point (see `_safe_cut`)."""
-    parts: list[str] = []
-    current = ""
-    for line in message.split("\n"):
-        while len(line) > limit:  # a single enormous line
-            cut = _safe_cut(line, limit)
-            head, line = line[:cut], line[cut:].lstrip(" ")
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(head)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        parts.append(current)
-    return parts or [message[:limit]]
-
-
-def _safe_cut(line: str, limit: int) -> int:
-    """Where to cut `line` (HTML, escaped) at most `limit` characters in: after a space when there is one in
-    the second half, and never inside an entity (`&lt;`), a tag, or between a tag and its closing tag."""
-    cut = line.rfind(" ", limit // 2, limit) + 1 or limit
-    amp = line.rfind("&", 0, cut)
-    if amp != -1 and ";" not in line[amp:cut]:
-        cut = amp
-    opened = [m for m in re.finditer(r"<(/?)([a-z]+)[^>]*>?", line[:cut])]
-    depth = 0
-    for tag in opened:  # cut before the last tag still open at `cut`
-        if not tag.group(0).endswith(">"):
-            return tag.start() or cut
-        depth += -1 if tag.group(1) else 1
-    if depth > 0:
-        last_open = max(t.start() for t in opened if not t.group(1))
-        cut = last_open or cut
-    return max(cut, 1)
+    """Telegram HTML in parts that each parse and fit `limit` (see `bot.telegram.html_split`)."""
+    return split_html(message, limit)
 
 
 def topic_label(topic: str, language: str) -> str:

@@ -39,7 +39,7 @@ async def replace(query: CallbackQuery, reply: Reply) -> None:
     if message is None:
         return
     ours = message.from_user is not None and message.from_user.id == query.get_bot().id
-    if not ours or message.text is None:
+    if not ours or message.text is None or len(split_message(reply.text)) > 1:  # too long for one edit
         await send(message, reply)
         return
     # Telegram refuses an edit that changes nothing. With two quick taps the second query still carries the

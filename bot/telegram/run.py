@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -9,6 +10,7 @@ from bot.app import open_services
 from bot.config import Config, ConfigError
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.transport import DEFAULT_API_ROOT
+from bot.telegram.webhook import WebhookSettings, serve_webhook
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "telegram"
@@ -22,13 +24,13 @@ def run_bot(config: Config, token: str) -> None:
     if webhook.webhook_url:
         if not webhook.webhook_secret:
             raise ConfigError("telegram.webhook_secret: required when telegram.webhook_url is set")
-        application.run_webhook(
+        settings = WebhookSettings(
             listen=webhook.webhook_listen,
             port=webhook.webhook_port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=webhook.webhook_url,
-            secret_token=webhook.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
+            path=WEBHOOK_PATH,
+            url=webhook.webhook_url,
+            secret=webhook.webhook_secret,
         )
+        asyncio.run(serve_webhook(application, settings, ALLOWED_UPDATES))
     else:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)

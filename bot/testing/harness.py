@@ -6,8 +6,8 @@ benchmarks.
 
 The application is the one `catabot run` builds (`build_application`), with `post_init` run (scheduler
 jobs, bot commands, the delivery runtime when `deliver`), then polling the fake, or serving a webhook on
-127.0.0.1 when `webhook` is given. On exit it stops in the reverse order; `services` stay open (the
-caller owns them).
+127.0.0.1 when `webhook` is given (with the server of `catabot run`, bot.telegram.webhook). On exit it
+stops in the reverse order; `services` stay open (the caller owns them).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from telegram.ext import Application
 from bot.app import Services
 from bot.telegram.app import ALLOWED_UPDATES, build_application, stop_delivery
 from bot.telegram.run import WEBHOOK_PATH
+from bot.telegram.webhook import WebhookServer, WebhookSettings, start_webhook
 from bot.testing.server import FakeTelegram
 
 
@@ -72,22 +73,20 @@ async def running_application(
         await application.start()
         updater = application.updater
         assert updater is not None
+        server: WebhookServer | None = None
         if webhook is None:
             await updater.start_polling(
                 poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
             )
         else:
-            await updater.start_webhook(
-                listen="127.0.0.1",
-                port=webhook.port,
-                url_path=WEBHOOK_PATH,
-                webhook_url=webhook.url,
-                secret_token=webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+            settings = WebhookSettings("127.0.0.1", webhook.port, WEBHOOK_PATH, webhook.url, webhook.secret)
+            server = await start_webhook(application, settings, ALLOWED_UPDATES)
         try:
             yield application
         finally:
-            await updater.stop()
+            if server is not None:
+                await server.stop()
+            else:
+                await updater.stop()
             await application.stop()
             await stop_delivery(application)

@@ -28,12 +28,16 @@ class UserSide(TelegramState):
         reply_to: int | None = None,
         edited: bool = False,
         message_id: int | None = None,
+        entities: list[JsonDict] | None = None,
     ) -> int:
-        """Push a text message; edited=True edits `message_id` (default: the user's last text there)."""
+        """Push a text message; edited=True edits `message_id` (default: the user's last text there);
+        `entities` formats it (links, bold…) as a Telegram client would."""
         content: JsonDict = {"text": text}
         command = re.match(r"/[^\s@]+(@\w+)?", text)
         if command:
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command.group())}]
+        if entities:
+            content["entities"] = [*content.get("entities", []), *entities]
         if not edited:
             return await self._user_message(
                 user_id, content, chat_id, chat_type, first_name, language_code, reply_to

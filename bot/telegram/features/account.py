@@ -10,10 +10,10 @@ from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.messages import text
-from bot.telegram import callbacks
 from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
+from bot.text import parse_id
 from bot.users import Role
 from bot.users.data_report import readable_export
 from bot.users.records import RedeemResult
@@ -36,8 +36,8 @@ def forget_data(confirm: bool) -> str:
 @privileged(Role.ADMIN)
 async def name_coordinator(update: Update, context: Context) -> None:
     language = await context.language()
-    target = callbacks.as_int(context.args[0]) if context.args and len(context.args) == 1 else None
-    if target is None or target <= 0:
+    target = parse_id(context.args[0]) if context.args and len(context.args) == 1 else None
+    if target is None:
         await send(update.effective_message, Reply(html_text("coordinator_usage", language)))
         return
     assert update.effective_user is not None

@@ -6,19 +6,22 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import MessageLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.announcements.entities import Span, entities_html
 from bot.announcements.records import Campaign
 from bot.announcements.service import Outcome, OutcomeKind, Report
 from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
+from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, send
@@ -90,17 +93,44 @@ async def flow_message(update: Update, context: Context, current: Flow) -> bool:
     return False
 
 
+def _html(text: str | None, entities: Sequence[MessageEntity]) -> str:
+    """The announcement as Telegram HTML, rebuilt from its entities with escaped attributes."""
+    spans = [
+        Span(
+            str(e.type),
+            e.offset,
+            e.length,
+            e.url,
+            e.language,
+            e.user.id if e.user else None,
+            e.custom_emoji_id,
+        )
+        for e in entities
+    ]
+    return entities_html(text or "", spans)
+
+
 async def _content(
     message: Message, context: Context, flow: dict[str, Any], user_id: int, language: str
 ) -> bool:
     if message.photo:
-        body, kind, file_id, name = message.caption_html or "", "photo", message.photo[-1].file_id, None
+        body, kind, file_id, name = (
+            _html(message.caption, message.caption_entities),
+            "photo",
+            message.photo[-1].file_id,
+            None,
+        )
         limit = MessageLimit.CAPTION_LENGTH
     elif message.document:
-        body, kind, file_id = message.caption_html or "", "document", message.document.file_id
+        body, kind, file_id = (
+            _html(message.caption, message.caption_entities),
+            "document",
+            message.document.file_id,
+        )
         name, limit = message.document.file_name, MessageLimit.CAPTION_LENGTH
     elif message.text:
-        body, kind, file_id, name, limit = message.text_html, None, None, None, MessageLimit.MAX_TEXT_LENGTH
+        body, kind, file_id, name = _html(message.text, message.entities), None, None, None
+        limit = MessageLimit.MAX_TEXT_LENGTH
     else:
         await send(message, Reply(html_text("announce_ask", language)))
         return True
@@ -222,9 +252,10 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
-    if await svc.users.role(user_id) < Role.COORDINATOR or len(args) < 2 or not args[1].isdigit():
+    campaign_id = callbacks.row_id(args[1]) if len(args) >= 2 else None
+    if await svc.users.role(user_id) < Role.COORDINATOR or campaign_id is None:
         return stale
-    action, campaign_id = args[0], int(args[1])
+    action = args[0]
     campaign = await svc.announcements.get(campaign_id)
     if campaign is None:
         return stale
@@ -341,9 +372,14 @@ async def update_progress(context: Context) -> None:
         # instance remembers what it showed last (the job's lease keeps it on one instance while it runs).
         shown: dict[int, str] = context.bot_data.setdefault(_PROGRESS_SHOWN, {})
         if report.sent > 0 and shown.get(campaign.id) != progress:
-            shown[campaign.id] = progress
-            with contextlib.suppress(TelegramError):  # deleted meanwhile
+            try:
                 await context.bot.edit_message_text(progress, chat, message_id)
+            except BadRequest:  # deleted, or unchanged (after a restart): no use trying this text again
+                shown[campaign.id] = progress
+            except TelegramError:  # flood control, network: the next tick tries again
+                pass
+            else:
+                shown[campaign.id] = progress
         if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(chat, report_text(campaign, report, language))

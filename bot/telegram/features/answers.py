@@ -94,7 +94,7 @@ async def kept_button(query: CallbackQuery, context: Context, args: list[str]) -
     language = await context.language()
     if not await context.has_role(Role.COORDINATOR):
         return text("not_allowed", language, role=text("role_coordinator", language))
-    if len(args) < 2 or (question_id := callbacks.as_int(args[1])) is None:
+    if len(args) < 2 or (question_id := callbacks.row_id(args[1])) is None:
         return text("button_stale", language)
     action, coordination = args[0], context.services.coordination
     question = await coordination.get(question_id)
@@ -185,7 +185,7 @@ async def _send_to_asker(context: Context, handled: Handled, reply: Reply) -> bo
 async def helped_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`qa:h:<question>:<1|-1>`, pressed by the asker under a coordinator's answer."""
     language = await context.language()
-    if len(args) != 3 or args[2] not in ("1", "-1") or (question_id := callbacks.as_int(args[1])) is None:
+    if len(args) != 3 or args[2] not in ("1", "-1") or (question_id := callbacks.row_id(args[1])) is None:
         return text("button_stale", language)
     done = await context.services.coordination.helped(question_id, query.from_user.id, int(args[2]))
     return text("helped_thanks" if done else "button_stale", language)

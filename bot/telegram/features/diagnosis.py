@@ -11,6 +11,7 @@ from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.clock import PARIS
+from bot.diagnosis.buttons import answer_data, change_data
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Choice, Diagnosis
 from bot.diagnosis.records import DiagnosticResult
@@ -57,7 +58,7 @@ def question_reply(progress: Progress, language: str) -> Reply:
     def label(choice: Choice) -> str:
         return text("diag_chosen", language, label=choice.label) if choice == earlier else choice.label
 
-    choices = [(label(c), diag_data("a", step.id, c.id)) for c in step.options]
+    choices = [(label(c), answer_data(step.id, c.id)) for c in step.options]
     rows = [choices[i : i + _ROW] for i in range(0, len(choices), _ROW)]
     controls = [(text("diag_pause", language), diag_data("pause"))]
     if progress.answers:
@@ -90,7 +91,7 @@ def change_reply(context: Context, progress: Progress, language: str) -> Reply:
                     number=n,
                     text=shorten(step.text, CHANGE_LABEL, placeholder=" …"),
                 ),
-                diag_data("c", step.id),
+                change_data(step.id),
             )
         ]
         for n, (step, _) in enumerate(items, start=1)

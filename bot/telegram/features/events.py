@@ -24,6 +24,7 @@ from bot.telegram.context import App, Context, add_flow_handler, add_job, add_re
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
+from bot.text import stored_text
 from bot.users import Role
 from bot.users.records import Preferences
 
@@ -190,14 +191,15 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
-    if args[:1] == ["g"] and len(args) == 2 and args[1].isdigit():
+    number = callbacks.row_id(args[1]) if len(args) >= 2 else None  # a page or an event id
+    if args[:1] == ["g"] and len(args) == 2 and number is not None:
         await query.answer()
         if isinstance(query.message, Message):
-            await _list_for(query.message, context, user_id, int(args[1]), language)
+            await _list_for(query.message, context, user_id, number, language)
         return None
-    if len(args) < 2 or not args[1].isdigit():
+    if number is None:
         return stale
-    event = await svc.events.visible(int(args[1]), await svc.users.role(user_id))
+    event = await svc.events.visible(number, await svc.users.role(user_id))
     if event is None:
         return text("event_unknown", language)
     action, rest = args[0], args[2:]
@@ -347,7 +349,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
         return False
     step: str = flow["step"]
     data = flow["data"]
-    if step == "title" and not value:
+    if step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:

@@ -4,6 +4,7 @@ buttons under an answer, and the coordinators' /questions and /stats."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 from telegram import CallbackQuery, Update
@@ -11,9 +12,10 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
-from bot.messages import text
+from bot.messages import LANGUAGES, text
 from bot.qa.records import DISLIKE_REASONS
 from bot.qa.smalltalk import SmallTalk, small_talk
+from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
@@ -38,7 +40,23 @@ def feedback_data(question_id: int, value: int) -> str:
     return f"f:{question_id}:{value}"
 
 
-def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
+def answer_reply(answer: Answer, question_id: int | None, language: str) -> Reply:
+    """The reply to a question, in the question's language when the catalogue has it (else `language`).
+
+    `question_id` is None for an off-topic question, which is not kept: no feedback or lead buttons then.
+    """
+    if answer.language in LANGUAGES:
+        language = answer.language
+    if question_id is None:
+        links = "".join(
+            f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>'
+            for h in answer.hits
+            if is_link(h.url)
+        )
+        body = html_text("off_topic", language)
+        if links:
+            body += "\n" + html_text("off_topic_leads", language) + links
+        return Reply(body + "\n" + html_text("no_answer_site", language))
     leads = answer.hits[1:] if answer.answered else answer.hits
     lead_rows = [
         [(f"📄 {short_title(h.chunk.title)}", lead_data(question_id, h.chunk.resource_id))]
@@ -47,6 +65,8 @@ def answer_reply(answer: Answer, question_id: int, language: str) -> Reply:
     ]
     if answer.answered and answer.best is not None:
         body = hit_message(answer.best, language)
+        if language != "fr":
+            body += "\n" + html_text("answer_source_in_french", language)
         if lead_rows:
             body += "\n\n" + html_text("answer_leads", language)
         feedback = [("👍", feedback_data(question_id, 1)), ("👎", feedback_data(question_id, -1))]
@@ -115,7 +135,7 @@ async def group_mention(update: Update, context: Context) -> None:
 async def lead_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`l:<question>:<resource>`: the passage of another lead, as a new message."""
     language = await context.language()
-    if len(args) != 2 or (question_id := callbacks.as_int(args[0])) is None:
+    if len(args) != 2 or (question_id := callbacks.row_id(args[0])) is None:
         return text("button_stale", language)
     hit = await context.services.questions.lead(question_id, args[1])
     await query.answer()
@@ -129,7 +149,7 @@ async def lead_button(query: CallbackQuery, context: Context, args: list[str]) -
 async def feedback_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`f:<question>:<1|-1>`: 👍 or 👎 under an answer, once per person and question."""
     language = await context.language()
-    if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.as_int(args[0])) is None:
+    if len(args) != 2 or args[1] not in FEEDBACK or (question_id := callbacks.row_id(args[0])) is None:
         return text("button_stale", language)
     if not await context.services.questions.feedback(question_id, query.from_user.id, int(args[1])):
         return text("button_stale", language)
@@ -143,7 +163,7 @@ async def feedback_button(query: CallbackQuery, context: Context, args: list[str
 async def reason_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
     """`fr:<question>:<reason>`: what was wrong with an answer this user voted down."""
     language = await context.language()
-    if len(args) != 2 or args[1] not in DISLIKE_REASONS or (question_id := callbacks.as_int(args[0])) is None:
+    if len(args) != 2 or args[1] not in DISLIKE_REASONS or (question_id := callbacks.row_id(args[0])) is None:
         return text("button_stale", language)
     if not await context.services.coordination.dislike_reason(question_id, query.from_user.id, args[1]):
         return text("button_stale", language)
