@@ -38,6 +38,8 @@ def test_french_dates_are_understood(typed: str, expected: dt.datetime) -> None:
         ("hier 9h", "date_in_past"),
         ("31/02 10h", "date_not_understood"),
         ("25h", "date_not_understood"),
+        ("01/01/0001 00h00", "date_out_of_range"),
+        ("31/12/9999 23h59", "date_out_of_range"),
         ("x" * 4000 + " 9h", "date_not_understood"),
     ],
 )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import dateparser
 from babel import Locale
 
-from bot.events.clock import FRENCH_DAYS, format_when, paris_to_utc, parse_local, to_utc, utc_to_paris
+from bot.events.clock import FRENCH_DAYS, YEARS, format_when, paris_to_utc, parse_local, to_utc, utc_to_paris
 from bot.messages import text
 
 _TIME = re.compile(r"\b(?P<hour>\d{1,2})\s*(?:h|:)\s*(?P<minute>\d{2})?(?!\d)", re.IGNORECASE)
@@ -34,16 +34,22 @@ class Understood:
 def understand(typed: str, now: datetime) -> Understood:
     """The instant meant by `typed` (a Europe/Paris wall-clock time), relative to `now` (aware).
 
-    Problems: "date_not_understood", "date_time_missing" (« demain » alone), "date_in_past".
+    Problems: "date_not_understood", "date_time_missing" (« demain » alone), "date_in_past",
+    "date_out_of_range" (a year outside `clock.YEARS`, 1970-2100).
     """
     value = " ".join(typed.split())
     local: datetime | str
     try:
         local = parse_local(value)
     except ValueError:
-        local = _natural(value, utc_to_paris(now).replace(tzinfo=None))
+        try:
+            local = _natural(value, utc_to_paris(now).replace(tzinfo=None))
+        except (ValueError, OverflowError):  # dateparser on a date past year 9999
+            local = "date_not_understood"
     if isinstance(local, str):
         return Understood(None, local)
+    if local.year not in YEARS:
+        return Understood(None, "date_out_of_range")
     at = paris_to_utc(local)
     return Understood(at) if at > to_utc(now) else Understood(None, "date_in_past")
 
