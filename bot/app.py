@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.announcements.service import AnnouncementService
 from bot.clock import utc_now
@@ -27,6 +28,9 @@ from bot.retrieval.search import Searcher
 from bot.storage.database import Database, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
+
+if TYPE_CHECKING:
+    from bot.knowledge.importing import DocumentImporter
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +74,25 @@ class Services:
     announcements: AnnouncementService
     conversations: ConversationService
     leases: JobLeases
+    importer: DocumentImporter
     owned: bool = True
 
     async def close(self) -> None:
         await self.questions.close()
         await self.database.close()
+
+
+def document_importer(config: Config) -> DocumentImporter:
+    """The importer of `catabot knowledge import` and /importer: into `knowledge_dir/importer.folder/`.
+
+    Imported here: its readers (pypdf, python-docx, trafilatura…) take a second to load."""
+    from bot.knowledge.importing import DocumentImporter
+
+    return DocumentImporter(
+        config.path(config.knowledge_dir),
+        folder=config.importer.folder,
+        max_bytes=int(config.importer.max_file_mb * 1024 * 1024),
+    )
 
 
 def event_service(config: Config, storage: Storage) -> EventService:
@@ -118,4 +136,5 @@ async def open_services(
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
         conversations=ConversationService(storage.conversations),
         leases=JobLeases(storage.conversations),
+        importer=document_importer(config),
     )

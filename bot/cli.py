@@ -340,14 +340,11 @@ def _knowledge(config: Config, args: argparse.Namespace) -> int:
 
 
 def _knowledge_import(config: Config, args: argparse.Namespace) -> int:
-    from bot.knowledge.importing import DocumentImporter, ImportOptions
+    from bot.app import document_importer
+    from bot.knowledge.importing import ImportOptions
     from bot.knowledge.importing.cli import run_import, words
 
-    importer = DocumentImporter(
-        config.path(config.knowledge_dir),
-        folder=config.importer.folder,
-        max_bytes=int(config.importer.max_file_mb * 1024 * 1024),
-    )
+    importer = document_importer(config)
     options = ImportOptions(
         args.source, args.title, words(args.roles), words(args.tags), args.type, args.date
     )
@@ -431,6 +428,7 @@ def _safe_url(url: str) -> str:
 
 
 def _diagnose(config: Config, args: argparse.Namespace) -> int:
+    from bot.diagnosis.advice import choose
     from bot.diagnosis.cli import AnswersError, format_result, load_answers, run_terminal, to_json
     from bot.diagnosis.engine import score
     from bot.diagnosis.questionnaire import QuestionnaireError, open_questionnaire
@@ -445,12 +443,14 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
         else:
             diagnosis = run_terminal(questionnaire, language=args.lang)
         recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
+        advice = choose(questionnaire, diagnosis)
     except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:
         raise Failure(str(exc)) from exc
     if args.json:
-        print(json.dumps(to_json(diagnosis, recommendations), ensure_ascii=False, indent=2))
+        found = to_json(diagnosis, recommendations, advice, args.lang)
+        print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
-        print(format_result(diagnosis, recommendations, args.lang))
+        print(format_result(diagnosis, recommendations, args.lang, advice))
     return 0
 
 

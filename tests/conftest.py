@@ -12,6 +12,7 @@ pytest_plugins = ["tests.storage_fixtures"]
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
 DOMAIN_SOURCES = Path(__file__).resolve().parent / "data" / "domain_sources.txt"
+SEED = Path(__file__).resolve().parent / "data" / "catalyse-territoriale-atelier-2021-06-02.txt"
 
 
 def domain_sources() -> set[str]:
@@ -50,3 +51,11 @@ def knowledge_copy(tmp_path: Path) -> Path:
 def fake_config(tmp_path: Path, knowledge_copy: Path) -> Config:
     """The real knowledge base with the fast deterministic embedder, in a temporary folder."""
     return load_config(write_config(tmp_path), env={})
+
+
+@pytest.fixture
+def seed_text() -> str:
+    """The text of the workshop deck this project started from (tests/data/, a copy of ../shared/seed/)."""
+    if not SEED.exists():
+        pytest.fail(f"the seed document is missing: {SEED}")
+    return SEED.read_text(encoding="utf-8")

@@ -14,7 +14,6 @@ from matplotlib import get_data_path
 from PIL import Image
 from pptx.util import Inches, Pt
 
-SEED = Path(__file__).resolve().parent / "data" / "catalyse-territoriale-atelier-2021-06-02.txt"
 # A Unicode font that ships with matplotlib (a dependency), for « », œ, ’, ❑ and ➢.
 FONT = Path(get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 SEED_DATE = dt.date(2021, 6, 2)

@@ -161,3 +161,60 @@ async def test_my_diagnostic_shows_the_change_and_stats_stay_anonymous(env: BotE
     await _press(env, confirm, text("forget_yes"))
     await env.fake.wait_for(lambda: env.fake.sent_to(USER)[-1].text == text("forget_done"))
     assert await env.services.database.storage.diagnosis.diagnostic_results(USER) == []
+
+
+async def _result(env: BotEnv, choose: dict[str, str], user: int = USER) -> SentMessage:
+    question = await _begin(env, user)
+    await _answer_all(env, question, choose, user)
+    sent = len(env.fake.sent_to(user))
+    await _press(env, question, text("diag_see_result"), user)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(user)) >= sent + 2)
+    return env.fake.sent_to(user)[sent]
+
+
+async def test_the_result_says_what_first_reads_its_resources_and_exports_a_card(env: BotEnv) -> None:
+    result = await _result(env, {"Gestion d'un lieu": "Non", "Accompagnements": "En partie"})
+    assert result.text is not None and result.source is not None
+    assert "🎯 À travailler en premier : Gestion d'un lieu" in result.text, "the lowest score comes first"
+    assert "Pourquoi : C'est le score le plus bas des 2 métiers à renforcer (sur 4) : 0/100" in result.text
+    assert "Premier pas (repère) : Avant de créer un lieu" in result.text
+    assert 'href="https://www.lerameau.fr/quest-ce-quun-catalyseur-territorial/"' in result.source
+    assert "Autodiagnostic des catalyseurs territoriaux" in result.text, "the card says what it is, forwarded"
+    reads = [(label, data) for label, data in buttons(result) if data.startswith("d:r:")]
+    assert reads and reads[0][0].startswith("📖 Gestion d'un lieu"), reads
+    assert all(len(data.encode()) <= 64 for _, data in buttons(result))
+
+    sent = len(env.fake.sent_to(USER))
+    await env.click(USER, result, reads[0][1])
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(USER)) > sent)
+    passage = env.fake.sent_to(USER)[sent]
+    assert passage.text is not None and passage.text.startswith("📖 Gestion d'un lieu, quatrième métier")
+    assert "tiers-lieu" in passage.text and "Source : https://associations.gouv.fr/" in passage.text
+
+    for label, signature, suffix in (("📄 PDF", b"%PDF", ".pdf"), ("🖼 Image", b"\x89PNG", ".png")):
+        sent = len(env.fake.sent_to(USER))
+        await _press(env, result, label)
+        await env.fake.wait_for(lambda s=sent: len(env.fake.sent_to(USER)) > s)  # type: ignore[misc]
+        card = env.fake.sent_to(USER)[sent]
+        assert card.kind == "document" and card.document is not None and card.document.startswith(signature)
+        assert card.filename is not None and card.filename.startswith("autodiagnostic-")
+        assert card.filename.endswith(suffix) and "à transférer" in (card.caption or "")
+
+    other = 301
+    export = next(data for _, data in buttons(result) if data.startswith("d:x:pdf:"))
+    for forged in (export.replace(":pdf:", ":doc:"), "d:r:nope:0", reads[0][1][:-1] + "99"):
+        query = await env.fake.user_sends_raw_callback(USER, result.message_id, USER, forged)
+        await env.fake.wait_for(lambda q=query: env.fake.answered_callback(q) is not None)  # type: ignore[misc]
+        assert env.fake.answered_callback(query).params.get("text") == text("button_stale")  # type: ignore[union-attr]
+    query = await env.fake.user_sends_raw_callback(other, result.message_id, USER, export)
+    await env.fake.wait_for(lambda: env.fake.answered_callback(query) is not None)
+    answered = env.fake.answered_callback(query)
+    assert answered is not None and answered.params.get("text") == text("button_stale"), "not their result"
+    assert env.fake.sent_to(other) == []
+
+
+async def test_my_diagnostic_gives_the_priority_and_the_export_again(env: BotEnv) -> None:
+    await _result(env, {"Dialogue territorial": "Non"})
+    last = await env.say(USER, "/mondiagnostic")
+    assert "À travailler en premier : Dialogue territorial" in (last.text or "")
+    assert any(data.startswith("d:x:pdf:") for _, data in buttons(last))

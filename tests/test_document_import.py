@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,6 @@ from tests import document_fixtures as fx
 from tests.conftest import KNOWLEDGE, write_config
 
 SEED_NAME = "catalyse-territoriale-atelier-2021-06-02.pdf"
-
-
-@pytest.fixture
-def seed_text() -> str:
-    if not fx.SEED.exists():
-        pytest.fail(f"the seed document is missing: {fx.SEED}")
-    return fx.SEED.read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -333,3 +328,17 @@ def test_the_bot_cites_an_imported_page_without_a_broken_link() -> None:
         '<a href="https://x.org/g.pdf#page=3">'
         "From « Guide &lt;2021&gt; », a document dated June 2, 2021, page 3</a>" in linked
     )
+
+
+def test_an_upload_waits_outside_the_index_and_old_ones_are_purged(small_base: Path) -> None:
+    uploads = DocumentImporter(small_base).uploads
+    token = uploads.keep(b"%PDF-1.7 du contenu")
+    assert uploads.read(token) == b"%PDF-1.7 du contenu"
+    assert not list(small_base.rglob("*.md")), "the loader and the index never see an upload"
+    assert uploads.read("../../roles") is None and uploads.read("0" * 16) is None
+    old = uploads.keep(b"ancien")
+    day_ago = time.time() - 25 * 3600
+    os.utime(uploads.folder / f"{old}.upload", (day_ago, day_ago))
+    assert uploads.purge() == 1 and uploads.read(old) is None and uploads.read(token) is not None
+    uploads.drop(token)
+    assert uploads.read(token) is None

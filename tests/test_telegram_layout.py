@@ -10,7 +10,7 @@ from telegram.ext import CallbackQueryHandler
 from bot.telegram import callbacks
 from bot.telegram.app import FEATURES, build_application
 from bot.telegram.context import stale_button
-from bot.telegram.features import account, announcements, diagnosis, events, questions, start
+from bot.telegram.features import account, announcements, diagnosis, events, importer, questions, start
 from tests.conftest import ROOT
 
 FEATURES_DIR = ROOT / "bot" / "telegram" / "features"
@@ -72,8 +72,8 @@ def test_every_feature_registers_its_own_handlers_and_patterned_buttons() -> Non
     buttons = [h for h in application.handlers[0] if isinstance(h, CallbackQueryHandler)]
     assert all(h.pattern is not None for h in buttons[:-1]), "each feature answers its own buttons"
     assert buttons[-1].pattern is None and buttons[-1].callback is stale_button, "then the stale ones"
-    flows = "the event, announcement, coordinator answer and 👎 reason flows"
-    assert len([g for g in application.handlers if g < 0]) == 4, flows
+    flows = "the event, announcement, coordinator answer, 👎 reason and document import flows"
+    assert len([g for g in application.handlers if g < 0]) == 5, flows
 
 
 def test_the_longest_callback_data_fits_telegram_limit() -> None:
@@ -82,6 +82,6 @@ def test_the_longest_callback_data_fits_telegram_limit() -> None:
         events.event_data("xc", huge), events.event_data("p", huge, "maybe"), events.page_data(huge),
         events.subscription_data("t", "x" * 32), announcements.announce_data("top", huge, "x" * 32),
         questions.feedback_data(huge, -1), diagnosis.diag_data("a", "x" * 20, "y" * 20),
-        account.forget_data(True), start.language_data("fr"),
+        account.forget_data(True), start.language_data("fr"), importer.import_data("ok", "f" * 16),
     ]  # fmt: skip
     assert all(callbacks.fits(data) for data in longest), [d for d in longest if not callbacks.fits(d)]

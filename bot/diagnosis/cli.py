@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from bot.diagnosis.advice import Advice, choose
 from bot.diagnosis.engine import (
     Diagnosis,
     all_steps,
@@ -21,7 +22,9 @@ from bot.diagnosis.engine import (
 )
 from bot.diagnosis.questionnaire import Questionnaire
 from bot.diagnosis.recommend import Recommendation, recommend
-from bot.diagnosis.texts import say, status_labels
+from bot.diagnosis.report import advice_json
+from bot.diagnosis.report import format_result as format_result  # re-exported: the terminal's result
+from bot.diagnosis.texts import say
 from bot.errors import Problem, ProblemsError
 from bot.retrieval.chunker import Chunk
 
@@ -101,34 +104,6 @@ def _choice(raw: str, options: Sequence[Any]) -> str | None:
     return next((str(o.id) for o in options if typed in (o.id.casefold(), o.label.casefold())), None)
 
 
-def format_result(
-    diagnosis: Diagnosis, recommendations: Mapping[str, Sequence[Recommendation]], language: str = "fr"
-) -> str:
-    """The result as plain text: each métier worst first, what it means, what to check, what to read."""
-    statuses = status_labels(language)
-    lines = [say("diagnosis_result", language)]
-    if not diagnosis.complete:
-        lines.append(say("diagnosis_incomplete", language))
-    if diagnosis.context_labels:
-        lines.append(" · ".join(diagnosis.context_labels.values()))
-    for metier in diagnosis.metiers:
-        values = {"label": metier.label, "score": metier.score, "status": statuses[metier.status]}
-        key = "diagnosis_score" if metier.score is not None else "diagnosis_score_none"
-        lines += ["", say(key, language, **values)]
-        if metier.meaning:
-            lines.append(f"  {metier.meaning}")
-        if metier.unknown:
-            lines.append(f"  {say('diagnosis_unknown', language, check_with=metier.check_with)}")
-            lines += [f"    – {text}" for text in metier.unknown]
-        if recommendations.get(metier.id):
-            lines.append(f"  {say('diagnosis_resources', language)}")
-            lines += [f"    • {r.title} — {r.url}" for r in recommendations[metier.id]]
-    if diagnosis.notes:
-        lines.append("")
-        lines += [f"ℹ {note}" for note in diagnosis.notes]
-    return "\n".join(lines)
-
-
 def load_answers(q: Questionnaire, path: Path) -> dict[str, str]:
     """Answers written as YAML `{step_id: option_id}`; `AnswersError` naming each unknown id with its line.
 
@@ -180,13 +155,21 @@ def diagnose_file(
 ) -> dict[str, Any]:
     """The diagnosis of an answers file as `to_json` gives it (with recommendations if `chunks` are given)."""
     diagnosis = score(q, load_answers(q, answers_path))
-    return to_json(diagnosis, recommend(diagnosis, chunks) if chunks is not None else {})
+    recommendations = recommend(diagnosis, chunks) if chunks is not None else {}
+    return to_json(diagnosis, recommendations, choose(q, diagnosis))
 
 
-def to_json(diagnosis: Diagnosis, recommendations: Mapping[str, Sequence[Recommendation]]) -> dict[str, Any]:
-    """Scores, statuses, « Je ne sais pas » statements and recommendations, worst métier first."""
+def to_json(
+    diagnosis: Diagnosis,
+    recommendations: Mapping[str, Sequence[Recommendation]],
+    advice: Advice | None = None,
+    language: str = "fr",
+) -> dict[str, Any]:
+    """Scores, statuses, « Je ne sais pas » statements and recommendations, worst métier first; `priority`:
+    the métier to work on first (`advice_json`), null when no advice is given or every métier is present."""
     return {
         "complete": diagnosis.complete,
+        "priority": advice_json(advice, language),
         "context": {
             question: {"id": option, "label": diagnosis.context_labels.get(question, option)}
             for question, option in diagnosis.context.items()

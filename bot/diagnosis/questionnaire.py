@@ -29,8 +29,10 @@ _TOP_FIELDS = ("version", "title", "intro", "sources", "answers", "thresholds", 
 _ANSWER_FIELDS = ("id", "label", "weight")
 _THRESHOLD_FIELDS = ("present", "fragile", "min_answered")
 _CONTEXT_FIELDS = ("id", "text", "help", "options")
-_OPTION_FIELDS = ("id", "label", "tags", "note")
-_METIER_FIELDS = ("id", "meaning_missing", "meaning_fragile", "check_with", "statements")
+_OPTION_FIELDS = ("id", "label", "tags", "note", "suits")
+_METIER_FIELDS = ("id", "meaning_missing", "meaning_fragile", "check_with", "first_step", "statements")
+_METIER_REQUIRED = ("id", "meaning_missing", "meaning_fragile", "check_with", "statements")
+_FIRST_STEP_FIELDS = ("text", "source")
 _STATEMENT_FIELDS = ("id", "text", "help", "weight", "skip_if", "if_skipped")
 
 
@@ -60,6 +62,7 @@ class ContextOption:
     label: str
     tags: tuple[str, ...] = ()
     note: str = ""
+    suits: tuple[str, ...] = ()  # métier ids a structure of this kind can carry (a tie-breaker for advice)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Metier:
     meaning_missing: str
     meaning_fragile: str
     check_with: str
+    first_step: str = ""  # one first step when this métier comes first ("" when the file gives none)
+    first_step_source: str = ""  # the URL the first step rests on
 
 
 @dataclass(frozen=True)
@@ -418,8 +423,13 @@ class _Checker:
                 label = self.text(option, "label", where)
                 tags = self.words(option, "tags", where)
                 note = self.text(option, "note", where)
+                suits = self.words(option, "suits", where)
+                for metier_id in suits:
+                    if metier_id not in self.labels:
+                        self.bad(option["suits"], _join(where, "suits"), f"unknown métier {metier_id!r} "
+                                 f"(known, from roles.yaml: {', '.join(self.labels)})")  # fmt: skip
                 if option_id and label:
-                    options.append(ContextOption(option_id, label, tags, note))
+                    options.append(ContextOption(option_id, label, tags, note, suits))
             if ident:
                 self.choices[ident] = tuple(o.id for o in options)
             if ident and text and options:
@@ -431,7 +441,7 @@ class _Checker:
         seen: dict[str, int] = {}
         for number, item in enumerate(self.items(node, "metiers"), start=1):
             field = self.named(item, "metiers", number)
-            fields = self.fields(item, field, _METIER_FIELDS, _METIER_FIELDS)
+            fields = self.fields(item, field, _METIER_FIELDS, _METIER_REQUIRED)
             if fields is None:
                 continue
             ident = self.ident(fields, field)
@@ -446,6 +456,7 @@ class _Checker:
             elif ident:
                 seen[ident] = fields["id"].start_mark.line + 1
             statements = self.statements(fields.get("statements"), _join(field, "statements"), answers)
+            first_step, source = self.first_step(fields.get("first_step"), _join(field, "first_step"))
             metier = Metier(
                 id=ident,
                 label=self.labels.get(ident, ident),
@@ -453,6 +464,8 @@ class _Checker:
                 meaning_missing=self.text(fields, "meaning_missing", field),
                 meaning_fragile=self.text(fields, "meaning_fragile", field),
                 check_with=self.text(fields, "check_with", field),
+                first_step=first_step,
+                first_step_source=source,
             )
             metiers.append(metier)
         if node is not None and isinstance(node, yaml.SequenceNode):
@@ -464,6 +477,19 @@ class _Checker:
                         f"missing métier {role!r} (every métier of roles.yaml needs its part)",
                     )
         return metiers
+
+    def first_step(self, node: yaml.Node | None, field: str) -> tuple[str, str]:
+        """(text, source URL) of a métier's `first_step`, ("", "") when absent or wrong."""
+        if node is None:
+            return "", ""
+        fields = self.fields(node, field, _FIRST_STEP_FIELDS, _FIRST_STEP_FIELDS)
+        if fields is None:
+            return "", ""
+        step, source = self.text(fields, "text", field), self.text(fields, "source", field)
+        if source and not source.startswith(("http://", "https://")):
+            self.bad(fields["source"], _join(field, "source"), f"must be an http(s) URL, got {source!r}")
+            return "", ""
+        return step, source
 
     def statements(self, node: yaml.Node | None, field: str, answers: list[AnswerOption]) -> list[Statement]:
         answer_ids = tuple(a.id for a in answers)

@@ -10,7 +10,7 @@ sources not shown yet, and a resource whose sources are all shown already is lef
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ class Recommendation:
     resource_id: str
     title: str
     url: str
+    passage: int = 0  # which of the resource's passages (0-based, in file order) `url` is a source of
 
 
 @dataclass
@@ -45,6 +46,13 @@ class _Resource:
     type: str
     roles: tuple[str, ...]
     tokens: set[str]
+    passages: dict[str, int] = field(default_factory=dict)  # link → the first passage it is a source of
+
+
+def passage(chunks: Sequence[Chunk], resource_id: str, number: int) -> Chunk | None:
+    """The `number`-th passage (0-based, file order) of resource `resource_id`; None when there is none."""
+    own = [c for c in chunks if c.resource_id == resource_id]
+    return own[number] if 0 <= number < len(own) else None
 
 
 def knowledge_chunks(knowledge_dir: Path) -> list[Chunk]:
@@ -64,8 +72,17 @@ def _resources(chunks: Sequence[Chunk]) -> list[_Resource]:
             )
         resource.urls.append(chunk.url)
         resource.tokens.update(tokenize(chunk.lexical_text))
+    numbers: dict[str, int] = {}
     for chunk in chunks:
-        found[chunk.resource_id].urls.extend(chunk.sources)
+        resource = found[chunk.resource_id]
+        resource.urls.extend(chunk.sources)
+        number = numbers[chunk.resource_id] = numbers.get(chunk.resource_id, -1) + 1
+        resource.passages.setdefault(chunk.url, number)
+    numbers.clear()
+    for chunk in chunks:
+        number = numbers[chunk.resource_id] = numbers.get(chunk.resource_id, -1) + 1
+        for url in chunk.sources:
+            found[chunk.resource_id].passages.setdefault(url, number)
     for resource in found.values():
         resource.urls = list(dict.fromkeys(resource.urls))
     return list(found.values())
@@ -127,7 +144,7 @@ def recommend(
                 break
             url = next((u for u in resource.urls if u not in shown), None)
             if url is not None:
-                chosen.append(Recommendation(resource.id, resource.title, url))
+                chosen.append(Recommendation(resource.id, resource.title, url, resource.passages.get(url, 0)))
                 shown.add(url)
         given.update(r.resource_id for r in chosen)
         result[metier.id] = chosen

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock, utc_now
 from bot.diagnosis import engine
+from bot.diagnosis.advice import Advice, choose
 from bot.diagnosis.engine import Diagnosis, Step
 from bot.diagnosis.questionnaire import Questionnaire
-from bot.diagnosis.recommend import Recommendation, recommend
+from bot.diagnosis.recommend import Recommendation, passage, recommend
 from bot.diagnosis.records import DiagnosticResult, DiagnosticStats
 from bot.retrieval.chunker import Chunk
 
@@ -37,6 +38,7 @@ class Finished:
     diagnosis: Diagnosis
     recommendations: dict[str, list[Recommendation]]
     result_id: int
+    advice: Advice | None = None  # the métier to work on first (None: every métier present)
 
 
 class DiagnosisService:
@@ -126,7 +128,22 @@ class DiagnosisService:
             answers=current.answers,
             now=self.clock(),
         )
-        return Finished(diagnosis, recommend(diagnosis, self.chunks), result_id)
+        return self._finished(diagnosis, result_id)
+
+    def _finished(self, diagnosis: Diagnosis, result_id: int) -> Finished:
+        advice = choose(self.questionnaire, diagnosis)
+        return Finished(diagnosis, recommend(diagnosis, self.chunks), result_id, advice)
+
+    async def result(self, user_id: int, result_id: int) -> tuple[DiagnosticResult, Finished] | None:
+        """A stored result of this user, scored again with its advice and resources (None if not theirs)."""
+        stored = await self.storage.diagnosis.diagnostic_result(user_id, result_id)
+        if stored is None:
+            return None
+        return stored, self._finished(self.rescore(stored), stored.id)
+
+    def passage(self, resource_id: str, number: int) -> Chunk | None:
+        """A recommended resource's passage (`Recommendation.passage`); None for an unknown one."""
+        return passage(self.chunks, resource_id, number)
 
     async def results(self, user_id: int) -> list[DiagnosticResult]:
         """The last result and the one before it (newest first)."""

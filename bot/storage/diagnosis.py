@@ -145,6 +145,15 @@ class DiagnosisRepository(Repository):
             rows = (await conn.execute(stmt)).mappings().all()
         return [diagnostic_result_record(row) for row in rows]
 
+    async def diagnostic_result(self, user_id: int, result_id: int) -> DiagnosticResult | None:
+        """Result `result_id` when it is `user_id`'s (None for another person's or an unknown id)."""
+        stmt = select(diagnostic_results).where(
+            diagnostic_results.c.user_id == user_id, diagnostic_results.c.id == result_id
+        )
+        async with self._tx(write=False) as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return diagnostic_result_record(row) if row is not None else None
+
     async def diagnostic_stats(self) -> DiagnosticStats:
         """How often each métier came out "missing" or "fragile", overall and per type of territory.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,16 @@ from bot.app import Services
 from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
 from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
 from bot.telegram.delivery import DeliveryRuntime
-from bot.telegram.features import account, announcements, answers, diagnosis, events, questions, start
+from bot.telegram.features import (
+    account,
+    announcements,
+    answers,
+    diagnosis,
+    events,
+    importer,
+    questions,
+    start,
+)
 from bot.telegram.transport import DEFAULT_API_ROOT
 
 COMMANDS = (
@@ -63,15 +73,7 @@ def build_application(
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
 # command, stale button). Flows get handler groups of their own, before group 0. `events` comes before
 # `questions`: a question about what is coming is answered from the calendar, not the knowledge base.
-FEATURES = (
-    diagnosis,
-    events,
-    questions,
-    answers,
-    account,
-    announcements,
-    start,
-)
+FEATURES = (diagnosis, events, questions, answers, importer, account, announcements, start)
 
 
 def _add_handlers(app: App) -> None:
@@ -121,10 +123,12 @@ def _leased(name: str, callback: JobCallback, interval: dt.timedelta) -> JobCall
 
 
 async def _purge(context: Context) -> None:
-    """Questions past their retention and chat flows past their expiry are deleted."""
+    """Questions past their retention, chat flows past their expiry and the documents they were waiting to
+    import are deleted."""
     services = context.services
     await services.questions.purge_old(services.config.database.question_retention_days)
     await services.conversations.purge()
+    await asyncio.to_thread(services.importer.uploads.purge)
 
 
 async def stop_delivery(app: Application) -> None:  # type: ignore[type-arg]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from babel.dates import format_date
-
-from bot.knowledge.importing.document import Draft, ImportOptions, ImportRefused
+from bot.knowledge.importing.document import ImportOptions, ImportRefused
+from bot.knowledge.importing.preview import describe
 from bot.knowledge.importing.service import DocumentImporter
 from bot.messages import text
 
@@ -15,33 +14,6 @@ from bot.messages import text
 def words(value: str | None) -> tuple[str, ...]:
     """`--roles a,b` / `--tags a,b` as a tuple, blanks dropped."""
     return tuple(w.strip() for w in (value or "").split(",") if w.strip())
-
-
-def describe(draft: Draft, knowledge_dir: Path, language: str = "fr") -> list[str]:
-    """The lines a coordinator reads before confirming: the resource, then each section's title, place
-    (page, slide or anchor) and size."""
-    date = text("import_draft_date", language, date=format_date(draft.date, "long", locale=language))
-    path = Path(draft.path)
-    lines = [
-        text(
-            "import_draft",
-            language,
-            file=draft.file,
-            path=path.relative_to(knowledge_dir) if path.is_relative_to(knowledge_dir) else path,
-            title=draft.title,
-            date=date if draft.date else "",
-            outcome=text(f"import_outcome_{draft.outcome}", language),
-        )
-    ]
-    for section in draft.sections:
-        kind, _, number = section.anchor.partition("=")
-        if kind in ("page", "slide") and number:
-            place = text(f"source_{kind}", language, n=number)
-        else:
-            place = text("import_section_place", language, anchor=section.anchor)
-        lines.append(text("import_section", language, title=section.title, place=place, chars=section.chars))
-    lines += [text(key, language, **values) for key, values in draft.warnings]
-    return lines
 
 
 def run_import(

@@ -20,6 +20,7 @@ from bot.knowledge.importing.document import Draft, Extracted, ImportOptions, Im
 from bot.knowledge.importing.office import read_docx, read_pptx
 from bot.knowledge.importing.pdf import read_pdf
 from bot.knowledge.importing.sections import cut_sections, slug
+from bot.knowledge.importing.uploads import PENDING, Uploads
 from bot.knowledge.importing.web import read_html, read_markdown, read_text
 from bot.knowledge.loader import RESOURCE_TYPES, check_knowledge, parse_resource
 
@@ -72,6 +73,20 @@ class DocumentImporter:
         self.folder = knowledge_dir / folder
         self.max_bytes = max_bytes
         self.today = today
+        self.uploads = Uploads(self.folder / PENDING)
+
+    def check_file(self, file_name: str, size: int, download_limit: int | None = None) -> None:
+        """Before reading a file of `size` bytes: raises ImportRefused(`import_unsupported`, `import_empty`,
+        `import_too_large`, or `import_too_large_download` above `download_limit` bytes: what the channel
+        it comes through lets us fetch, e.g. 20 MB for a Telegram bot)."""
+        name = Path(file_name).name
+        if not supported(name):
+            raise ImportRefused(name, "import_unsupported", kinds=", ".join(sorted(READERS)))
+        self.check_size(name, size)
+        if download_limit is not None and size > download_limit:
+            raise ImportRefused(
+                name, "import_too_large_download", size=_megabytes(size), limit=_megabytes(download_limit)
+            )
 
     def check_size(self, file_name: str, size: int) -> None:
         """Raises ImportRefused(`import_too_large` or `import_empty`) for a file of `size` bytes."""
@@ -96,10 +111,8 @@ class DocumentImporter:
         `reserved` collects the ids taken by drafts of the same batch. Raises ImportRefused."""
         options = options or ImportOptions()
         name = Path(file_name).name
-        reader = READERS.get(Path(name).suffix.lower())
-        if reader is None:
-            raise ImportRefused(name, "import_unsupported", kinds=", ".join(sorted(READERS)))
-        self.check_size(name, len(data))
+        self.check_file(name, len(data))
+        reader = READERS[Path(name).suffix.lower()]
         if not data.strip():
             raise ImportRefused(name, "import_empty")
         base, _ = check_knowledge(self.knowledge_dir)

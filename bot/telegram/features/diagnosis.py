@@ -11,10 +11,13 @@ from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.clock import PARIS
+from bot.diagnosis.advice import Advice, first_step, reasons
 from bot.diagnosis.buttons import answer_data, change_data
+from bot.diagnosis.card import CardFormat, render_card
 from bot.diagnosis.chart import radar_png
 from bot.diagnosis.engine import Choice, Diagnosis
 from bot.diagnosis.records import DiagnosticResult
+from bot.diagnosis.report import format_result
 from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
@@ -22,16 +25,21 @@ from bot.telegram import callbacks
 from bot.telegram.context import App, Context, on_button, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, replace, send
+from bot.text import parse_int
 from bot.users import Role
 
 STATS_ARGUMENT = r"(?i)^/stats(@\w+)?\s+(diagnostic|diagnostics|autodiagnostic)\b"
 ICONS = {"missing": "🔴", "fragile": "🟠", "to_check": "❔", "present": "🟢"}
 _ROW = 2
 CHANGE_LABEL = 48  # characters of a question shown on its « Modifier » button
+READ_LABEL = 40  # characters of a resource title shown on its « 📖 » button
+CARD_FORMATS: tuple[CardFormat, ...] = ("png", "pdf")
+MAX_PASSAGE = 999  # passages of one resource, numbered from 0
 
 
 def diag_data(*args: str) -> str:
-    """`d:…` buttons: go, resume, restart, a:<step>:<option>, back, c:<step>, pause, edit, done."""
+    """`d:…` buttons: go, resume, restart, a:<step>:<option>, back, c:<step>, pause, edit, done,
+    r:<resource id>:<passage> (read a recommended passage), x:<png|pdf>:<result id> (export a result)."""
     return ":".join(("d", *args))
 
 
@@ -106,10 +114,28 @@ def progress_reply(context: Context, progress: Progress, language: str) -> Reply
     return question_reply(progress, language) if progress.step else summary_reply(context, progress, language)
 
 
+def advice_text(advice: Advice | None, language: str) -> list[str]:
+    """The métier to work on first, why and the first step with its source link (Telegram HTML)."""
+    if advice is None:
+        return [html_text("diag_advice_none", language)]
+    key = "diag_advice_title" if advice.kind == "work" else "diag_advice_check_title"
+    step = first_step(advice, language)
+    return [
+        html_text(key, language, label=advice.metier.label),
+        html_text("diag_advice_why", language, why=" ".join(reasons(advice, language))),
+        html_text("diag_advice_step_source", language, step=step, url=advice.source)
+        if advice.source
+        else html_text("diag_advice_step", language, step=step),
+    ]
+
+
 def result_text(finished: Finished, moment: dt.datetime, language: str) -> str:
+    """The result as one self-contained message (forwardable: its buttons only add reading and export)."""
     diagnosis = finished.diagnosis
     statuses = status_labels(language)
     lines = [html_text("diag_result_header", language, date=_date(moment))]
+    if diagnosis.complete:
+        lines += ["", *advice_text(finished.advice, language)]
     for metier in diagnosis.metiers:
         status = statuses[metier.status]
         icon = ICONS.get(metier.status, "•")
@@ -132,7 +158,21 @@ def result_text(finished: Finished, moment: dt.datetime, language: str) -> str:
                 html_text("diag_result_link", language, url=r.url, title=r.title) for r in recommendations
             ]
     lines += ["", *(html_text("diag_result_note", language, note=note) for note in diagnosis.notes)]
-    return "\n".join(lines).rstrip()
+    return "\n".join([*lines, "", html_text("diag_result_footer", language)])
+
+
+def result_buttons(finished: Finished, language: str) -> list[list[tuple[str, str]]]:
+    """One button per recommended resource (its passage, read in the chat), then the PNG and PDF export."""
+    rows = [
+        [(text("diag_read_button", language, title=shorten(r.title, READ_LABEL, placeholder=" …")), data)]
+        for recommendations in finished.recommendations.values()
+        for r in recommendations
+        if callbacks.fits(data := diag_data("r", r.resource_id, str(r.passage)))
+    ]
+    export = [
+        (text(f"diag_export_{f}", language), diag_data("x", f, str(finished.result_id))) for f in CARD_FORMATS
+    ]
+    return [*rows, export]
 
 
 async def _chart(diagnosis: Diagnosis, language: str) -> bytes:
@@ -198,6 +238,10 @@ async def diagnostic_button(query: CallbackQuery, context: Context, args: list[s
         case ["done"]:
             await _finish(query, context, language)
             return None
+        case ["r", resource_id, number] if (n := parse_int(number, 0, MAX_PASSAGE)) is not None:
+            return await _read(query, context, language, resource_id, n)
+        case ["x", fmt, result_id] if fmt in CARD_FORMATS and (n := callbacks.row_id(result_id)) is not None:
+            return await _export(query, context, language, fmt, n)
         case _:
             return stale
     if progress is None:
@@ -219,9 +263,47 @@ async def _finish(query: CallbackQuery, context: Context, language: str) -> None
         return
     await message.edit_reply_markup(reply_markup=None)
     moment = svc.diagnosis.clock()
-    await send(message, Reply(result_text(finished, moment, language)))
+    await send(message, Reply(result_text(finished, moment, language), result_buttons(finished, language)))
     chart = await _chart(finished.diagnosis, language)
     await message.reply_photo(io.BytesIO(chart), caption=html_text("diag_chart_caption", language))
+
+
+async def _read(
+    query: CallbackQuery, context: Context, language: str, resource_id: str, number: int
+) -> str | None:
+    """A recommended resource's passage, in the chat, with its own source."""
+    chunk = context.services.diagnosis.passage(resource_id, number)
+    if chunk is None:
+        return text("button_stale", language)
+    await query.answer()
+    key = "diag_passage" if chunk.heading else "diag_passage_untitled"
+    body = html_text(key, language, title=chunk.title, heading=chunk.heading, text=chunk.text, url=chunk.url)
+    await send(query_message(query), Reply(body))
+    return None
+
+
+async def _export(
+    query: CallbackQuery, context: Context, language: str, fmt: CardFormat, result_id: int
+) -> str | None:
+    """The result as a document (PNG or PDF): the chart and the whole summary, to forward or print."""
+    svc = context.services.diagnosis
+    found = await svc.result(query.from_user.id, result_id)
+    if found is None:
+        return text("button_stale", language)
+    await query.answer()
+    stored, finished = found
+    title = text("diag_card_title", language, date=_date(stored.created_at))
+    body = format_result(finished.diagnosis, finished.recommendations, language, finished.advice)
+    card = await asyncio.to_thread(
+        render_card, finished.diagnosis, title, body, fmt,
+        chart_title=text("diagnosis_chart_title", language), status_labels=status_labels(language),
+    )  # fmt: skip
+    name = text("diag_export_file", language, date=f"{stored.created_at.astimezone(PARIS):%Y-%m-%d}")
+    caption = html_text("diag_export_caption", language, date=_date(stored.created_at))
+    message = query_message(query)
+    if message is not None:
+        await message.reply_document(io.BytesIO(card), filename=f"{name}.{fmt}", caption=caption)
+    return None
 
 
 def _evolution(
@@ -249,8 +331,10 @@ async def my_diagnostic(update: Update, context: Context) -> None:
         await send(message, Reply(html_text("diag_no_result", language)))
         return
     last = results[0]
-    diagnosis = svc.rescore(last)
-    finished = Finished(diagnosis, {}, last.id)
+    found = await svc.result(user.id, last.id)
+    assert found is not None  # just listed for this user
+    diagnosis = found[1].diagnosis
+    finished = Finished(diagnosis, {}, last.id, found[1].advice)
     body = result_text(finished, last.created_at, language).replace(
         html_text("diag_result_header", language, date=_date(last.created_at)),
         html_text("diag_last_header", language, date=_date(last.created_at)),
@@ -259,7 +343,7 @@ async def my_diagnostic(update: Update, context: Context) -> None:
         body += "\n\n" + "\n".join(_evolution(last, results[1], context, language))
     else:
         body += "\n\n" + html_text("diag_first_result", language)
-    await send(message, Reply(body))
+    await send(message, Reply(body, result_buttons(finished, language)))
     chart = await _chart(diagnosis, language)
     await message.reply_photo(io.BytesIO(chart), caption=html_text("diag_chart_caption", language))
 
