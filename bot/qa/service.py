@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -34,6 +35,10 @@ class QuestionService:
         self.storage = storage
         self.clock = clock
 
+    def coming(self) -> AbstractContextManager[None]:
+        """Wrap the round trips a caller makes before `ask`: the batch being formed waits for it (briefly)."""
+        return self.batcher.coming()
+
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
         """Answer `text`, read with the user's previous question in this chat type when it is a follow-up.
 
@@ -41,7 +46,8 @@ class QuestionService:
         """
         now = self.clock()
         since = now - FOLLOW_UP_WINDOW
-        previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
+        with self.batcher.coming():  # the batch being formed waits for this read (briefly)
+            previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
         answer = await self.batcher.search(text, previous or "")
         if not answer.answered and not answer.in_field:
             return Asked(answer, None)

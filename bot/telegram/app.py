@@ -26,6 +26,7 @@ from bot.telegram.features import (
     start,
 )
 from bot.telegram.transport import DEFAULT_API_ROOT
+from bot.telegram.updates import ChatOrdered
 
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
@@ -58,6 +59,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(ChatOrdered())  # chats overlap, each chat's updates stay in order
     )
     if rate_limit:
         # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.
@@ -71,8 +73,9 @@ def build_application(
 
 # Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
-# command, stale button). Flows get handler groups of their own, before group 0.
-FEATURES = (diagnosis, questions, answers, importer, account, events, announcements, start)
+# command, stale button). Flows get handler groups of their own, before group 0. `events` comes before
+# `questions`: a question about what is coming is answered from the calendar, not the knowledge base.
+FEATURES = (diagnosis, events, questions, answers, importer, account, announcements, start)
 
 
 def _add_handlers(app: App) -> None:
