@@ -4,7 +4,9 @@ The fused rank score says which passage is best, not whether it is good, so the 
 the dense similarity of the best passage and how far it stands above the tenth (`margin`), how much of the
 question's content words the passage holds (`coverage`), the same weighted by how rare each word is in the
 knowledge base, a word the base never uses weighing most (`topical`: « salaire » is the point of « le salaire
-d'un catalyseur », « catalyseur » is not), how many of the question's words the base knows at all, and
+d'un catalyseur », « catalyseur » is not), how many of the question's words the base knows at all,
+how rare the rarest question word the passage lacks is (`missing`), whether the passage holds the question's
+key phrase (`phrase`: « convention collective » must be there, not only « catalyseur territorial »), and
 whether both retrievers agree. A question in another language than French cannot be expected to use the
 passages' words: its words are compared by cognates (`LexicalIndex.overlap`), with weights of its own (key
 "<model>@foreign").
