@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +34,10 @@ class QuestionService:
         self.batcher = BatchingSearcher(searcher)
         self.storage = storage
         self.clock = clock
+
+    def coming(self) -> AbstractContextManager[None]:
+        """Wrap the round trips a caller makes before `ask`: the batch being formed waits for it (briefly)."""
+        return self.batcher.coming()
 
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
         """Answer `text`, read with the user's previous question in this chat type when it is a follow-up.

@@ -26,6 +26,7 @@ from bot.telegram.features import (
     start,
 )
 from bot.telegram.transport import DEFAULT_API_ROOT
+from bot.telegram.updates import ChatOrdered
 
 COMMANDS = (
     "start", "aide", "diagnostic", "mondiagnostic", "evenements", "abonnements",
@@ -58,6 +59,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(ChatOrdered())  # chats overlap, each chat's updates stay in order
     )
     if rate_limit:
         # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.

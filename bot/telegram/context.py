@@ -39,10 +39,17 @@ RENDERERS = "renderers"
 JOBS = "jobs"
 
 
+class _Unread:
+    """The flow has not been read in this update yet."""
+
+
+_UNREAD = _Unread()
+
+
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """python-telegram-bot's context, plus what every catabot handler needs."""
 
-    __slots__ = ("_language",)
+    __slots__ = ("_flow", "_language")
 
     def __init__(
         self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
@@ -50,6 +57,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     ) -> None:  # fmt: skip
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self._language: str | None = None
+        self._flow: Flow | _Unread | None = _UNREAD
 
     @property
     def services(self) -> Services:
@@ -83,9 +91,13 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     # -- the flow in progress (bot.conversations), in this chat, for this user ------------------------------
 
     async def flow(self) -> Flow | None:
+        """The flow in progress, read once per update (every flow handler group asks) and again only after
+        this update started, saved or ended one."""
         if self._chat_id is None or self._user_id is None:
             return None
-        return await self.services.conversations.current(self._chat_id, self._user_id)
+        if isinstance(self._flow, _Unread):
+            self._flow = await self.services.conversations.current(self._chat_id, self._user_id)
+        return self._flow
 
     async def get_flow(self, name: str) -> dict[str, Any] | None:
         """The state of flow `name` in this chat, for this user, or None."""
@@ -95,16 +107,19 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
 
     async def start_flow(self, name: str, state: dict[str, Any]) -> None:
         assert self._chat_id is not None and self._user_id is not None
+        self._flow = _UNREAD
         await self.services.conversations.start(self._chat_id, self._user_id, name, state)
 
     async def save_flow(self, name: str, state: dict[str, Any]) -> None:
         assert self._chat_id is not None and self._user_id is not None
+        self._flow = _UNREAD
         await self.services.conversations.save(self._chat_id, self._user_id, name, state)
 
     async def end_flow(self, name: str | None = None) -> bool:
         """End `name` (any flow when None); whether there was one."""
         if self._chat_id is None or self._user_id is None:
             return False
+        self._flow = _UNREAD
         return await self.services.conversations.end(self._chat_id, self._user_id, name)
 
 

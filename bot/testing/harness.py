@@ -16,6 +16,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from telegram.ext import Application
 
@@ -24,6 +25,18 @@ from bot.telegram.app import ALLOWED_UPDATES, build_application, stop_delivery
 from bot.telegram.run import WEBHOOK_PATH
 from bot.telegram.webhook import WebhookServer, WebhookSettings, start_webhook
 from bot.testing.server import FakeTelegram
+
+
+class BotApi(Protocol):
+    """Where the bot finds the Bot API: a `FakeTelegram`, or one served by another process."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def api_root(self) -> str: ...
+
+    def instance_root(self, instance: str) -> str: ...
 
 
 def free_port() -> int:
@@ -47,7 +60,7 @@ class Webhook:
 
 @asynccontextmanager
 async def running_application(
-    fake: FakeTelegram,
+    fake: FakeTelegram | BotApi,
     services: Services,
     *,
     deliver: bool = False,

@@ -83,10 +83,11 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if user is None or message is None or chat is None:
         return
     svc = context.services
-    await svc.users.seen(user.id)
-    language = await context.language()
-    try:
+    with svc.questions.coming():  # the batch being formed waits for this question (briefly)
+        context.set_language((await svc.users.seen(user.id)).language)  # the row is read: no second query
+        language = await context.language()
         await chat.send_action(ChatAction.TYPING)
+    try:
         asked = await svc.questions.ask(user.id, question, chat_type=chat.type, language=language)
     except QuestionError as exc:
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
