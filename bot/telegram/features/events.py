@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.conversations import Flow
@@ -16,7 +16,17 @@ from bot.events.records import FIELD_LIMITS, Event, EventFields
 from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
 from bot.messages import text
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.context import (
+    App,
+    Context,
+    add_flow_handler,
+    add_job,
+    add_renderers,
+    on_button,
+    private_only,
+    privileged,
+    shared_query,
+)
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -73,12 +83,19 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
     return "\n".join(lines)
 
 
-async def event_reply(context: Context, event: Event, user_id: int, language: str) -> Reply:
+async def event_reply(
+    context: Context, event: Event, user_id: int, language: str, *, shared: bool = False
+) -> Reply:
+    """The card as `user_id` sees it (their RSVP and reminder, a coordinator's counts and tools); in a
+    `shared` chat, the public card everyone may see, whoever asked."""
     svc = context.services
-    role = await svc.users.role(user_id)
-    card = await svc.events.card(event, user_id, role)
-    chosen, reminded, counts = card.chosen, card.reminded, card.counts
-    coordinator = role >= Role.COORDINATOR
+    if shared:
+        chosen, reminded, counts, coordinator = None, False, None, False
+    else:
+        role = await svc.users.role(user_id)
+        card = await svc.events.card(event, user_id, role)
+        chosen, reminded, counts = card.chosen, card.reminded, card.counts
+        coordinator = role >= Role.COORDINATOR
 
     def rsvp_label(answer: str) -> str:
         label = text(f"event_{answer}", language)
@@ -138,6 +155,7 @@ def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: 
     return Reply(html_text("subscriptions_header", language), rows)
 
 
+@private_only("abonnements")
 async def subscriptions(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
@@ -154,7 +172,7 @@ async def subscription_button(query: CallbackQuery, context: Context, args: list
     svc = context.services
     topics = svc.config.announcements.topics
     is_topic = len(args) == 2 and args[0] == "t" and args[1] in topics
-    if not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS):
+    if shared_query(query) or (not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS)):
         return text("button_stale", await svc.users.language(query.from_user.id))
     user_id = query.from_user.id
     if is_topic:
@@ -173,6 +191,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
+    shared = shared_query(query)  # the presser's choice is confirmed by the toast, the card stays public
     number = callbacks.row_id(args[1]) if len(args) >= 2 else None  # a page or an event id
     if args[:1] == ["g"] and len(args) == 2 and number is not None:
         await query.answer()
@@ -181,7 +200,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         return None
     if number is None:
         return stale
-    event = await svc.events.visible(number, await svc.users.role(user_id))
+    event = await svc.events.visible(number, Role.NEWCOMER if shared else await svc.users.role(user_id))
     if event is None:
         return text("event_unknown", language)
     action, rest = args[0], args[2:]
@@ -196,24 +215,26 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         await query.answer()
         await send_ics(query, event, language)
         return None
-    elif action in ("m", "x", "xc") and not rest:
+    elif action in ("m", "x", "xc") and not rest and not shared:
         return await _coordinator_action(query, context, event, action, language)
     else:
         return stale
-    await replace(query, await event_reply(context, event, user_id, language))
+    await replace(query, await event_reply(context, event, user_id, language, shared=shared))
     await query.answer(notice)
     return None
 
 
 async def _list_for(message: Message, context: Context, user_id: int, page: int, language: str) -> None:
+    """A page of the calendar; in a group, the public one (no members-only event, public cards)."""
     svc = context.services
-    members = await svc.users.role(user_id) >= Role.MEMBER
+    shared = message.chat.type != Chat.PRIVATE
+    members = not shared and await svc.users.role(user_id) >= Role.MEMBER
     found = await svc.events.page(page, members=members)
     if not found.events:
         await send(message, Reply(html_text("events_none", language)))
         return
     for event in found.events:
-        await send(message, await event_reply(context, event, user_id, language))
+        await send(message, await event_reply(context, event, user_id, language, shared=shared))
     nav = []
     if found.number > 1:
         nav.append((text("events_previous", language), page_data(found.number - 1)))
@@ -260,6 +281,7 @@ async def _coordinator_action(
     return None
 
 
+@private_only("nouvel_evenement")
 @privileged(Role.COORDINATOR)
 async def new_event(update: Update, context: Context) -> None:
     await context.start_flow(NEW_EVENT, {"step": "title", "data": {}})

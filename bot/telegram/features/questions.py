@@ -18,7 +18,7 @@ from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -188,6 +188,7 @@ async def reason_text(update: Update, context: Context, flow: Flow) -> bool:
     return True
 
 
+@private_only("questions")
 @privileged(Role.COORDINATOR)
 async def coordinator_questions(update: Update, context: Context) -> None:
     language = await context.language()
@@ -224,6 +225,7 @@ def _duration(value: dt.timedelta | None, language: str) -> str:
     return text("stats_median_days", language, days=round(hours / 24))
 
 
+@private_only("stats")
 @privileged(Role.COORDINATOR)
 async def statistics(update: Update, context: Context) -> None:
     """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""
