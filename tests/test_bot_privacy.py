@@ -47,7 +47,7 @@ async def in_group(env: BotEnv, user: int, command: str) -> SentMessage:
 
 
 async def test_private_commands_in_a_group_only_point_to_a_private_chat(env: BotEnv) -> None:
-    await env.say(ADMIN, "Question privée sur le mécénat de compétences ?")  # something /mesdonnees would show
+    await env.say(ADMIN, "Question privée sur le mécénat de compétences ?")  # what /mesdonnees shows
     username = env.fake.bot_user["username"]
     for command, payload in PRIVATE_COMMANDS.items():
         reply = await in_group(env, ADMIN, command)
