@@ -129,8 +129,7 @@ def shared_columns(a: Rows, b: Rows) -> tuple[Rows, Rows]:
     def keep(rows: Rows, other: Rows) -> Rows:
         return {
             name: [
-                {k: v for k, v in row.items() if not other.get(name) or k in other[name][0]}
-                for row in table
+                {k: v for k, v in row.items() if not other.get(name) or k in other[name][0]} for row in table
             ]
             for name, table in rows.items()
         }

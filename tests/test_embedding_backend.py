@@ -162,4 +162,3 @@ def test_the_serving_path_does_not_import_torch() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT, timeout=600
     )
     assert result.stdout.split() == ["openvino", "True", "[]"]
-

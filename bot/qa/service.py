@@ -46,7 +46,8 @@ class QuestionService:
         """
         now = self.clock()
         since = now - FOLLOW_UP_WINDOW
-        previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
+        with self.batcher.coming():  # the batch being formed waits for this read (briefly)
+            previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
         answer = await self.batcher.search(text, previous or "")
         if not answer.answered and not answer.in_field:
             return Asked(answer, None)

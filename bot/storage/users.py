@@ -165,7 +165,12 @@ def new_code() -> str:
 
 # What a `User` holds; later columns (the pseudonymous handle) are read by the repositories that need them.
 USER_COLUMNS = (
-    users.c.id, users.c.language, users.c.role, users.c.active, users.c.created_at, users.c.last_seen_at
+    users.c.id,
+    users.c.language,
+    users.c.role,
+    users.c.active,
+    users.c.created_at,
+    users.c.last_seen_at,
 )
 
 
