@@ -469,17 +469,20 @@ def _events(config: Config, args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.app import open_event_service
-    from bot.events.importer import EventImportError, load_events_file
+    from bot.events.importer import EventImportError, read_events_file
     from bot.events.records import EventFields
 
-    try:
-        imported = load_events_file(args.file)
+    try:  # the whole file is checked first: one bad entry and nothing is written
+        read = read_events_file(args.file)
     except EventImportError as exc:
         for problem in exc.problems:
             print(problem)
         return 1
     except OSError as exc:
         raise Failure(f"{args.file}: {exc}") from exc
+    for warning in read.warnings:
+        print(f"{warning} (warning)")
+    imported = read.events
 
     async def store() -> dict[str, int]:
         database, service = await open_event_service(config)
@@ -494,6 +497,7 @@ def _events(config: Config, args: argparse.Namespace) -> int:
                     item.link,
                     item.description,
                     item.audience,
+                    item.all_day,
                 )
                 # a new time or a cancellation tells the subscribers, through the outbox
                 _, outcome, cancelled = await service.import_event(
@@ -501,6 +505,10 @@ def _events(config: Config, args: argparse.Namespace) -> int:
                 )
                 outcomes[str(outcome)] += 1
                 outcomes["cancelled"] += cancelled
+            kept = {item.uid for item in imported}
+            for series in read.series:  # occurrences no longer in the file (a new EXDATE…) are cancelled
+                assert read.window is not None
+                outcomes["cancelled"] += await service.cancel_missing_occurrences(series, kept, *read.window)
         finally:
             await database.close()
         return outcomes

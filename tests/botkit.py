@@ -43,6 +43,15 @@ class BotEnv:
         renderers = self.app.bot_data[RENDERERS]
         return DeliveryRuntime(services, fake.token, fake.api_root, services.config.delivery, renderers)
 
+    async def drain(self) -> None:
+        """Send everything due in the outbox now, through the fake Bot API."""
+        runtime = self.delivery_runtime()
+        await runtime.start(background=False)
+        try:
+            await runtime.sender.drain()
+        finally:
+            await runtime.stop()
+
     async def click(self, user_id: int, message: SentMessage, data: str) -> str:
         """Press a button; returns the text of answerCallbackQuery (empty if none)."""
         query_id = await self.fake.user_clicks(user_id, message, data)

@@ -66,12 +66,7 @@ async def _compose(env: BotEnv, author: int, body: str, audience: str = "all") -
 
 
 async def _deliver(env: BotEnv) -> None:
-    runtime = env.delivery_runtime()
-    await runtime.start(background=False)
-    try:
-        await runtime.sender.drain()
-    finally:
-        await runtime.stop()
+    await env.drain()
 
 
 async def test_send_now_reaches_the_audience_with_progress_and_report(env: BotEnv) -> None:

@@ -81,7 +81,12 @@ async def test_coordinator_creates_an_event_with_a_preview_and_subscribers_hear_
         "-",
     )
     for answer in answers:
-        await env.say(ADMIN, answer)
+        reply = await env.say(ADMIN, answer)
+        if "ne:dy" in [d for _, d in buttons(reply)]:  # the date understood, to confirm
+            assert reply.text.startswith("J'ai compris : ")
+            before = len(env.fake.sent_to(ADMIN))
+            await env.click(ADMIN, reply, "ne:dy")
+            await env.fake.wait_for(lambda n=before: len(env.fake.sent_to(ADMIN)) > n)
     audience = env.fake.sent_to(ADMIN)[-1]
     await env.click(ADMIN, audience, "ne:aud:all")
     await env.fake.wait_for(lambda: "Aperçu" in env.fake.sent_to(ADMIN)[-1].text)
@@ -218,5 +223,12 @@ async def test_a_title_is_required_and_dates_out_of_range_are_asked_again(env: B
         assert (await env.say(ADMIN, empty)).text == text("new_event_title")
     assert (await env.say(ADMIN, "Atelier")).text == text("new_event_start")
     refused = await env.say(ADMIN, "01/01/0001 00h00")
-    assert "the year must be between 1970 and 2100" in refused.text
-    assert (await env.say(ADMIN, "12/03/2027 14h30")).text == text("new_event_end")
+    # issue 13: the reason comes from the catalogue, in the user's language (« l'année doit être comprise
+    # entre 1970 et 2100 »; the English catalogue says "the year must be between 1970 and 2100")
+    assert text("date_out_of_range") in refused.text and "1970" in refused.text
+    check = await env.say(ADMIN, "12/03/2027 14h30")
+    assert check.text == "J'ai compris : vendredi 12 mars 2027, 14 h 30. Est-ce bien cela ?"
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, check, "ne:dy")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert env.fake.sent_to(ADMIN)[-1].text == text("new_event_end")

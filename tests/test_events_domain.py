@@ -740,8 +740,8 @@ def test_ics_every_error_names_the_vevent_the_property_and_its_line(tmp_path: Pa
         f"{at('UID:c@x') - 1}: VEVENT[4] (UID c@x): SUMMARY: missing (the title of the event)",
         f"{at('DTEND:20270301T090000Z')}: VEVENT[4] (UID c@x): DTEND: must be after DTSTART "
         "(2027-03-01 09:00 is not after 2027-03-01 10:00 UTC)",
-        f"{at('RRULE:FREQ=WEEKLY')}: VEVENT[5] (UID d@x): RRULE: recurring events are not supported: give "
-        "each occurrence its own VEVENT and UID",
+        # RRULE is supported since issue 13 (see test_bot_events_import.py): a recurring VEVENT is checked
+        # like any other
         f"{at('DTEND;VALUE=DATE:20270302')}: VEVENT[5] (UID d@x): DTEND: is a date while DTSTART has a time: "
         "write both alike",
         f"{at('UID:e@x') - 1}: VEVENT[6] (UID e@x): DTSTART: missing (when the event starts)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -108,8 +109,21 @@ async def populate_0002(storage: Storage) -> None:
     await storage.diagnosis.save_diagnostic(OTHER, {"q1": "b"}, now=minutes(4))
 
 
+def columns_0003(table: Table) -> list[Any]:
+    """The columns `table` had at revision 0003 (events.all_day came with 0006)."""
+    return [c for c in table.c if not (table is events and c.name == "all_day")]
+
+
 async def populate_0003(storage: Storage) -> Event:
-    event = await storage.events.create_event(fields(), created_by=ME, now=minutes(5))
+    """Data in the tables of revision 0003; the event is written with the columns 0003 has (later columns
+    take their defaults), so that this also fills a database still at 0003."""
+    columns = columns_0003(events)
+    values = dataclasses.asdict(fields()) | {"audience": "all", "status": "scheduled", "revision": 1}
+    values |= {"created_by": ME, "created_at": minutes(5), "updated_at": minutes(5)}
+    del values["all_day"]
+    async with transaction(storage._engine, write=True) as conn:
+        row = (await conn.execute(events.insert().values(**values).returning(*columns))).mappings().one()
+    event = Event(**{c.name: row[c.name] for c in columns})
     assert await storage.events.toggle_reminder(OTHER, event.id, now=minutes(6))
     await storage.events.set_rsvp(OTHER, event.id, "yes", now=minutes(6))
     await storage.preferences.set_preference(ME, "remind_all", True, now=minutes(6))

@@ -28,6 +28,7 @@ class CampaignAudience(StrEnum):
     MEMBERS = "members"  # members and coordinators
     COORDINATORS = "coordinators"
     TOPIC = "topic"  # users who follow the campaign's topic
+    EVENT = "event"  # those who answered yes or maybe to the event whose id is the campaign's `topic`
     ME = "me"  # only the author
 
 
@@ -38,6 +39,7 @@ class AnnouncementAudience(StrEnum):
     MEMBERS = "members"  # members and coordinators
     COORDINATORS = "coordinators"
     TOPIC = "topic"  # users who follow the topic
+    EVENT = "event"  # those who answered yes or maybe to the event (its id as the topic)
 
 
 class MediaKind(StrEnum):

@@ -5,7 +5,10 @@ Launching a campaign records one pending delivery per recipient (kind `ANNOUNCEM
 with `not_before` = its `send_at` (or now), in the same transaction as its status change: the sender only
 claims due deliveries, so a scheduled campaign needs no job of its own. Recipients are chosen at launch (when
 sent, scheduled, or approved): active users of the audience who did not opt out; "me" is only the author,
-whatever their preferences (a test send). The adapter checks again as each message goes out (`skip_reason`).
+whatever their preferences (a test send); "event" is those who answered yes or maybe to an event (its id in
+`topic`), whatever their announcement preferences, and needs no approval (the coordinator writes to the
+people coming to their event: « la salle change »). The adapter checks again as each message goes out
+(`skip_reason`).
 
 Rules enforced here (the adapter checks first that the user is a coordinator):
 
@@ -241,7 +244,7 @@ class AnnouncementService:
         campaign = await self.storage.campaigns.get_campaign(campaign_id)
         if campaign is None or campaign.status == CampaignStatus.CANCELLED:
             return CANCELLED
-        if campaign.audience == CampaignAudience.ME:
+        if campaign.audience in (CampaignAudience.ME, CampaignAudience.EVENT):
             return None
         if not (await self.storage.preferences.get_preferences(chat_id)).announcements:
             return OPTED_OUT
@@ -292,7 +295,7 @@ class AnnouncementService:
             return Outcome(OutcomeKind.CONFLICT, campaign)
         if not await self.storage.campaigns.schedule_campaign(campaign_id, send_at, now=now):
             return await self._conflict(campaign_id)
-        if self.require_approval and campaign.audience != CampaignAudience.ME:
+        if self.require_approval and campaign.audience not in (CampaignAudience.ME, CampaignAudience.EVENT):
             if not await self.storage.campaigns.set_campaign_status(
                 campaign_id, CampaignStatus.AWAITING_APPROVAL, now=now, expect={CampaignStatus.DRAFT}
             ):

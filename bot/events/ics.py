@@ -7,6 +7,8 @@ time in that hour means its first occurrence (RFC 5545 §3.3.5).
 
 The UID is stable (the event's uid, else `catabot-event-{id}@catabot`) and SEQUENCE is the revision, so a
 calendar that imported the file earlier updates its copy when the event is moved or cancelled.
+An all-day event (`all_day`) is written with dates (`DTSTART;VALUE=DATE`, DTEND the day after its last day,
+RFC 5545 §3.6.1) and its alarm rings the day before at 09:00 Paris (TRIGGER -PT15H from midnight).
 X-CATABOT-AUDIENCE (all|members) lets `importer` read the file back without making a members-only event
 public.
 """
@@ -62,6 +64,9 @@ class ExportedEvent(Protocol):
     def updated_at(self) -> datetime: ...
 
 
+ALL_DAY_ALARM = timedelta(hours=15)  # before midnight of the first day: the day before at 09:00
+
+
 def event_uid(event: ExportedEvent) -> str:
     return event.uid or f"catabot-event-{event.id}@catabot"
 
@@ -97,9 +102,18 @@ def event_to_ics(
     vevent.add("sequence", event.revision)
     vevent.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     vevent.add("summary", event.title)
-    vevent.add("dtstart", _ics_time(event.starts_at))
-    if event.ends_at is not None:
-        vevent.add("dtend", _ics_time(event.ends_at))
+    all_day = bool(getattr(event, "all_day", False))  # duck-typed events may lack it
+    if all_day:
+        first = to_utc(event.starts_at).astimezone(PARIS).date()
+        last = to_utc(event.ends_at or event.starts_at).astimezone(PARIS).date()
+        vevent.add("dtstart", first)
+        vevent.add("dtend", last + timedelta(days=1))
+        if alarm_before is not None:
+            alarm_before = ALL_DAY_ALARM
+    else:
+        vevent.add("dtstart", _ics_time(event.starts_at))
+        if event.ends_at is not None:
+            vevent.add("dtend", _ics_time(event.ends_at))
     if event.place:
         vevent.add("location", event.place)
     if event.link:

@@ -15,6 +15,11 @@ recorded and never sent later. If that smallest due offset was already recorded 
 configuration after the « 1d » reminder went out), nothing is sent: a « J-7 » reminder the day before the
 event would be wrong, so the larger ones are skipped too. An event that has started (starts_at <= now) or is
 not "scheduled" has no due reminder.
+
+A reminder is *late* when its instant passed more than `LATE` ago (the person subscribed after it, or the bot
+was down). A late reminder is not sent when the next closer one is due within `MERGE`: it is recorded as
+skipped and the closer one goes out on time, so turning on « Me rappeler » 2 h 05 before an event gives one
+reminder, the 2-hour one, not the overdue 1-day one followed by the 2-hour one five minutes later.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from typing import Protocol
 from bot.events.clock import paris_to_utc, to_utc, utc_to_paris
 
 DEFAULT_OFFSETS: tuple[timedelta, ...] = (timedelta(days=7), timedelta(days=1), timedelta(hours=2))
+LATE = timedelta(minutes=15)  # a reminder due longer ago than this is late (see the module docstring)
+MERGE = timedelta(minutes=30)  # a late reminder gives way to a closer one due within this
 
 _OFFSET = re.compile(r"(?:(?P<days>\d+)\s*d)?\s*(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m)?", re.I)
 
@@ -147,9 +154,14 @@ def due_reminders(
         if not due:
             continue
         keys = {o: reminder_key(o, event.revision) for o in due}
+        closer = wanted[: wanted.index(due[0])]  # offsets not due yet, smallest first
+        late = now - remind_at(event.starts_at, due[0]) > LATE
+        gives_way = late and bool(closer) and remind_at(event.starts_at, closer[-1]) - now <= MERGE
         for user in sorted(set(recipients.get(event.id, ()))):
             closest, *older = due
-            if (event.id, user, keys[closest]) not in already:
+            if gives_way:
+                older = due  # the closer one goes out on time, in a moment
+            elif (event.id, user, keys[closest]) not in already:
                 plan.send.append(Reminder(event.id, user, closest, keys[closest]))
             for offset in reversed(older):
                 if (event.id, user, keys[offset]) not in already:

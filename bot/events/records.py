@@ -13,8 +13,9 @@ MAX_UID = 200  # characters of an imported event's external id
 MAX_TITLE = 200
 MAX_PLACE = 300
 MAX_LINK = 500
-MAX_DESCRIPTION = 1500  # what the Telegram flow accepts (the column is unbounded text)
+MAX_DESCRIPTION = 4000  # longer ones (Outlook/Teams invitations): shortened by the importer, with a warning
 FIELD_LIMITS = {"title": MAX_TITLE, "place": MAX_PLACE, "link": MAX_LINK, "description": MAX_DESCRIPTION}
+EDITABLE_FIELDS = ("title", "place", "link", "description")  # what a coordinator may change besides the time
 
 
 class Audience(StrEnum):
@@ -47,6 +48,7 @@ class EventFields:
     link: str | None = None
     description: str | None = None
     audience: Audience | str = Audience.ALL
+    all_day: bool = False  # shown and exported without hours; starts_at/ends_at hold 09:00/18:00 Paris
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,11 @@ class Event:
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+    all_day: bool = False
+
+    def fields(self) -> EventFields:
+        """What a coordinator or an import may change, as they are now."""
+        return EventFields(
+            self.title, self.starts_at, self.ends_at, self.place, self.link, self.description, self.audience,
+            self.all_day,
+        )  # fmt: skip

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utc_now
 from bot.delivery.outbox import Delivery, Status
 from bot.delivery.sender import Skip
 from bot.events.planning import due_reminders, horizon
-from bot.events.records import Audience, Event, EventFields, EventStatus, RsvpAnswer, UpsertOutcome
+from bot.events.records import (
+    EDITABLE_FIELDS,
+    Audience,
+    Event,
+    EventFields,
+    EventStatus,
+    RsvpAnswer,
+    UpsertOutcome,
+)
 from bot.users.records import Role
 
 if TYPE_CHECKING:
@@ -21,6 +30,8 @@ REMINDER = "reminder"
 EVENT_NOTICE = "event_notice"
 EVENT_CHANGE = "event_change"
 CANCELLED_KEY = "cancelled"  # the key of the EVENT_CHANGE delivery telling an event was cancelled
+MOVED_PREFIX = "moved"  # EVENT_CHANGE keys: f"moved@r{revision}", f"place{stamp}@r{revision}"
+PLACE_PREFIX = "place"
 PAGE_SIZE = 3
 
 
@@ -76,6 +87,28 @@ class EventService:
         counts = await self.storage.events.rsvp_counts(event.id) if role >= Role.COORDINATOR else None
         return Card(reminded, chosen, counts)
 
+    async def edit(self, event_id: int, field: str, value: str | None) -> Event | None:
+        """Change one of `EDITABLE_FIELDS` (None clears an optional one); a new place is told to those
+        concerned, in the event's transaction. None if the event is unknown or not scheduled; ValueError for
+        another field, an empty title or a value over its limit (`FIELD_LIMITS`)."""
+        if field not in EDITABLE_FIELDS:
+            raise ValueError(f"not an editable field: {field!r}")
+        if field == "title" and not value:
+            raise ValueError("title: must be a non-empty text")
+        now = self.clock()
+        async with self.storage.uow() as tx:
+            event = await tx.events.get_event(event_id)
+            if event is None or event.status != EventStatus.SCHEDULED:
+                return None
+            changes: dict[str, Any] = {field: value}
+            updated = await _update(tx, event, replace(event.fields(), **changes), now)
+        return event if updated is None else updated[0]
+
+    async def participants(self, event_id: int) -> list[int]:
+        """Who answered yes or maybe to the event (active, within its audience); [] for an unknown event."""
+        event = await self.storage.events.get_event(event_id)
+        return [] if event is None else await self.storage.events.participants(event)
+
     async def toggle_reminder(self, user_id: int, event_id: int) -> bool:
         """Switch the user's reminder for the event; whether it is now on."""
         return await self.storage.events.toggle_reminder(user_id, event_id, now=self.clock())
@@ -120,9 +153,7 @@ class EventService:
             event = await tx.events.get_event(event_id)
             if event is None or event.status != EventStatus.SCHEDULED:
                 return None
-            fields = EventFields(
-                event.title, starts_at, ends_at, event.place, event.link, event.description, event.audience
-            )
+            fields = replace(event.fields(), starts_at=starts_at, ends_at=ends_at)
             updated = await _update(tx, event, fields, now)
         return None if updated is None else updated[0]
 
@@ -157,6 +188,17 @@ class EventService:
             if cancelled and event.status == EventStatus.SCHEDULED:
                 return await _cancel(tx, event, now), outcome, True
         return event, outcome, False
+
+    async def cancel_missing_occurrences(
+        self, series_uid: str, kept: AbstractSet[str], start: dt.datetime, end: dt.datetime
+    ) -> int:
+        """Cancel (telling those concerned) the stored occurrences of a recurring event, between `start` and
+        `end`, whose uid is not in `kept`: an EXDATE or a shorter RRULE in the file imported again. How many
+        were cancelled."""
+        missing = [
+            e for e in await self.storage.events.occurrences(series_uid, start, end) if e.uid not in kept
+        ]
+        return sum([await self.cancel(e.id) is not None for e in missing])
 
     async def cancel(self, event_id: int) -> Event | None:
         """Cancel the event and tell those it concerns, in one transaction; None if unknown or not
@@ -199,22 +241,26 @@ class EventService:
 async def _update(
     tx: Repositories, event: Event, fields: EventFields, now: dt.datetime
 ) -> tuple[Event, frozenset[str]] | None:
-    """Write the fields; a new time tells the subscribers and drops the reminders planned for the old one."""
+    """Write the fields; a new time or place is told to those concerned (reminder subscribers, yes and maybe),
+    and a new time drops the reminders planned for the old one."""
     updated = await tx.events.update_event(event.id, fields, now=now)
     if updated is None:
         return None
     moved, changed = updated
-    if "starts_at" in changed or "ends_at" in changed:
+    key: str | None = None
+    if changed & {"starts_at", "ends_at", "all_day"}:
         await tx.outbox.skip_pending(REMINDER, event.id, "event moved", now=now)
-        recipients = await tx.events.reminder_recipients(moved)
-        await tx.outbox.enqueue(
-            EVENT_CHANGE, event.id, recipients, f"moved@r{moved.revision}", not_before=now, now=now
-        )
+        key = f"{MOVED_PREFIX}@r{moved.revision}"
+    elif "place" in changed:
+        key = f"{PLACE_PREFIX}{int(now.timestamp() * 1000)}@r{moved.revision}"
+    if key is not None:
+        recipients = await tx.events.concerned_recipients(moved)
+        await tx.outbox.enqueue(EVENT_CHANGE, event.id, recipients, key, not_before=now, now=now)
     return updated
 
 
 async def _cancel(tx: Repositories, event: Event, now: dt.datetime) -> Event:
-    recipients = await tx.events.reminder_recipients(event)
+    recipients = await tx.events.concerned_recipients(event)
     cancelled = await tx.events.cancel_event(event.id, now=now)
     assert cancelled is not None  # events are never deleted
     await tx.outbox.skip_pending(REMINDER, event.id, "event cancelled", now=now)

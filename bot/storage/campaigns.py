@@ -33,6 +33,7 @@ from bot.announcements.records import (
     MediaKind,
 )
 from bot.delivery.outbox import Status
+from bot.events.records import RsvpAnswer
 from bot.storage.base import (
     MEMBER_ROLES,
     Repository,
@@ -47,6 +48,7 @@ from bot.storage.schema import (
     campaigns,
     deliveries,
     preferences,
+    rsvps,
     users,
 )
 from bot.users.records import Role
@@ -81,8 +83,10 @@ class CampaignRepository(Repository):
     ) -> list[tuple[int, bool]]:
         """(user id, not opted out) of the active users of the audience, by id."""
         audience = AnnouncementAudience(audience)
-        if (audience == AnnouncementAudience.TOPIC) != (topic is not None):
+        if (audience in (AnnouncementAudience.TOPIC, AnnouncementAudience.EVENT)) != (topic is not None):
             raise ValueError(f"announcement audience {audience.value!r}: a topic with 'topic' and only then")
+        if audience == AnnouncementAudience.EVENT:
+            return [(user_id, True) for user_id in await self._event_participants(_event_id(topic))]
         opted_in = func.coalesce(preferences.c.announcements, true())
         stmt = (
             select(users.c.id, opted_in, preferences.c.topics)
@@ -104,6 +108,16 @@ class CampaignRepository(Repository):
             for user_id, flag, topics in rows
             if topic is None or topic in topic_list(topics or [])
         ]
+
+    async def _event_participants(self, event_id: int) -> list[int]:
+        """Active users who answered yes or maybe to the event, by id: a message about an event they come
+        to reaches them even if they opted out of announcements."""
+        coming = select(rsvps.c.user_id).where(
+            rsvps.c.event_id == event_id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
+        )
+        stmt = select(users.c.id).where(users.c.active == true(), users.c.id.in_(coming)).order_by(users.c.id)
+        async with self._tx(write=False) as conn:
+            return list((await conn.scalars(stmt)).all())
 
     async def create_campaign(
         self,
@@ -173,10 +187,12 @@ class CampaignRepository(Repository):
         """Choose who receives a draft: "all", "members", "coordinators", "topic" (with `topic`, and only
         then) or "me" (ValueError otherwise). The campaign, or None if it is unknown or no longer a draft."""
         audience = CampaignAudience(audience)
-        if (audience == CampaignAudience.TOPIC) != (topic is not None):
+        if (audience in (CampaignAudience.TOPIC, CampaignAudience.EVENT)) != (topic is not None):
             raise ValueError(f"campaign audience {audience.value!r}: a topic with 'topic' and only then")
         if topic is not None:
             check_length("topic", topic, MAX_TOPIC)
+        if audience == CampaignAudience.EVENT:
+            _event_id(topic)
         now = utc(now)
         async with self._tx(write=True) as conn:
             result = await conn.execute(
@@ -411,3 +427,10 @@ def campaign_record(row: RowMapping) -> Campaign:
         progress_message_id=row["progress_message_id"],
         finished_at=row["finished_at"],
     )
+
+
+def _event_id(topic: str | None) -> int:
+    """The event id an "event" campaign keeps in `topic` (ValueError when it is not one)."""
+    if topic is None or not topic.isdigit():
+        raise ValueError(f"an event campaign's topic is its event id, got {topic!r}")
+    return int(topic)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events.records import (
+    MAX_DESCRIPTION,
     MAX_LINK,
     MAX_PLACE,
     MAX_TITLE,
@@ -190,12 +191,25 @@ class EventRepository(Repository):
 
     async def events_starting_between(self, start: datetime, end: datetime) -> list[Event]:
         """Scheduled events (any audience) with start ≤ starts_at < end, soonest first: the reminder tick."""
+        return await self._scheduled_between(start, end)
+
+    async def occurrences(self, series_uid: str, start: datetime, end: datetime) -> list[Event]:
+        """Scheduled occurrences of an imported recurring event (uid `{series_uid}#…`) with start ≤ starts_at
+        < end, soonest first."""
+        return await self._scheduled_between(
+            start, end, events.c.uid.startswith(f"{series_uid}#", autoescape=True)
+        )
+
+    async def _scheduled_between(
+        self, start: datetime, end: datetime, *conditions: ColumnElement[bool]
+    ) -> list[Event]:
         stmt = (
             select(events)
             .where(
                 events.c.status == EventStatus.SCHEDULED.value,
                 events.c.starts_at >= utc_value("start", start),
                 events.c.starts_at < utc_value("end", end),
+                *conditions,
             )
             .order_by(events.c.starts_at, events.c.id)
         )
@@ -280,6 +294,24 @@ class EventRepository(Repository):
             or_(users.c.id.in_(chosen), users.c.id.in_(everything)), event_audience(event)
         )
 
+    async def concerned_recipients(self, event: Event) -> list[int]:
+        """Active users to tell of a move or a cancellation: the reminder recipients and those who answered
+        yes or maybe (each once; members-only events: members and coordinators only). By id."""
+        chosen = select(event_subscriptions.c.user_id).where(event_subscriptions.c.event_id == event.id)
+        everything = select(preferences.c.user_id).where(preferences.c.remind_all == true())
+        coming = select(rsvps.c.user_id).where(
+            rsvps.c.event_id == event.id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
+        )
+        wanted = or_(users.c.id.in_(chosen), users.c.id.in_(everything), users.c.id.in_(coming))
+        return await self._user_ids(wanted, event_audience(event))
+
+    async def participants(self, event: Event) -> list[int]:
+        """Active users who answered yes or maybe (within the event's audience). By id."""
+        coming = select(rsvps.c.user_id).where(
+            rsvps.c.event_id == event.id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
+        )
+        return await self._user_ids(users.c.id.in_(coming), event_audience(event))
+
     async def event_notice_recipients(self, event: Event) -> list[int]:
         """Active users who want to hear about new events (members and coordinators only for a members-only
         event). By id."""
@@ -294,6 +326,8 @@ def _event_values(fields: EventFields) -> dict[str, Any]:
         value = getattr(fields, name)
         if value is not None:
             check_length(name, value, maximum)
+    if fields.description is not None:
+        check_length("description", fields.description, MAX_DESCRIPTION)
     starts_at = utc_value("starts_at", fields.starts_at)
     ends_at = None if fields.ends_at is None else utc_value("ends_at", fields.ends_at)
     if ends_at is not None and ends_at < starts_at:
@@ -306,6 +340,7 @@ def _event_values(fields: EventFields) -> dict[str, Any]:
         "link": fields.link,
         "description": fields.description,
         "audience": Audience(fields.audience).value,
+        "all_day": bool(fields.all_day),
     }
 
 
@@ -369,4 +404,5 @@ def event_record(row: RowMapping) -> Event:
         created_by=row["created_by"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        all_day=bool(row["all_day"]),
     )

@@ -124,6 +124,9 @@ def _role_check() -> str:
     return _in_check("role", STORED_ROLES)
 
 
+TOPIC_CHECK = "(audience IN ('topic', 'event')) = (topic IS NOT NULL)"  # campaigns: topic or event id
+
+
 def _in_check(column: str, values: Iterable[StrEnum]) -> str:
     return f"{column} IN (" + ", ".join(f"'{value.value}'" for value in values) + ")"
 
@@ -246,6 +249,7 @@ events = Table(
     Column("created_by", BigInteger, nullable=True),  # NULL for imports, or once its author was forgotten
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("all_day", Boolean, nullable=False, server_default=false()),  # hours are 09:00–18:00 by convention
     UniqueConstraint("uid"),
     CheckConstraint(_in_check("audience", Audience), name="audience"),
     CheckConstraint(_in_check("status", EventStatus), name="status"),
@@ -341,7 +345,7 @@ campaigns = Table(
     CheckConstraint(_in_check("audience", CampaignAudience), name="audience"),
     CheckConstraint(_in_check("status", CampaignStatus), name="status"),
     CheckConstraint(_in_check("media_kind", MediaKind), name="media_kind"),
-    CheckConstraint("(audience = 'topic') = (topic IS NOT NULL)", name="topic"),
+    CheckConstraint(TOPIC_CHECK, name="topic"),
     CheckConstraint("(media_kind IS NULL) = (media_file_id IS NULL)", name="media"),
     CheckConstraint("recipients >= 0 AND opted_out >= 0", name="counts"),
     Index(None, "status", "send_at"),

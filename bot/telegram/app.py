@@ -73,8 +73,9 @@ def build_application(
 
 # Registration order matters within python-telegram-bot's handler group 0: the diagnosis' "/stats
 # diagnostic" comes before the questions' "/stats", and `start` comes last with the fallbacks (unknown
-# command, stale button). Flows get handler groups of their own, before group 0.
-FEATURES = (diagnosis, questions, answers, importer, account, events, announcements, start)
+# command, stale button). Flows get handler groups of their own, before group 0. `events` comes before
+# `questions`: a question about what is coming is answered from the calendar, not the knowledge base.
+FEATURES = (diagnosis, events, questions, answers, importer, account, announcements, start)
 
 
 def _add_handlers(app: App) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import io
 from typing import Any
 
 from telegram import CallbackQuery, Chat, Message, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
 from bot.delivery.outbox import Delivery
-from bot.events.clock import format_when, paris_to_utc, parse_local
+from bot.events.clock import format_when
 from bot.events.ics import event_to_ics
-from bot.events.records import FIELD_LIMITS, Event, EventFields
-from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, REMINDER
+from bot.events.intent import asks_for_calendar
+from bot.events.records import EDITABLE_FIELDS, FIELD_LIMITS, Event, EventFields
+from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, PLACE_PREFIX, REMINDER
+from bot.events.when import relative, understand
 from bot.messages import text
 from bot.telegram import callbacks
 from bot.telegram.context import (
@@ -37,10 +41,14 @@ from bot.users.records import Preferences
 RSVP = ("yes", "maybe", "no")
 NEW_EVENT = "new_event"  # conversation flows (bot.conversations)
 MOVE = "move_event"
+EDIT = "edit_event"
+WRITE = "write_to_participants"
+CARD_DESCRIPTION = 600  # characters of a description on a card; the rest behind « Voir le détail »
 
 
 def event_data(action: str, event_id: int, *rest: str) -> str:
-    """`e:…` buttons of an event card: r (reminder), i (agenda file), p (RSVP), m/x/xc (move, cancel)."""
+    """`e:…` buttons of an event card: r (reminder), i (agenda file), p (RSVP), d (detail), m/x/xc (move,
+    cancel), e/ef (edit, edit one field)."""
     return ":".join(("e", action, str(event_id), *rest))
 
 
@@ -60,21 +68,27 @@ _LIMITS = FIELD_LIMITS
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
 
+def when_text(event: Event | Any, language: str) -> str:
+    return format_when(
+        event.starts_at, event.ends_at, language, all_day=bool(getattr(event, "all_day", False))
+    )
+
+
 def event_text(event: Event, language: str, counts: dict[str, int] | None = None) -> str:
-    lines = [
-        html_text(
-            "event_card",
-            language,
-            title=event.title,
-            when=format_when(event.starts_at, event.ends_at, language),
-        )
-    ]
+    """The card: a description longer than CARD_DESCRIPTION is cut at a space, the rest behind the
+    « Voir le détail » button, so that a card and its edits stay far under Telegram's 4,096 characters."""
+    lines = [html_text("event_card", language, title=event.title, when=when_text(event, language))]
     if event.place:
         lines.append(html_text("event_place", language, place=event.place))
     if event.link:
         lines.append(html_text("event_link", language, link=event.link))
     if event.description:
-        lines.append(html_text("event_description", language, description=event.description))
+        description = event.description
+        if len(description) > CARD_DESCRIPTION:
+            cut = description.rfind(" ", 0, CARD_DESCRIPTION)
+            description = description[: cut if cut > CARD_DESCRIPTION // 2 else CARD_DESCRIPTION].rstrip()
+            description += " " + text("event_more", language)
+        lines.append(html_text("event_description", language, description=description))
     if event.audience == "members":
         lines.append(html_text("event_members_only", language))
     if counts is not None:
@@ -106,13 +120,17 @@ async def event_reply(
          (text("event_calendar", language), event_data("i", event.id))],
         [(rsvp_label(a), event_data("p", event.id, a)) for a in RSVP],
     ]  # fmt: skip
+    if event.description and len(event.description) > CARD_DESCRIPTION:
+        rows.append([(text("event_detail", language), event_data("d", event.id))])
     if coordinator:
         rows.append(
             [
                 (text("event_move", language), event_data("m", event.id)),
+                (text("event_edit", language), event_data("e", event.id)),
                 (text("event_cancel", language), event_data("x", event.id)),
             ]
         )
+        rows.append([(text("event_write", language), event_data("w", event.id))])
     return Reply(event_text(event, language, counts), rows)
 
 
@@ -215,12 +233,21 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         await query.answer()
         await send_ics(query, event, language)
         return None
-    elif action in ("m", "x", "xc") and not rest and not shared:
-        return await _coordinator_action(query, context, event, action, language)
+    elif action == "d" and not rest:
+        await query.answer()
+        head = html_text("event_card", language, title=event.title, when=when_text(event, language))
+        body = html_text("event_description", language, description=event.description or "")
+        await send(query_message(query), Reply(f"{head}\n{body}"))
+        return None
+    elif not shared and (
+        (action in ("m", "x", "xc", "e", "w") and not rest)
+        or (action == "ef" and rest[:1] in [[f] for f in EDITABLE_FIELDS])
+    ):  # a coordinator's tools, never from a group
+        return await _coordinator_action(query, context, event, action, language, rest)
     else:
         return stale
+    await query.answer(notice)  # first: the press is answered even if Telegram refuses the edit
     await replace(query, await event_reply(context, event, user_id, language, shared=shared))
-    await query.answer(notice)
     return None
 
 
@@ -254,7 +281,7 @@ async def send_ics(query: CallbackQuery, event: Event, language: str) -> None:
 
 
 async def _coordinator_action(
-    query: CallbackQuery, context: Context, event: Event, action: str, language: str
+    query: CallbackQuery, context: Context, event: Event, action: str, language: str, rest: list[str]
 ) -> str | None:
     svc = context.services
     user_id = query.from_user.id
@@ -275,6 +302,25 @@ async def _coordinator_action(
     elif action == "xc":
         await svc.events.cancel(event.id)
         await send(message, Reply(html_text("event_cancelled_done", language, title=event.title)))
+    elif action == "e":
+        fields = [
+            (text(f"event_field_{f}", language), event_data("ef", event.id, f)) for f in EDITABLE_FIELDS
+        ]
+        await send(
+            message,
+            Reply(html_text("event_edit_choose", language, title=event.title), [fields[:2], fields[2:]]),
+        )
+    elif action == "w":
+        coming = len(await svc.events.participants(event.id))
+        if not coming:
+            await send(message, Reply(html_text("event_write_nobody", language, title=event.title)))
+            return None
+        await context.start_flow(WRITE, {"event_id": event.id})
+        await send(message, Reply(html_text("event_write_ask", language, count=coming, title=event.title)))
+    elif action == "ef":
+        await context.start_flow(EDIT, {"event_id": event.id, "field": rest[0]})
+        field = text(f"event_field_{rest[0]}", language)
+        await send(message, Reply(html_text("event_edit_ask", language, field=field)))
     else:
         await context.start_flow(MOVE, {"event_id": event.id})
         await send(message, Reply(html_text("event_move_ask", language, title=event.title)))
@@ -296,56 +342,54 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
     language = await context.language()
     svc = context.services
     value = message.text.strip()
-    if current.name == MOVE:
-        try:
-            starts_at = paris_to_utc(parse_local(value))
-        except ValueError as exc:
-            await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
+    skip = value in ("-", "—")
+    if current.name == EDIT:
+        return await _edit_text(message, context, flow, None if skip else value, language)
+    if current.name == WRITE:
+        return await _write_text(message, context, flow, value, language)
+    if current.name == MOVE or (
+        flow.get("step") in ("start", "end") and not (flow["step"] == "end" and skip)
+    ):
+        understood = understand(value, svc.events.clock())
+        if understood.at is None:
+            error = text(understood.problem or "date_not_understood", language)
+            await send(message, Reply(html_text("new_event_invalid", language, error=error)))
             return True
-        moved = await svc.events.move_to(flow["event_id"], starts_at)
-        await context.end_flow(MOVE)
-        reply = (
-            html_text(
-                "event_moved_done",
-                language,
-                title=moved.title,
-                when=format_when(moved.starts_at, moved.ends_at, language),
-            )
-            if moved
-            else html_text("event_unknown", language)
-        )
-        await send(message, Reply(reply))
+        data = flow.get("data", {})
+        if flow.get("step") == "end" and understood.at.isoformat() <= data["start"]:
+            error = text("event_end_before_start", language)
+            await send(message, Reply(html_text("new_event_invalid", language, error=error)))
+            return True
+        flow["pending"] = understood.at.isoformat()
+        await context.save_flow(current.name, flow)
+        buttons = [
+            [(text("new_event_date_yes", language), "ne:dy"), (text("new_event_date_no", language), "ne:dn")]
+        ]
+        when = format_when(understood.at, None, language)
+        await send(message, Reply(html_text("new_event_date_check", language, when=when), buttons))
         return True
     if flow.get("step") not in _STEPS:
         return False
     step: str = flow["step"]
-    data: dict[str, str] = flow["data"]
-    skip = value in ("-", "—")
-    if step in ("start", "end") and not (step == "end" and skip):
-        try:
-            moment = paris_to_utc(parse_local(value))
-        except ValueError as exc:
-            await send(message, Reply(html_text("new_event_invalid", language, error=str(exc))))
-            return True
-        if step == "end" and moment.isoformat() <= data["start"]:
-            await send(
-                message, Reply(html_text("new_event_invalid", language, error="la fin doit suivre le début"))
-            )
-            return True
-        data[step] = moment.isoformat()
-    elif step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
+    data = flow["data"]
+    if step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:
         await send(message, Reply(html_text("new_event_too_long", language, limit=_LIMITS[step])))
         return True
     elif step == "link" and not skip and not value.startswith(("http://", "https://")):
-        await send(
-            message, Reply(html_text("new_event_invalid", language, error="un lien commence par https://"))
-        )
+        error = text("event_link_invalid", language)
+        await send(message, Reply(html_text("new_event_invalid", language, error=error)))
         return True
     elif not skip:
         data[step] = value
+    await _next_step(message, context, flow, language)
+    return True
+
+
+async def _next_step(message: Message | None, context: Context, flow: dict[str, Any], language: str) -> None:
+    step = flow["step"]
     following = _STEPS[_STEPS.index(step) + 1] if step != _STEPS[-1] else None
     flow["step"] = following or "audience"
     await context.save_flow(NEW_EVENT, flow)
@@ -359,12 +403,90 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
             ]
         ]
         await send(message, Reply(html_text("new_event_audience", language), buttons))
+
+
+async def _edit_text(
+    message: Message, context: Context, flow: dict[str, Any], value: str | None, language: str
+) -> bool:
+    field = flow["field"]
+    if field in _LIMITS and value is not None and len(value) > _LIMITS[field]:
+        await send(message, Reply(html_text("new_event_too_long", language, limit=_LIMITS[field])))
+        return True
+    if field == "link" and value is not None and not value.startswith(("http://", "https://")):
+        error = text("event_link_invalid", language)
+        await send(message, Reply(html_text("new_event_invalid", language, error=error)))
+        return True
+    if field == "title" and value is None:
+        await send(message, Reply(html_text("new_event_title", language)))
+        return True
+    edited = await context.services.events.edit(flow["event_id"], field, value)
+    await context.end_flow(EDIT)
+    reply = (
+        html_text("event_edited_done", language, title=edited.title)
+        if edited
+        else html_text("event_unknown", language)
+    )
+    await send(message, Reply(reply))
     return True
 
 
-def _draft_fields(data: dict[str, str]) -> EventFields:
-    import datetime as dt
+async def _write_text(
+    message: Message, context: Context, flow: dict[str, Any], value: str, language: str
+) -> bool:
+    """The coordinator's message to those coming: an announcement for the "event" audience, sent now, whose
+    progress message the announcements' job keeps up to date and ends with its report."""
+    svc, user = context.services, message.from_user
+    event = await svc.events.get(flow["event_id"])
+    if user is None or not value:
+        return False
+    await context.end_flow(WRITE)
+    if event is None or event.status != "scheduled":
+        await send(message, Reply(html_text("event_unknown", language)))
+        return True
+    body = html_text("event_write_header", language, title=event.title) + "\n\n" + html.escape(value)
+    draft = await svc.announcements.draft(user.id, body)
+    await svc.announcements.choose_audience(draft.id, "event", str(event.id))
+    outcome = await svc.announcements.send_now(draft.id, user.id)
+    if not outcome.launched:
+        await send(message, Reply(html_text("button_stale", language)))
+        return True
+    progress = await message.reply_html(
+        html_text("announce_progress", language, title=event.title, sent=0, total=outcome.recipients)
+    )
+    await svc.announcements.set_progress_message(draft.id, progress.chat_id, progress.message_id)
+    return True
 
+
+async def _date_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """« Oui » / « Non, corriger » under the date understood, in the creation or the move flow."""
+    svc = context.services
+    language = await svc.users.language(query.from_user.id)
+    current = await context.flow()
+    if current is None or current.name not in (NEW_EVENT, MOVE) or "pending" not in current.state:
+        return text("button_stale", language)
+    flow, message = current.state, query_message(query)
+    pending = flow.pop("pending")
+    await query.answer()
+    if args == ["dn"]:
+        await context.save_flow(current.name, flow)
+        await send(message, Reply(html_text("new_event_date_again", language)))
+        return None
+    if current.name == MOVE:
+        moved = await svc.events.move_to(flow["event_id"], dt.datetime.fromisoformat(pending))
+        await context.end_flow(MOVE)
+        done = (
+            html_text("event_moved_done", language, title=moved.title, when=when_text(moved, language))
+            if moved
+            else html_text("event_unknown", language)
+        )
+        await send(message, Reply(done))
+        return None
+    flow["data"][flow["step"]] = pending
+    await _next_step(message, context, flow, language)
+    return None
+
+
+def _draft_fields(data: dict[str, str]) -> EventFields:
     return EventFields(
         title=data["title"],
         starts_at=dt.datetime.fromisoformat(data["start"]),
@@ -381,7 +503,11 @@ async def new_event_button(query: CallbackQuery, context: Context, args: list[st
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     flow = await context.get_flow(NEW_EVENT)
-    if flow is None or await svc.users.role(user_id) < Role.COORDINATOR:
+    if await svc.users.role(user_id) < Role.COORDINATOR:
+        return text("button_stale", language)
+    if args in (["dy"], ["dn"]):  # the date understood, in the creation or the move flow
+        return await _date_button(query, context, args)
+    if flow is None:
         return text("button_stale", language)
     message = query_message(query)
     if (
@@ -443,24 +569,17 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
 
     async def reminder(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
-        body = html_text(
-            "reminder_message",
-            language,
-            title=event.title,
-            when=format_when(event.starts_at, event.ends_at, language),
-        )
+        now = context_services.events.clock()
+        soon = relative(event.starts_at, now, language, all_day=event.all_day)
+        when = text("reminder_when", language, relative=soon, when=when_text(event, language))
+        body = html_text("reminder_message", language, title=event.title, when=when)
         extra = [html_text("event_place", language, place=event.place)] if event.place else []
         extra += [html_text("event_link", language, link=event.link)] if event.link else []
         return Outgoing("\n".join([body, *extra]), agenda(event, language))
 
     async def notice(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
-        body = html_text(
-            "event_notice_message",
-            language,
-            title=event.title,
-            when=format_when(event.starts_at, event.ends_at, language),
-        )
+        body = html_text("event_notice_message", language, title=event.title, when=when_text(event, language))
         buttons = [
             [
                 (text("event_remind", language), event_data("r", event.id)),
@@ -471,9 +590,15 @@ def register_renderers(transport: TelegramTransport, context_services: Any) -> N
 
     async def change(delivery: Delivery) -> Outgoing:
         event, language = await load(delivery)
-        when = format_when(event.starts_at, event.ends_at, language)
+        when = when_text(event, language)
         if delivery.key == CANCELLED_KEY:
             return Outgoing(html_text("event_cancelled_message", language, title=event.title, when=when))
+        if delivery.key.startswith(PLACE_PREFIX):
+            place = event.place or text("event_place_removed", language)
+            body = html_text(
+                "event_place_changed_message", language, title=event.title, when=when, place=place
+            )
+            return Outgoing(body, agenda(event, language))
         return Outgoing(
             html_text("event_moved_message", language, title=event.title, when=when), agenda(event, language)
         )
@@ -501,9 +626,33 @@ def register(application: App) -> None:
     application.add_handler(CallbackQueryHandler(on_button(new_event_button), pattern=r"^ne:"))
     application.add_handler(CallbackQueryHandler(_menu_events, pattern=f"^{callbacks.menu('events')}$"))
     text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
-    add_flow_handler(application, (NEW_EVENT, MOVE), flow_text, text_in_private, Role.COORDINATOR)
+    add_flow_handler(
+        application, (NEW_EVENT, MOVE, EDIT, WRITE), flow_text, text_in_private, Role.COORDINATOR
+    )
+    application.add_handler(MessageHandler(text_in_private & _CalendarQuestion(), _calendar_question))
     add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
+
+
+class _CalendarQuestion(filters.MessageFilter):
+    """A text asking what is coming (see `bot.events.intent`): answered here, before the knowledge base."""
+
+    def filter(self, message: Message) -> bool:
+        return message.text is not None and asks_for_calendar(message.text)
+
+
+async def _calendar_question(update: Update, context: Context) -> None:
+    """« C'est quand le prochain événement ? »: the next events from the calendar, with their buttons."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return
+    language = await context.language()
+    page = await context.services.events.page(
+        1, members=await context.services.users.role(user.id) >= Role.MEMBER
+    )
+    if page.events:
+        await send(message, Reply(html_text("events_chat_header", language)))
+    await _list_for(message, context, user.id, 1, language)
 
 
 async def _plan_reminders(context: Context) -> None:

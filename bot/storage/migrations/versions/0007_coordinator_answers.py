@@ -3,7 +3,7 @@ handled it and when, the answer written, whether it helped; the reason of a 👎
 asker.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2025-01-07
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
