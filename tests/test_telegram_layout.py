@@ -34,9 +34,39 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
     return found
 
 
+def _feature_of(path: Path) -> str:
+    """The feature a module belongs to: `events` for features/events.py and for features/events/cards.py."""
+    return path.relative_to(FEATURES_DIR).parts[0].removesuffix(".py")
+
+
+def _layout_problems(path: Path, feature: str) -> list[str]:
+    """What breaks the rule in `path`, a module of `feature`: an import of `bot.telegram` that is neither a
+    shared module nor a module of the feature itself, an import inside a function, a flow store reached
+    around the service."""
+    own = f"bot.telegram.features.{feature}"
+    problems = []
+    for module, at_top in _imports(path):
+        if module.startswith("bot.telegram"):
+            shared = (
+                module == "bot.telegram"
+                or any(module == m or module.startswith(f"{m}.") for m in SHARED)
+                or module == own
+                or module.startswith(f"{own}.")
+            )
+            if not shared:
+                problems.append(f"{path.name} imports {module}")
+            if not at_top:
+                problems.append(f"{path.name} imports {module} inside a function")
+        if module.startswith("bot.storage.conversations"):
+            problems.append("flows go through the service")
+    return problems
+
+
 def test_feature_modules_import_only_the_shared_modules_and_never_inside_functions() -> None:
-    modules = sorted(FEATURES_DIR.glob("*.py"))
-    assert {p.stem for p in modules} >= {
+    modules = sorted(
+        p for p in FEATURES_DIR.rglob("*.py") if p.parent != FEATURES_DIR or p.stem != "__init__"
+    )
+    assert {_feature_of(p) for p in modules} >= {
         "start",
         "questions",
         "account",
@@ -44,15 +74,27 @@ def test_feature_modules_import_only_the_shared_modules_and_never_inside_functio
         "events",
         "announcements",
     }
+    assert len([p for p in modules if _feature_of(p) == "events"]) > 1, "the walk reaches subpackages"
     for path in modules:
-        for module, at_top in _imports(path):
-            if module.startswith("bot.telegram"):
-                shared = module == "bot.telegram" or any(
-                    module == m or module.startswith(f"{m}.") for m in SHARED
-                )
-                assert shared, f"{path.name} imports {module}"
-                assert at_top, f"{path.name} imports {module} inside a function"
-            assert not module.startswith("bot.storage.conversations"), "flows go through the service"
+        problems = _layout_problems(path, _feature_of(path))
+        assert not problems, problems
+
+
+def test_the_walk_catches_a_feature_importing_another(tmp_path: Path) -> None:
+    cards = tmp_path / "cards.py"
+    cards.write_text("from bot.telegram.features.events.buttons import event_data\n", encoding="utf-8")
+    assert _layout_problems(cards, "events") == []
+    cards.write_text("from bot.telegram.features.questions import feedback_data\n", encoding="utf-8")
+    assert _layout_problems(cards, "events") == [
+        "cards.py imports bot.telegram.features.questions",
+        "cards.py imports bot.telegram.features.questions.feedback_data",
+    ]
+    cards.write_text("def f():\n    from bot.telegram import features\n", encoding="utf-8")
+    assert _layout_problems(cards, "events") == [
+        "cards.py imports bot.telegram inside a function",
+        "cards.py imports bot.telegram.features",
+        "cards.py imports bot.telegram.features inside a function",
+    ]
 
 
 def test_shared_modules_never_import_a_feature() -> None:
@@ -68,7 +110,8 @@ def test_every_feature_registers_its_own_handlers_and_patterned_buttons() -> Non
     application = build_application("1:fake", services, rate_limit=False, deliver=False)  # type: ignore[arg-type]
     handlers = [handler for group in application.handlers.values() for handler in group]
     owners = {handler.callback.__module__ for handler in handlers}
-    assert {feature.__name__ for feature in FEATURES} <= owners
+    for feature in FEATURES:  # a feature's handlers live in its module or in the modules of its package
+        assert any(o == feature.__name__ or o.startswith(f"{feature.__name__}.") for o in owners), feature
     buttons = [h for h in application.handlers[0] if isinstance(h, CallbackQueryHandler)]
     assert all(h.pattern is not None for h in buttons[:-1]), "each feature answers its own buttons"
     assert buttons[-1].pattern is None and buttons[-1].callback is stale_button, "then the stale ones"
