@@ -1,73 +1,39 @@
-"""Coordinator announcements in Telegram: compose, choose the audience, preview, send or schedule,
-approval, progress and report. Delivery itself goes through the outbox, like reminders."""
+"""/annonce: compose (text, photo or document), choose the audience, preview, send now or schedule, and
+the approval a coordinator's campaign may need."""
 
 from __future__ import annotations
 
 import contextlib
-import html
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from telegram import CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.error import TelegramError
 
 from bot.announcements.entities import Span, entities_html
 from bot.announcements.records import Campaign
-from bot.announcements.service import Outcome, OutcomeKind, Report
+from bot.announcements.service import Outcome, OutcomeKind
 from bot.conversations import Flow
-from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
 from bot.telegram import callbacks
 from bot.telegram.context import (
-    App,
     Context,
-    add_flow_handler,
-    add_job,
-    add_renderers,
-    on_button,
     private_only,
     privileged,
 )
+from bot.telegram.features.announcements.texts import (
+    ANNOUNCE,
+    AUDIENCES,
+    announce_data,
+    outgoing,
+    progress_text,
+)
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, send
-from bot.telegram.transport import Outgoing, TelegramTransport
+from bot.telegram.transport import Outgoing
 from bot.users import Role
-
-ANNOUNCEMENT = "announcement"
-ANNOUNCE = "announce"  # the conversation flow (bot.conversations)
-AUDIENCES = ("all", "members", "coordinators", "topic", "me")
-UNSUBSCRIBE = "a:unsub"
-_PROGRESS_SHOWN = "announcement_progress_shown"
-
-
-def announce_data(action: str, campaign_id: int, *rest: str) -> str:
-    """`an:…` buttons: aud/top (audience, topic), go/at/no (send now, schedule, discard), ok (approve),
-    x (cancel)."""
-    return ":".join(("an", action, str(campaign_id), *rest))
-
-
-def _title(campaign: Campaign) -> str:
-    plain = html.unescape(re.sub(r"<[^>]+>", "", campaign.text or campaign.media_name or "")).strip()
-    first = plain.splitlines()[0] if plain else f"#{campaign.id}"
-    return first if len(first) <= 40 else first[:39].rstrip() + "…"
-
-
-def _number(value: int) -> str:
-    return f"{value:,}".replace(",", " ")
-
-
-def outgoing(campaign: Campaign, language: str) -> Outgoing:
-    """The announcement exactly as recipients see it, with its opt-out button."""
-    buttons = [[(text("announce_unsubscribe", language), UNSUBSCRIBE)]]
-    if campaign.media_kind == "photo":
-        return Outgoing(campaign.text, buttons, photo=campaign.media_file_id)
-    if campaign.media_kind == "document":
-        return Outgoing(campaign.text, buttons, document=campaign.media_file_id)
-    return Outgoing(campaign.text, buttons)
 
 
 @private_only("annonce")
@@ -226,7 +192,7 @@ async def _after_launch(
     if when:
         await send(message, Reply(html_text("announce_scheduled", language, when=when)))
     progress = await message.reply_html(
-        _progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
+        progress_text(campaign, 0, outcome.recipients + outcome.opted_out, language)
     )
     await svc.announcements.set_progress_message(campaign.id, progress.chat_id, progress.message_id)
 
@@ -248,12 +214,6 @@ async def _ask_approval(context: Context, approver: int, campaign: Campaign, rec
         else:
             await bot.send_message(approver, out.text, disable_web_page_preview=True)
         await bot.send_message(approver, request.text, reply_markup=request.markup())
-
-
-def _progress_text(campaign: Campaign, sent: int, total: int, language: str) -> str:
-    return html_text(
-        "announce_progress", language, title=_title(campaign), sent=_number(sent), total=_number(total)
-    )
 
 
 async def announce_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
@@ -328,118 +288,3 @@ async def _notify_author(context: Context, outcome: Outcome, author: int) -> Non
     except TelegramError:
         return
     await _after_launch(message, context, outcome, language)
-
-
-async def unsubscribe(update: Update, context: Context) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    svc = context.services
-    await svc.users.opt_out_announcements(query.from_user.id)
-    language = await svc.users.language(query.from_user.id)
-    await query.answer(text("announce_unsubscribed", language), show_alert=True)
-
-
-@private_only("campagnes")
-@privileged(Role.COORDINATOR)
-async def campaigns_command(update: Update, context: Context) -> None:
-    svc = context.services
-    user = update.effective_user
-    assert user is not None
-    language = await context.language()
-    lines: list[str] = []
-    buttons: list[list[tuple[str, str]]] = []
-    for campaign in await svc.announcements.recent(limit=10):
-        report = await svc.announcements.report(campaign.id)
-        if report is None:
-            continue
-        status = text(f"campaign_status_{report.status}", language)
-        lines.append(
-            html_text(
-                "campaigns_item", language, id=campaign.id, title=_title(campaign), status=status,
-                sent=report.sent, total=report.total, when=campaign_when(campaign, language),
-            )
-        )  # fmt: skip
-        if svc.announcements.cancellable_by(campaign, user.id):
-            buttons.append(
-                [(text("campaign_cancel", language, id=campaign.id), announce_data("x", campaign.id))]
-            )
-    body = "\n".join(lines) if lines else html_text("campaigns_none", language)
-    await send(update.effective_message, Reply(body, buttons))
-
-
-async def update_progress(context: Context) -> None:
-    """Job: edit each sending campaign's progress message; post the report once it is finished."""
-    svc = context.services
-    for campaign in await svc.announcements.in_progress(limit=20):
-        report = await svc.announcements.report(campaign.id)
-        if report is None or report.status != "sending":
-            continue
-        language = await svc.users.language(campaign.author_id or 0)
-        chat, message_id = campaign.progress_chat_id, campaign.progress_message_id
-        assert chat is not None  # in_progress keeps only campaigns with a progress message
-        progress = _progress_text(campaign, report.sent, report.total, language)
-        # Telegram refuses an edit that changes nothing: the message says "0 / …" from the start, and this
-        # instance remembers what it showed last (the job's lease keeps it on one instance while it runs).
-        shown: dict[int, str] = context.bot_data.setdefault(_PROGRESS_SHOWN, {})
-        if report.sent > 0 and shown.get(campaign.id) != progress:
-            try:
-                await context.bot.edit_message_text(progress, chat, message_id)
-            except BadRequest:  # deleted, or unchanged (after a restart): no use trying this text again
-                shown[campaign.id] = progress
-            except TelegramError:  # flood control, network: the next tick tries again
-                pass
-            else:
-                shown[campaign.id] = progress
-        if report.pending == 0 and await svc.announcements.finish_if_done(campaign.id):
-            with contextlib.suppress(TelegramError):
-                await context.bot.send_message(chat, report_text(campaign, report, language))
-
-
-def campaign_when(campaign: Campaign, language: str) -> str:
-    """When the campaign goes out (Paris time): sent, due, or only created for a draft."""
-    if campaign.status in ("sending", "done"):
-        moment, key = campaign.send_at or campaign.finished_at or campaign.updated_at, "campaign_when_sent"
-    elif campaign.send_at is not None:
-        moment, key = campaign.send_at, "campaign_when_scheduled"
-    else:
-        moment, key = campaign.created_at, "campaign_when_created"
-    return text(key, language, date=format_when(moment, None, language))
-
-
-def report_text(campaign: Campaign, report: Report, language: str) -> str:
-    lines = [
-        html_text(
-            "announce_report", language, title=_title(campaign), sent=report.sent, blocked=report.blocked,
-            failed=report.failed_count, skipped=report.skipped,
-        )
-    ]  # fmt: skip
-    lines += [
-        html_text("announce_report_reason", language, reason=reason or "?", count=count)
-        for reason, count in report.failed.items()
-    ]
-    return "\n".join(lines)
-
-
-def register_renderer(transport: TelegramTransport, context_services: Any) -> None:
-    """How an announcement looks when the sender delivers it; cancelled or opted out: not sent."""
-
-    async def render(delivery: Delivery) -> Outgoing:
-        campaign = await context_services.announcements.deliverable(delivery)
-        return outgoing(campaign, await context_services.users.language(delivery.chat_id))
-
-    transport.register(ANNOUNCEMENT, render)
-
-
-def register(application: App) -> None:
-    """/annonce, /campagnes, the announcement buttons and flow, the opt-out button, the progress job and how
-    an announcement looks when the outbox sends it."""
-    fresh = filters.UpdateType.MESSAGE
-    application.add_handler(CommandHandler("annonce", announce, filters=fresh))
-    application.add_handler(CommandHandler("campagnes", campaigns_command, filters=fresh))
-    application.add_handler(CallbackQueryHandler(on_button(announce_button), pattern=r"^an:"))
-    application.add_handler(CallbackQueryHandler(unsubscribe, pattern=f"^{UNSUBSCRIBE}$"))
-    content = filters.ChatType.PRIVATE & fresh & ~filters.COMMAND  # a text, a photo or a document
-    add_flow_handler(application, (ANNOUNCE,), flow_message, content, Role.COORDINATOR)
-    add_job(application, "progress", update_progress, lambda s: s.config.announcements.progress_seconds)
-    add_renderers(application, register_renderer)
