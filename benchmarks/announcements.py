@@ -45,7 +45,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,19 +55,19 @@ import psutil
 import sqlalchemy
 import telegram
 from sqlalchemy import false, func, insert, select, text
-from sqlalchemy.engine import make_url
 
 from bot.announcements.records import ANNOUNCEMENT
 from bot.announcements.service import AnnouncementService, OutcomeKind
 from bot.config import DeliveryConfig
 from bot.delivery.outbox import OutboxStore, Status
 from bot.delivery.sender import SenderSettings
-from bot.storage import create_engine, normalize_url, open_database
+from bot.storage import normalize_url, open_database
 from bot.storage.engine import transaction
 from bot.storage.schema import users
 from bot.telegram.delivery import DeliveryRuntime
 from bot.telegram.features.announcements import register_renderer
 from bot.testing import Call, FakeTelegram
+from bot.testing.databases import scratch_schema
 from bot.users import UserService
 from bot.users.records import Role
 
@@ -145,18 +144,8 @@ async def database_url(postgres: str | None, folder: Path) -> AsyncIterator[str]
         yield f"sqlite+aiosqlite:///{folder / 'bench.db'}"
         return
     server_url = normalize_url(postgres, folder)
-    schema = f"catabot_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(server_url, "catabot_bench") as url:
+        yield url
 
 
 async def prepare(url: str, folder: Path, recipients: list[int]) -> tuple[int, str]:

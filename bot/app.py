@@ -25,7 +25,7 @@ from bot.qa.coordination import CoordinationService
 from bot.retrieval.index import IndexUnreadable, build_index, load_index, stale_reason
 from bot.retrieval.live import LiveIndex
 from bot.retrieval.search import Searcher
-from bot.storage.database import Database, open_database
+from bot.storage.database import Database, normalize_url, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
 
@@ -105,6 +105,14 @@ async def open_event_service(config: Config) -> tuple[Database, EventService]:
     Close the database when done."""
     database = await open_database(config.database.url, config.base_dir)
     return database, event_service(config, database.storage)
+
+
+async def upgrade_database(config: Config) -> str:
+    """Bring the configured database's schema to the newest migration (`catabot db upgrade`); returns its
+    normalised URL (password included: mask it before showing it). Raises OSError when unreachable."""
+    database = await open_database(config.database.url, config.base_dir)
+    await database.close()
+    return normalize_url(config.database.url, config.base_dir)
 
 
 async def open_services(

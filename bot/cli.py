@@ -416,15 +416,10 @@ def _start(config: Config, serve: Callable[[], None], *, secrets: Sequence[str] 
 def _db(config: Config, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.storage.database import normalize_url, open_database
-
-    async def upgrade() -> str:
-        database = await open_database(config.database.url, config.base_dir)
-        await database.close()
-        return normalize_url(config.database.url, config.base_dir)
+    from bot.app import upgrade_database
 
     try:
-        url = asyncio.run(upgrade())
+        url = asyncio.run(upgrade_database(config))
     except OSError as exc:
         raise Failure(f"database: {exc}") from exc
     print(f"Database schema is up to date ({_safe_url(url)}).")

@@ -10,7 +10,6 @@ so tests can run in any order, repeatedly, and alongside other test sessions on 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,13 +18,13 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, Table, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Table, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.database import Database, alembic_config, open_database
-from bot.storage.engine import create_engine, normalize_url, transaction
+from bot.storage.engine import normalize_url, transaction
 from bot.storage.repository import Storage
+from bot.testing.databases import scratch_schema
 
 POSTGRES_ENV = "CATABOT_TEST_POSTGRES_URL"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # the storage tests' clock starts here
@@ -43,18 +42,8 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if not base:
         pytest.skip(f"{POSTGRES_ENV} not set")
     server_url = normalize_url(base, tmp_path)
-    schema = f"catabot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(server_url, "catabot_test") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

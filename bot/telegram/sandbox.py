@@ -26,6 +26,7 @@ from bot.app import Services, open_services
 from bot.config import Config
 from bot.diagnosis.cli import parse_number
 from bot.messages import text
+from bot.users import Role
 
 if TYPE_CHECKING:  # the fake Bot API is for the sandbox only: `catabot run` with a token never loads it
     from bot.testing import FakeTelegram, SentMessage
@@ -42,13 +43,13 @@ class Persona:
 
     key: str
     user_id: int
-    role: str | None
+    role: Role | None
 
 
 PERSONAS = {
     "nouveau": Persona("nouveau", SANDBOX_USER, None),
-    "membre": Persona("membre", SANDBOX_USER + 1, "member"),
-    "coordinateur": Persona("coordinateur", SANDBOX_USER + 2, "coordinator"),
+    "membre": Persona("membre", SANDBOX_USER + 1, Role.MEMBER),
+    "coordinateur": Persona("coordinateur", SANDBOX_USER + 2, Role.COORDINATOR),
 }
 ALIASES = {"newcomer": "nouveau", "member": "membre", "coordinator": "coordinateur"}
 
@@ -189,9 +190,7 @@ class Sandbox:
             self.say(self._t("sandbox_persona_usage", persona=self._t(f"sandbox_persona_{self.persona.key}")))
             return
         if persona.role is not None:
-            users = services.users.storage.users  # the sandbox plays the admin who gave this role
-            await users.touch_user(persona.user_id, now=services.users.clock())
-            await users.set_role(persona.user_id, persona.role)
+            await services.users.grant(persona.user_id, persona.role)  # the sandbox plays the admin
         self.persona, self.buttons = persona, []
         self.say(self._t("sandbox_persona_now", persona=self._t(f"sandbox_persona_{persona.key}")))
 

@@ -5,7 +5,7 @@ this package (`catabot run` with a token), only the sandbox does, lazily.
 Modules: `entities` (HTML/MarkdownV2/Markdown parsing), `validation` (request parameters, keyboards,
 formatted text), `records` (what the fake records), `state`, `users` (the user side), `methods` (the Bot
 API methods), `updates` (polling, webhooks, round robin over instances), `server` (`FakeTelegram`) and
-`harness` (`running_application`).
+`harness` (`running_application`); `databases` (throw-away PostgreSQL schemas).
 """
 
 from bot.testing.entities import EntityParseError, parse_html, parse_markdown, parse_markdown_v2, utf16_len
