@@ -8,10 +8,10 @@ from __future__ import annotations
 from sqlalchemy import Text, func, select, true, type_coerce
 
 from bot.announcements.records import AnnouncementAudience
-from bot.events.records import RsvpAnswer
+from bot.storage.attendance import coming_to
 from bot.storage.base import MEMBER_ROLES, Repository
 from bot.storage.preferences import topic_list
-from bot.storage.schema import preferences, rsvps, users
+from bot.storage.schema import preferences, users
 from bot.users.records import Role
 
 
@@ -70,10 +70,7 @@ class AudienceQueries(Repository):
     async def _event_participants(self, event_id: int) -> list[int]:
         """Active users who answered yes or maybe to the event, by id: a message about an event they come
         to reaches them even if they opted out of announcements."""
-        coming = select(rsvps.c.user_id).where(
-            rsvps.c.event_id == event_id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
-        )
-        return await self._user_ids(users.c.id.in_(coming))
+        return await self._user_ids(users.c.id.in_(coming_to(event_id)))
 
 
 def _event_id(topic: str | None) -> int:

@@ -1,4 +1,5 @@
-"""Events, and what each user asked about them: reminders and RSVP; whom to tell."""
+"""Events: created, imported, edited, moved, cancelled, and the calendar queries; reminders, RSVP and
+whom to tell are in `bot.storage.attendance`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from sqlalchemy import (
     ColumnElement,
     RowMapping,
     and_,
-    delete,
     func,
     insert,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,30 +29,23 @@ from bot.events.records import (
     Event,
     EventFields,
     EventStatus,
-    RsvpAnswer,
     UpsertOutcome,
 )
+from bot.storage.attendance import AttendanceQueries
 from bot.storage.base import (
-    MEMBER_ROLES,
-    Repository,
     check_length,
     dialect_insert,
-    ensure_user,
     utc,
     utc_value,
 )
 from bot.storage.schema import (
-    event_subscriptions,
     events,
-    preferences,
-    rsvps,
-    users,
 )
 
 _EVENT_FIELDS = tuple(field.name for field in fields(EventFields))
 
 
-class EventRepository(Repository):
+class EventRepository(AttendanceQueries):
     """Events (created, imported, moved, cancelled), reminders and RSVP."""
 
     async def create_event(
@@ -217,107 +208,6 @@ class EventRepository(Repository):
             rows = (await conn.execute(stmt)).mappings().all()
         return [event_record(row) for row in rows]
 
-    async def toggle_reminder(self, user_id: int, event_id: int, *, now: datetime | None = None) -> bool:
-        """Switch "remind me" of this event for the user; return the new state.
-
-        An unknown `user_id` is created as a newcomer; LookupError for an unknown event.
-        """
-        now = utc(now)
-        async with self._tx(write=True) as conn:
-            removed = await conn.execute(
-                delete(event_subscriptions).where(
-                    event_subscriptions.c.user_id == user_id, event_subscriptions.c.event_id == event_id
-                )
-            )
-            if removed.rowcount > 0:
-                return False
-            await _check_event(conn, event_id)
-            await ensure_user(conn, user_id, now)
-            stmt = dialect_insert(conn, event_subscriptions).values(
-                user_id=user_id, event_id=event_id, created_at=now
-            )
-            await conn.execute(stmt.on_conflict_do_nothing())
-        return True
-
-    async def reminder_event_ids(self, user_id: int) -> set[int]:
-        """The events the user asked to be reminded of."""
-        stmt = select(event_subscriptions.c.event_id).where(event_subscriptions.c.user_id == user_id)
-        async with self._tx(write=False) as conn:
-            return set((await conn.scalars(stmt)).all())
-
-    async def set_rsvp(
-        self, user_id: int, event_id: int, answer: RsvpAnswer | str, *, now: datetime | None = None
-    ) -> None:
-        """The user's answer ("yes", "maybe", "no"), replacing the previous one.
-
-        ValueError for another answer; an unknown `user_id` is created as a newcomer; LookupError for an
-        unknown event.
-        """
-        value = RsvpAnswer(answer).value
-        now = utc(now)
-        async with self._tx(write=True) as conn:
-            await _check_event(conn, event_id)
-            await ensure_user(conn, user_id, now)
-            stmt = dialect_insert(conn, rsvps).values(
-                user_id=user_id, event_id=event_id, answer=value, updated_at=now
-            )
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[rsvps.c.user_id, rsvps.c.event_id],
-                    set_={"answer": stmt.excluded.answer, "updated_at": stmt.excluded.updated_at},
-                )
-            )
-
-    async def rsvp_of(self, user_id: int, event_id: int) -> RsvpAnswer | None:
-        stmt = select(rsvps.c.answer).where(rsvps.c.user_id == user_id, rsvps.c.event_id == event_id)
-        async with self._tx(write=False) as conn:
-            answer = await conn.scalar(stmt)
-        return None if answer is None else RsvpAnswer(answer)
-
-    async def rsvp_counts(self, event_id: int) -> dict[str, int]:
-        """{"yes": n, "maybe": n, "no": n}, zeros included."""
-        stmt = (
-            select(rsvps.c.answer, func.count()).where(rsvps.c.event_id == event_id).group_by(rsvps.c.answer)
-        )
-        async with self._tx(write=False) as conn:
-            counted = {answer: int(n) for answer, n in (await conn.execute(stmt)).all()}
-        return {answer.value: counted.get(answer.value, 0) for answer in RsvpAnswer}
-
-    async def reminder_recipients(self, event: Event) -> list[int]:
-        """Active users to remind of the event: those who asked for it, and those who want every reminder.
-
-        Only members and coordinators for a members-only event. By id.
-        """
-        chosen = select(event_subscriptions.c.user_id).where(event_subscriptions.c.event_id == event.id)
-        everything = select(preferences.c.user_id).where(preferences.c.remind_all == true())
-        return await self._user_ids(
-            or_(users.c.id.in_(chosen), users.c.id.in_(everything)), event_audience(event)
-        )
-
-    async def concerned_recipients(self, event: Event) -> list[int]:
-        """Active users to tell of a move or a cancellation: the reminder recipients and those who answered
-        yes or maybe (each once; members-only events: members and coordinators only). By id."""
-        chosen = select(event_subscriptions.c.user_id).where(event_subscriptions.c.event_id == event.id)
-        everything = select(preferences.c.user_id).where(preferences.c.remind_all == true())
-        coming = select(rsvps.c.user_id).where(
-            rsvps.c.event_id == event.id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
-        )
-        wanted = or_(users.c.id.in_(chosen), users.c.id.in_(everything), users.c.id.in_(coming))
-        return await self._user_ids(wanted, event_audience(event))
-
-    async def participants(self, event: Event) -> list[int]:
-        """Active users who answered yes or maybe (within the event's audience). By id."""
-        coming = select(rsvps.c.user_id).where(
-            rsvps.c.event_id == event.id, rsvps.c.answer.in_([RsvpAnswer.YES.value, RsvpAnswer.MAYBE.value])
-        )
-        return await self._user_ids(users.c.id.in_(coming), event_audience(event))
-
-    async def event_notice_recipients(self, event: Event) -> list[int]:
-        """Active users who want to hear about new events (members and coordinators only for a members-only
-        event). By id."""
-        wanted = select(preferences.c.user_id).where(preferences.c.new_event_notices == true())
-        return await self._user_ids(users.c.id.in_(wanted), event_audience(event))
-
 
 def _event_values(fields: EventFields) -> dict[str, Any]:
     """The columns of `fields`, checked (same rules on both backends) and normalised (UTC, Audience)."""
@@ -374,18 +264,6 @@ def _upcoming(now: datetime, include_members_only: bool) -> ColumnElement[bool]:
     if not include_members_only:
         conditions.append(events.c.audience == Audience.ALL.value)
     return and_(*conditions)
-
-
-async def _check_event(conn: AsyncConnection, event_id: int) -> None:
-    if await conn.scalar(select(events.c.id).where(events.c.id == event_id)) is None:
-        raise LookupError(f"unknown event {event_id}")
-
-
-def event_audience(event: Event) -> ColumnElement[bool]:
-    """The users who may attend the event: everyone, or members and coordinators."""
-    if Audience(event.audience) == Audience.MEMBERS:
-        return users.c.role.in_(MEMBER_ROLES)
-    return true()
 
 
 def event_record(row: RowMapping) -> Event:
