@@ -1,4 +1,7 @@
-"""The command line: a second adapter over the same domain as the Telegram bot."""
+"""The command line: a second adapter over the same domain as the Telegram bot.
+
+`main` and the knowledge commands (ask, eval, index, knowledge, model, diagnose) are here; the arguments in
+`bot.cli_parser`, the commands around the bot (run, chat, db, events) in `bot.cli_bot`."""
 
 from __future__ import annotations
 
@@ -6,100 +9,20 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot.cli_bot import chat, db, events, run
+from bot.cli_common import Failure, say
+from bot.cli_parser import build_parser
 from bot.config import Config, ConfigError, load_config
-from bot.messages import LANGUAGES, text
+from bot.messages import text
 
 if TYPE_CHECKING:
     from bot.retrieval.evaluate import Metrics
     from bot.retrieval.search import Answer, Searcher
 
 log = logging.getLogger("catabot")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="catabot", description="Assistant du réseau des catalyseurs territoriaux."
-    )
-    parser.add_argument("--config", help="configuration file (default: $CATABOT_CONFIG or config.yaml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to standard error")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    ask = commands.add_parser("ask", help="answer a question (no question: read them from standard input)")
-    ask.add_argument("question", nargs="?", help="the question; without it, one question per line on stdin")
-    ask.add_argument("--json", action="store_true", help="one JSON object per question on standard output")
-    ask.add_argument(
-        "--top", type=int, default=None, metavar="N", help="number of results (default: 1 + leads)"
-    )
-    ask.add_argument(
-        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the answer"
-    )
-
-    evaluate = commands.add_parser("eval", help="measure answer quality on a question set (JSON lines)")
-    evaluate.add_argument("file", type=Path)
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    evaluate.add_argument(
-        "--calibrate", action="store_true", help="fit the answer/abstain decision on this file and save it"
-    )
-    evaluate.add_argument(
-        "--failures", action="store_true", help="also list the questions the hybrid search gets wrong"
-    )
-
-    index = commands.add_parser("index", help="build the index from the knowledge base")
-    index.add_argument("--force", action="store_true", help="re-embed every passage")
-
-    knowledge = commands.add_parser("knowledge", help="knowledge base tools")
-    knowledge_actions = knowledge.add_subparsers(dest="action", required=True, metavar="ACTION")
-    knowledge_actions.add_parser("check", help="validate every file of the knowledge base")
-    _import_parser(knowledge_actions.add_parser(
-        "import", help="import documents (PDF, DOCX, PPTX, HTML, Markdown, text) as resources"
-    ))  # fmt: skip
-    diagnose = commands.add_parser(
-        "diagnose", help="the self-diagnosis questionnaire, in the terminal or from a file"
-    )
-    diagnose.add_argument(
-        "--answers", type=Path, metavar="FILE.yaml", help="score a file of answers {step: option}"
-    )
-    diagnose.add_argument(
-        "--json", action="store_true", help="print scores, statuses and recommendations as JSON"
-    )
-    diagnose.add_argument(
-        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the questions"
-    )
-    events = commands.add_parser("events", help="event tools")
-    events_import = events.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
-        "import", help="import events from YAML or .ics (idempotent: re-importing updates, never duplicates)"
-    )
-    events_import.add_argument("file", type=Path)
-    commands.add_parser("run", help="run the Telegram bot (TELEGRAM_BOT_TOKEN); without a token, the sandbox")
-    commands.add_parser("chat", help="chat with the real bot in this terminal, against a local fake Telegram")
-    database = commands.add_parser("db", help="database tools")
-    database.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
-        "upgrade", help="apply the schema migrations (also done at every start)"
-    )
-    model = commands.add_parser("model", help="embedding model tools")
-    model.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
-        "install", help="make the configured embedding model available offline"
-    )
-    return parser
-
-
-def _import_parser(parser: argparse.ArgumentParser) -> None:
-    import datetime as dt
-
-    parser.add_argument("path", type=Path, metavar="FILE_OR_FOLDER")
-    parser.add_argument("--source", metavar="URL", help="the document's URL (default: its file name)")
-    parser.add_argument("--title", help="the resource title (default: the document's own)")
-    parser.add_argument("--roles", metavar="ID,ID", help="métiers the resource is for")
-    parser.add_argument("--tags", metavar="TAG,TAG", help="tags of the resource")
-    parser.add_argument("--type", default="ressource", help="resource type (default: ressource)")
-    parser.add_argument(
-        "--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the document's date"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="show what would be written, write nothing")
 
 
 _NOISY = ("bm25s", "sentence_transformers", "transformers", "httpx")  # warnings only, at every level
@@ -117,7 +40,7 @@ def configure_logging(level: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -130,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper()))
     handlers = {
         "ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model,
-        "run": _run, "chat": _chat, "db": _db, "diagnose": _diagnose, "events": _events,
+        "run": run, "chat": chat, "db": db, "diagnose": _diagnose, "events": events,
     }  # fmt: skip
     try:
         return handlers[args.command](config, args)
@@ -139,21 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-class Failure(Exception):
-    """An expected failure, reported in one line without a traceback."""
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
 def _searcher(config: Config) -> Searcher:
     from bot.app import open_searcher
     from bot.embedding.install import ModelUnavailable
     from bot.knowledge import KnowledgeError
 
     try:
-        return open_searcher(config, say=_say)
+        return open_searcher(config, say=say)
     except (ModelUnavailable, KnowledgeError) as exc:
         raise Failure(str(exc)) from exc
 
@@ -264,7 +179,7 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
     if args.calibrate:
         for key, weights in calibrate(searcher, cases).items():
             save_calibration(key, weights)
-            _say(f"Calibration saved for {key}: {weights}")
+            say(f"Calibration saved for {key}: {weights}")
     results = evaluate(searcher, cases)
     if args.json:
         print(json.dumps({mode: vars(m) for mode, m in results.items()}, indent=2))
@@ -320,7 +235,7 @@ def _index(config: Config, args: argparse.Namespace) -> int:
         if args.force:
             for name in ("manifest.json", "vectors.npy", "chunks.json"):
                 (index_dir / name).unlink(missing_ok=True)
-        report = build_index(config.path(config.knowledge_dir), index_dir, embedder, progress=_say)
+        report = build_index(config.path(config.knowledge_dir), index_dir, embedder, progress=say)
     except (ModelUnavailable, KnowledgeError) as exc:
         raise Failure(str(exc)) from exc
     print(
@@ -373,66 +288,6 @@ def _model(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(config: Config, args: argparse.Namespace) -> int:
-    import os
-
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
-        _say(text("sandbox_no_token"))
-        return _chat(config, args)
-    from bot import redaction
-    from bot.telegram.run import run_bot
-
-    redaction.install([token, config.telegram.webhook_secret])
-    return _start(config, lambda: run_bot(config, token), secrets=(token, config.telegram.webhook_secret))
-
-
-def _chat(config: Config, args: argparse.Namespace) -> int:
-    from bot.telegram.sandbox import run_sandbox
-
-    return _start(config, lambda: run_sandbox(config))
-
-
-def _start(config: Config, serve: Callable[[], None], *, secrets: Sequence[str] = ()) -> int:
-    """Run the bot; a start-up failure is one line `catabot: <file or key>: <problem>` and status 2."""
-    from bot.redaction import redact
-    from bot.startup import describe, quiet_bootstrap
-
-    quiet_bootstrap()
-    try:
-        serve()
-    except KeyboardInterrupt:
-        print()
-    except Exception as exc:
-        line = describe(exc, config)
-        if line is None:  # unexpected: its traceback only at DEBUG, through the redacting log handlers
-            log.debug("start-up failure", exc_info=True)
-            line = redact(f"start-up failed: {type(exc).__name__}: {exc}", secrets).splitlines()[0]
-        print(f"catabot: {line}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _db(config: Config, args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bot.app import upgrade_database
-
-    try:
-        url = asyncio.run(upgrade_database(config))
-    except OSError as exc:
-        raise Failure(f"database: {exc}") from exc
-    print(f"Database schema is up to date ({_safe_url(url)}).")
-    return 0
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, fit for output."""
-    import re
-
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
 def _diagnose(config: Config, args: argparse.Namespace) -> int:
     from bot.diagnosis.advice import choose
     from bot.diagnosis.cli import AnswersError, format_result, load_answers, run_terminal, to_json
@@ -457,60 +312,4 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     else:
         print(format_result(diagnosis, recommendations, args.lang, advice))
-    return 0
-
-
-def _events(config: Config, args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bot.app import open_event_service
-    from bot.events.importer import EventImportError, read_events_file
-    from bot.events.records import EventFields
-
-    try:  # the whole file is checked first: one bad entry and nothing is written
-        read = read_events_file(args.file)
-    except EventImportError as exc:
-        for problem in exc.problems:
-            print(problem)
-        return 1
-    except OSError as exc:
-        raise Failure(f"{args.file}: {exc}") from exc
-    for warning in read.warnings:
-        print(f"{warning} (warning)")
-    imported = read.events
-
-    async def store() -> dict[str, int]:
-        database, service = await open_event_service(config)
-        outcomes = {"created": 0, "updated": 0, "unchanged": 0, "cancelled": 0}
-        try:
-            for item in imported:
-                fields = EventFields(
-                    item.title,
-                    item.starts_at,
-                    item.ends_at,
-                    item.place,
-                    item.link,
-                    item.description,
-                    item.audience,
-                    item.all_day,
-                )
-                # a new time or a cancellation tells the subscribers, through the outbox
-                _, outcome, cancelled = await service.import_event(
-                    item.uid, fields, cancelled=item.status == "cancelled"
-                )
-                outcomes[str(outcome)] += 1
-                outcomes["cancelled"] += cancelled
-            kept = {item.uid for item in imported}
-            for series in read.series:  # occurrences no longer in the file (a new EXDATE…) are cancelled
-                assert read.window is not None
-                outcomes["cancelled"] += await service.cancel_missing_occurrences(series, kept, *read.window)
-        finally:
-            await database.close()
-        return outcomes
-
-    counts = asyncio.run(store())
-    print(
-        f"{args.file}: {len(imported)} events — {counts['created']} created, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged, {counts['cancelled']} cancelled."
-    )
     return 0

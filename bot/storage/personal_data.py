@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import RowMapping, Select, delete, select, update
 
 from bot.qa.records import ANSWER_FLOW
 from bot.storage.base import (
@@ -45,102 +41,81 @@ class PersonalDataRepository(Repository):
         campaigns); so are the ids of the messages showing a campaign's progress.
         """
         async with self._tx(write=False) as conn:
-            profile = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
-            asked = (
-                await conn.execute(
-                    select(questions).where(questions.c.user_id == user_id).order_by(questions.c.created_at)
-                )
-            ).mappings()
+
+            async def rows(stmt: Select[Any], exclude: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+                return [plain(row, exclude=exclude) for row in (await conn.execute(stmt)).mappings()]
+
+            async def first(stmt: Select[Any]) -> RowMapping | None:
+                row: RowMapping | None = (await conn.execute(stmt)).mappings().first()
+                return row
+
+            profile = await first(select(users).where(users.c.id == user_id))
             private = frozenset({"user_id", "normalized_text", "handled_by", "handled_by_name"})
-            asked_list = [plain(row, exclude=private) for row in asked]
-            votes = (
-                await conn.execute(
-                    select(feedback.c.question_id, feedback.c.value, feedback.c.reason, feedback.c.created_at)
-                    .where(feedback.c.user_id == user_id)
-                    .order_by(feedback.c.created_at)
+            asked_list = await rows(
+                select(questions).where(questions.c.user_id == user_id).order_by(questions.c.created_at),
+                private,
+            )
+            votes_list = await rows(
+                select(feedback.c.question_id, feedback.c.value, feedback.c.reason, feedback.c.created_at)
+                .where(feedback.c.user_id == user_id)
+                .order_by(feedback.c.created_at)
+            )
+            created_list = await rows(
+                select(
+                    invitations.c.code,
+                    invitations.c.created_at,
+                    invitations.c.expires_at,
+                    invitations.c.used_at,
                 )
-            ).mappings()
-            votes_list = [plain(row) for row in votes]
-            created = (
-                await conn.execute(
-                    select(
-                        invitations.c.code,
-                        invitations.c.created_at,
-                        invitations.c.expires_at,
-                        invitations.c.used_at,
-                    )
-                    .where(invitations.c.created_by == user_id)
-                    .order_by(invitations.c.created_at)
+                .where(invitations.c.created_by == user_id)
+                .order_by(invitations.c.created_at)
+            )
+            used_list = await rows(
+                select(invitations.c.code, invitations.c.used_at)
+                .where(invitations.c.used_by == user_id)
+                .order_by(invitations.c.used_at)
+            )
+            session = await first(select(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id))
+            results_list = await rows(
+                select(diagnostic_results)
+                .where(diagnostic_results.c.user_id == user_id)
+                .order_by(diagnostic_results.c.created_at, diagnostic_results.c.id),
+                USER_ID_COLUMN,
+            )
+            events_created_list = await rows(
+                select(events.c.id, events.c.title, events.c.starts_at, events.c.created_at)
+                .where(events.c.created_by == user_id)
+                .order_by(events.c.created_at, events.c.id)
+            )
+            reminders_list = await rows(
+                select(event_subscriptions.c.event_id, event_subscriptions.c.created_at)
+                .where(event_subscriptions.c.user_id == user_id)
+                .order_by(event_subscriptions.c.created_at, event_subscriptions.c.event_id)
+            )
+            answers_list = await rows(
+                select(rsvps.c.event_id, rsvps.c.answer, rsvps.c.updated_at)
+                .where(rsvps.c.user_id == user_id)
+                .order_by(rsvps.c.updated_at, rsvps.c.event_id)
+            )
+            prefs = await first(select(preferences).where(preferences.c.user_id == user_id))
+            messages_list = await rows(
+                select(
+                    deliveries.c.kind,
+                    deliveries.c.ref_id,
+                    deliveries.c.status,
+                    deliveries.c.created_at,
+                    deliveries.c.not_before,
+                    deliveries.c.finished_at,
                 )
-            ).mappings()
-            created_list = [plain(row) for row in created]
-            used = (
-                await conn.execute(
-                    select(invitations.c.code, invitations.c.used_at)
-                    .where(invitations.c.used_by == user_id)
-                    .order_by(invitations.c.used_at)
-                )
-            ).mappings()
-            used_list = [plain(row) for row in used]
-            own_session = select(diagnostic_sessions).where(diagnostic_sessions.c.user_id == user_id)
-            session = (await conn.execute(own_session)).mappings().first()
-            results = (
-                await conn.execute(
-                    select(diagnostic_results)
-                    .where(diagnostic_results.c.user_id == user_id)
-                    .order_by(diagnostic_results.c.created_at, diagnostic_results.c.id)
-                )
-            ).mappings()
-            results_list = [plain(row, exclude=USER_ID_COLUMN) for row in results]
-            events_created = (
-                await conn.execute(
-                    select(events.c.id, events.c.title, events.c.starts_at, events.c.created_at)
-                    .where(events.c.created_by == user_id)
-                    .order_by(events.c.created_at, events.c.id)
-                )
-            ).mappings()
-            events_created_list = [plain(row) for row in events_created]
-            reminders = (
-                await conn.execute(
-                    select(event_subscriptions.c.event_id, event_subscriptions.c.created_at)
-                    .where(event_subscriptions.c.user_id == user_id)
-                    .order_by(event_subscriptions.c.created_at, event_subscriptions.c.event_id)
-                )
-            ).mappings()
-            reminders_list = [plain(row) for row in reminders]
-            answers = (
-                await conn.execute(
-                    select(rsvps.c.event_id, rsvps.c.answer, rsvps.c.updated_at)
-                    .where(rsvps.c.user_id == user_id)
-                    .order_by(rsvps.c.updated_at, rsvps.c.event_id)
-                )
-            ).mappings()
-            answers_list = [plain(row) for row in answers]
-            own_preferences = select(preferences).where(preferences.c.user_id == user_id)
-            prefs = (await conn.execute(own_preferences)).mappings().first()
-            messages = (
-                await conn.execute(
-                    select(
-                        deliveries.c.kind,
-                        deliveries.c.ref_id,
-                        deliveries.c.status,
-                        deliveries.c.created_at,
-                        deliveries.c.not_before,
-                        deliveries.c.finished_at,
-                    )
-                    .where(deliveries.c.chat_id == user_id)
-                    .order_by(deliveries.c.created_at, deliveries.c.id)
-                )
-            ).mappings()
-            messages_list = [plain(row) for row in messages]
-            authored = (
-                await conn.execute(
-                    select(campaigns)
-                    .where(campaigns.c.author_id == user_id)
-                    .order_by(campaigns.c.created_at, campaigns.c.id)
-                )
-            ).mappings()
-            authored_list = [plain(row, exclude=CAMPAIGN_PRIVATE) for row in authored]
+                .where(deliveries.c.chat_id == user_id)
+                .order_by(deliveries.c.created_at, deliveries.c.id)
+            )
+            authored_list = await rows(
+                select(campaigns)
+                .where(campaigns.c.author_id == user_id)
+                .order_by(campaigns.c.created_at, campaigns.c.id),
+                CAMPAIGN_PRIVATE,
+            )
             approved = await conn.scalars(
                 select(campaigns.c.id).where(campaigns.c.approved_by == user_id).order_by(campaigns.c.id)
             )
