@@ -10,7 +10,8 @@ so tests can run in any order, repeatedly, and alongside other test sessions on 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Table, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.database import Database, alembic_config, open_database
-from bot.storage.engine import normalize_url, transaction
+from bot.storage.database import Database, alembic_config, current_revision, open_database, upgrade_engine
+from bot.storage.engine import create_engine, normalize_url, transaction
 from bot.storage.repository import Storage
+from bot.storage.schema import metadata
 from bot.testing.databases import scratch_schema
 
 POSTGRES_ENV = "CATABOT_TEST_POSTGRES_URL"
@@ -124,3 +128,48 @@ def shared_columns(a: Rows, b: Rows) -> tuple[Rows, Rows]:
         }
 
     return keep(a, b), keep(b, a)
+
+
+async def schema_differences(engine: AsyncEngine) -> list[Any]:
+    """What differs between the database's schema and the declared one (`bot.storage.schema`)."""
+
+    def differences(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(differences)
+
+
+async def previous_version(
+    db_url: str,
+    revision: str,
+    populate: Callable[[Storage], Awaitable[object]],
+    tables: Sequence[Table],
+    new_tables: AbstractSet[str],
+) -> Rows:
+    """The database of the bot's previous version (schema `revision`, without `new_tables`), filled by
+    `populate`: the rows of `tables` (none empty)."""
+    engine = create_engine(db_url)
+    try:
+        await upgrade_engine(engine, revision)  # the database of the previous version of the bot
+        assert await current_revision(engine) == revision
+        assert not new_tables & await table_names(engine)
+        await populate(Storage(engine))
+        before = await table_rows(engine, tables)
+        assert all(before.values())
+    finally:
+        await engine.dispose()
+    return before
+
+
+async def assert_upgraded_keeping(
+    db: Database, before: Rows, tables: Sequence[Table], new_tables: AbstractSet[str], head: str
+) -> None:
+    """The new version has migrated the database to `head`: the rows of `before` are all kept, the
+    `new_tables` are there and the schema is exactly the declared one."""
+    assert await current_revision(db.engine) == head
+    after, kept = shared_columns(await table_rows(db.engine, tables), before)
+    assert after == kept
+    assert await table_names(db.engine) >= new_tables
+    assert await schema_differences(db.engine) == []

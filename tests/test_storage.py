@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select
 
 from bot.delivery.outbox import Status
@@ -22,7 +20,7 @@ from bot.storage.database import alembic_config, current_revision
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import metadata
 from bot.users.records import RedeemResult, Role
-from tests.storage_fixtures import T0, minutes
+from tests.storage_fixtures import T0, minutes, schema_differences
 
 HEAD = "0007"
 TABLES = {
@@ -79,12 +77,7 @@ async def test_migrations_apply_on_an_empty_database_and_rerun_as_a_no_op(db_url
 
 
 async def test_migrations_build_exactly_the_declared_schema(db: Database) -> None:
-    def differences(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
-
-    async with db.engine.connect() as conn:
-        assert await conn.run_sync(differences) == []
+    assert await schema_differences(db.engine) == []
 
 
 async def test_migrations_downgrade_to_empty_and_upgrade_again(db: Database) -> None:

@@ -23,8 +23,8 @@ from bot.announcements.records import (
 )
 from bot.delivery.outbox import Status
 from bot.storage import Database, Storage, open_database
-from bot.storage.database import current_revision, upgrade_engine
-from bot.storage.engine import create_engine, transaction
+from bot.storage.database import current_revision
+from bot.storage.engine import transaction
 from bot.storage.schema import (
     campaigns,
     deliveries,
@@ -40,9 +40,19 @@ from bot.storage.schema import (
     users,
 )
 from bot.users.records import Role
-from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
+from tests.storage_fixtures import (
+    T0,
+    assert_upgraded_keeping,
+    migrate,
+    minutes,
+    previous_version,
+    schema_differences,
+    shared_columns,
+    table_names,
+    table_rows,
+)
 from tests.test_storage import HEAD
-from tests.test_storage_events import populate_0002, populate_0003, schema_differences
+from tests.test_storage_events import populate_0002, populate_0003
 
 ME, OTHER, THIRD = 987_654_321, 123_456_789, 555_000_111
 TABLES_0003 = [
@@ -89,23 +99,13 @@ async def awaiting(storage: Storage, author: int = ME, audience: str = "all") ->
 
 
 async def test_upgrade_from_0003_keeps_the_data(db_url: str, tmp_path: Path) -> None:
-    engine = create_engine(db_url)
-    try:
-        await upgrade_engine(engine, "0003")  # the database of the previous version of the bot
-        assert await current_revision(engine) == "0003"
-        await populate_0002(Storage(engine))
-        await populate_0003(Storage(engine))
-        before = await rows(engine, TABLES_0003)
-        assert all(before.values())
-        assert "campaigns" not in await table_names(engine)
-    finally:
-        await engine.dispose()
+    async def populate(storage: Storage) -> None:
+        await populate_0002(storage)
+        await populate_0003(storage)
 
+    before = await previous_version(db_url, "0003", populate, TABLES_0003, {"campaigns"})
     async with await open_database(db_url, tmp_path) as db:  # the new version starts: it migrates
-        assert await current_revision(db.engine) == HEAD
-        after, kept = shared_columns(await rows(db.engine, TABLES_0003), before)
-        assert after == kept
-        assert await schema_differences(db.engine) == []
+        await assert_upgraded_keeping(db, before, TABLES_0003, {"campaigns"}, HEAD)
         campaign = await db.storage.campaigns.create_campaign(ME, "Bonjour", now=minutes(10))
         assert (campaign.author_id, campaign.status, campaign.audience) == (ME, "draft", "me")
 

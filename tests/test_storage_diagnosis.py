@@ -9,17 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.diagnosis.records import DiagnosticResult, DiagnosticStats, TerritoryStats
 from bot.storage import Database, Storage, open_database
-from bot.storage.database import current_revision, upgrade_engine
-from bot.storage.engine import create_engine, transaction
+from bot.storage.database import current_revision
+from bot.storage.engine import transaction
 from bot.storage.schema import feedback, invitations, metadata, questions, users
-from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
+from tests.storage_fixtures import (
+    T0,
+    assert_upgraded_keeping,
+    migrate,
+    minutes,
+    previous_version,
+    schema_differences,
+    shared_columns,
+    table_names,
+    table_rows,
+)
 from tests.test_storage import HEAD
 
 ME, OTHER = 987_654_321, 123_456_789
@@ -58,15 +66,6 @@ async def rows_0001(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
     return await table_rows(engine, TABLES_0001)
 
 
-async def schema_differences(engine: AsyncEngine) -> list[Any]:
-    def differences(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(differences)
-
-
 async def populate_0001(storage: Storage) -> None:
     """Data in every table of revision 0001 (only uses queries on those tables)."""
     await storage.users.touch_user(ME, language_hint="en", now=T0)
@@ -83,22 +82,9 @@ async def populate_0001(storage: Storage) -> None:
 
 
 async def test_upgrade_from_0001_keeps_the_data(db_url: str, tmp_path: Path) -> None:
-    engine = create_engine(db_url)
-    try:
-        await upgrade_engine(engine, "0001")  # the database of the previous version of the bot
-        assert await current_revision(engine) == "0001"
-        await populate_0001(Storage(engine))
-        before = await rows_0001(engine)
-        assert all(before.values())
-    finally:
-        await engine.dispose()
-
+    before = await previous_version(db_url, "0001", populate_0001, TABLES_0001, DIAGNOSTIC_TABLES)
     async with await open_database(db_url, tmp_path) as db:  # the new version starts: it migrates
-        assert await current_revision(db.engine) == HEAD
-        after, kept = shared_columns(await rows_0001(db.engine), before)
-        assert after == kept
-        assert await table_names(db.engine) >= DIAGNOSTIC_TABLES
-        assert await schema_differences(db.engine) == []
+        await assert_upgraded_keeping(db, before, TABLES_0001, DIAGNOSTIC_TABLES, HEAD)
         await db.storage.diagnosis.save_diagnostic(ME, {"territoire": "rural"}, now=minutes(5))
         await result(db.storage, OTHER, at=6)
         assert (await db.storage.diagnosis.diagnostic_stats()).diagnostics == 1

@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.outbox import Delivery, OutboxStore, Status
 from bot.events.records import Audience, Event, EventFields, EventStatus, RsvpAnswer
 from bot.storage import Database, Storage, open_database
-from bot.storage.database import current_revision, upgrade_engine
-from bot.storage.engine import create_engine, transaction
+from bot.storage.database import current_revision
+from bot.storage.engine import transaction
 from bot.storage.outbox import CHAT_MOVED
 from bot.storage.schema import (
     deliveries,
@@ -30,14 +28,23 @@ from bot.storage.schema import (
     events,
     feedback,
     invitations,
-    metadata,
     preferences,
     questions,
     rsvps,
     users,
 )
 from bot.users.records import Preferences, Role
-from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
+from tests.storage_fixtures import (
+    T0,
+    assert_upgraded_keeping,
+    migrate,
+    minutes,
+    previous_version,
+    schema_differences,
+    shared_columns,
+    table_names,
+    table_rows,
+)
 from tests.test_storage import HEAD
 
 ME, OTHER = 987_654_321, 123_456_789
@@ -72,15 +79,6 @@ async def count(engine: AsyncEngine, table: Table) -> int:
 
 
 # -- migration 0003 -----------------------------------------------------------------------------------------
-
-
-async def schema_differences(engine: AsyncEngine) -> list[Any]:
-    def differences(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(differences)
 
 
 async def rows_0002(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
@@ -134,22 +132,9 @@ async def populate_0003(storage: Storage) -> Event:
 
 
 async def test_upgrade_from_0002_keeps_the_data(db_url: str, tmp_path: Path) -> None:
-    engine = create_engine(db_url)
-    try:
-        await upgrade_engine(engine, "0002")  # the database of the previous version of the bot
-        assert await current_revision(engine) == "0002"
-        await populate_0002(Storage(engine))
-        before = await rows_0002(engine)
-        assert all(before.values())
-    finally:
-        await engine.dispose()
-
+    before = await previous_version(db_url, "0002", populate_0002, TABLES_0002, NEW_TABLES)
     async with await open_database(db_url, tmp_path) as db:  # the new version starts: it migrates
-        assert await current_revision(db.engine) == HEAD
-        after, kept = shared_columns(await rows_0002(db.engine), before)
-        assert after == kept
-        assert await table_names(db.engine) >= NEW_TABLES
-        assert await schema_differences(db.engine) == []
+        await assert_upgraded_keeping(db, before, TABLES_0002, NEW_TABLES, HEAD)
         event = await populate_0003(db.storage)
         assert await db.storage.events.reminder_recipients(event) == [OTHER, ME]  # by id
 
