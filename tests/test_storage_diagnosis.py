@@ -66,8 +66,9 @@ async def rows_0001(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
     return await table_rows(engine, TABLES_0001)
 
 
-async def populate_0001(storage: Storage) -> None:
-    """Data in every table of revision 0001 (only uses queries on those tables)."""
+async def ask_vote_invite(storage: Storage) -> None:
+    """ME asks a question that OTHER votes on, and invites OTHER (users, questions, feedback, invitations:
+    the tables of revision 0001)."""
     await storage.users.touch_user(ME, language_hint="en", now=T0)
     question = await storage.questions.record_question(
         ME, "private", "Comment adhérer ?", "fr", True, "adhesion", 0.9
@@ -75,6 +76,11 @@ async def populate_0001(storage: Storage) -> None:
     await storage.questions.record_feedback(question, OTHER, -1, now=minutes(1))
     code = await storage.users.create_invitation(ME, now=T0)
     assert await storage.users.redeem_invitation(code, OTHER, now=minutes(2)) == "ok"
+
+
+async def populate_0001(storage: Storage) -> None:
+    """Data in every table of revision 0001 (only uses queries on those tables)."""
+    await ask_vote_invite(storage)
     await storage.users.create_invitation(OTHER, now=T0)
 
 

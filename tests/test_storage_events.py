@@ -46,6 +46,7 @@ from tests.storage_fixtures import (
     table_rows,
 )
 from tests.test_storage import HEAD
+from tests.test_storage_diagnosis import ask_vote_invite
 
 ME, OTHER = 987_654_321, 123_456_789
 GROUP = -1_001_234_567_890  # a supergroup: chat ids are not user ids
@@ -87,13 +88,7 @@ async def rows_0002(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
 
 async def populate_0002(storage: Storage) -> None:
     """Data in every table of revision 0002 (only uses queries on those tables)."""
-    await storage.users.touch_user(ME, language_hint="en", now=T0)
-    question = await storage.questions.record_question(
-        ME, "private", "Comment adhérer ?", "fr", True, "adhesion", 0.9
-    )
-    await storage.questions.record_feedback(question, OTHER, -1, now=minutes(1))
-    code = await storage.users.create_invitation(ME, now=T0)
-    assert await storage.users.redeem_invitation(code, OTHER, now=minutes(2)) == "ok"
+    await ask_vote_invite(storage)
     await storage.diagnosis.save_diagnostic_result(
         ME,
         territory="rural",
