@@ -17,7 +17,7 @@ from bot.messages import text
 from bot.retrieval.search import Answer, Searcher
 from bot.telegram.features import questions
 from tests.botkit import BotEnv, bot_config, buttons, running_bot
-from tests.test_delivery_faults import ReadOnlySwitch
+from tests.delivery.test_delivery_faults import ReadOnlySwitch
 
 QUESTION = "Quelle différence entre un partenariat et une alliance ?"
 LANE = 2

@@ -14,7 +14,7 @@ from bot.diagnosis.questionnaire import Questionnaire, check_questionnaire
 from bot.diagnosis.recommend import passage, recommend
 from bot.retrieval.chunker import Chunk
 from tests.conftest import domain_sources
-from tests.test_diagnosis import MINI, ROLES, chunks, fill, line_of, q, write
+from tests.diagnosis.test_diagnosis import MINI, ROLES, chunks, fill, line_of, q, write
 
 __all__ = ["chunks", "q"]  # the module-scoped fixtures of the diagnosis tests
 

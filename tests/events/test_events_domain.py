@@ -35,7 +35,7 @@ from bot.events.planning import (
 )
 from bot.events.records import MAX_TITLE, Audience, Event, EventStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 D7, D1, H2 = timedelta(days=7), timedelta(days=1), timedelta(hours=2)
 
 

@@ -16,7 +16,7 @@ from bot.telegram.context import Context
 from bot.telegram.features.announcements import update_progress
 from tests.botkit import ADMIN, BotEnv, buttons
 from tests.events_kit import card_of, drain, events_bot, paris, texts
-from tests.test_bot_events import MovableClock
+from tests.telegram.test_bot_events import MovableClock
 
 MEMBER, OTHER, THIRD = 400, 401, 402
 START = paris(2027, 3, 12, 14, 30)
