@@ -9,7 +9,6 @@ import html
 import logging
 import re
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -111,10 +110,6 @@ async def _answer_in_lane(
 ) -> None:
     svc = context.services
     with svc.questions.coming():  # the batch being formed waits for this question (briefly)
-        try:
-            context.set_language((await svc.users.seen(user_id)).language)  # the row is read: no second query
-        except SQLAlchemyError as exc:  # the database refuses writes: answer all the same
-            log.warning("marking user as seen failed (%s)", type(exc).__name__)
         language = await context.language()
         await chat.send_action(ChatAction.TYPING)
     try:
@@ -123,6 +118,7 @@ async def _answer_in_lane(
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
     await send(message, answer_reply(asked.answer, asked.question_id, language))
+    await svc.users.note_seen(user_id)  # after the answer; it never raises
 
 
 async def private_text(update: Update, context: Context) -> None:
@@ -132,9 +128,9 @@ async def private_text(update: Update, context: Context) -> None:
         return
     talk = small_talk(message.text)
     if talk is SmallTalk.GREETING:
-        if update.effective_user:
-            await context.services.users.seen(update.effective_user.id)
         await send(message, menu_reply(await context.language()))
+        if update.effective_user:
+            await context.services.users.note_seen(update.effective_user.id)
     elif talk is SmallTalk.THANKS:
         await send(message, Reply(html_text("you_are_welcome", await context.language())))
     else:
