@@ -24,6 +24,7 @@ from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
+from bot.telegram.updates import give_way
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
@@ -109,7 +110,9 @@ async def _answer_in_lane(
     context: Context, message: Message, chat: Chat, user_id: int, question: str
 ) -> None:
     svc = context.services
+    processor = context.application.update_processor
     with svc.questions.coming():  # the batch being formed waits for this question (briefly)
+        await give_way(processor)  # before each step: button presses and commands first
         language = await context.language()
         await chat.send_action(ChatAction.TYPING)
     try:
@@ -117,6 +120,7 @@ async def _answer_in_lane(
     except QuestionError as exc:
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
+    await give_way(processor)
     await send(message, answer_reply(asked.answer, asked.question_id, language))
     await svc.users.note_seen(user_id)  # after the answer; it never raises
 
