@@ -70,7 +70,9 @@ def test_a_link_across_a_cut_is_closed_and_reopened() -> None:
 
 
 _RAW = st.lists(
-    st.sampled_from(["<b>", "</b>", "<I>", "</i>", '<a href="x">', "</a>", "&amp;", "&#x27;", "&#39;", "<", ">"])
+    st.sampled_from(
+        ["<b>", "</b>", "<I>", "</i>", '<a href="x">', "</a>", "&amp;", "&#x27;", "&#39;", "<", ">"]
+    )
     | _PIECES,
     max_size=40,
 ).map("".join)
