@@ -442,6 +442,9 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
             diagnosis = score(questionnaire, load_answers(questionnaire, args.answers))
         else:
             diagnosis = run_terminal(questionnaire, language=args.lang)
+            if not diagnosis.complete:  # « q » or the end of the input: no result from a few answers
+                print(text("diagnosis_stopped", args.lang))
+                return 0  # stopping is the person's choice, not a failure
         recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
         advice = choose(questionnaire, diagnosis)
     except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:
