@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import main
-from bot.config import ConfigError, environment_variables, load_config
+from bot.config import Config, ConfigError, environment_variables, load_config
 from tests.conftest import ROOT
 
 
@@ -108,3 +109,23 @@ def test_the_cli_refuses_a_misspelt_variable_in_one_line(
     assert capsys.readouterr().err == (
         "catabot: CATABOT_RETRIEVAL_LEDS: unknown setting (did you mean CATABOT_RETRIEVAL_LEADS?)\n"
     )
+
+
+def test_config_yaml_documents_every_key_with_its_default() -> None:
+    written = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    flat = {
+        f"{section}.{k}": v
+        for section, keys in written.items()
+        if isinstance(keys, dict)
+        for k, v in keys.items()
+    }
+    flat |= {k: v for k, v in written.items() if not isinstance(v, dict)}
+    assert set(flat) == set(environment_variables().values())
+    defaults = Config()
+    for key, value in flat.items():
+        default = (
+            getattr(defaults, key)
+            if "." not in key
+            else getattr(getattr(defaults, key.split(".")[0]), key.split(".")[1])
+        )
+        assert (tuple(value) if isinstance(value, list) else value) == default, key
