@@ -119,7 +119,8 @@ def test_eval_refuses_a_missing_or_empty_file_in_one_line(
 ) -> None:
     missing = tmp_path / "absent.jsonl"
     assert main(["--config", str(config_file), "eval", str(missing)]) == 1
-    assert capsys.readouterr().err == f"catabot: {missing}: cannot read the file (No such file or directory)\n"
+    expected = f"catabot: {missing}: cannot read the file (No such file or directory)\n"
+    assert capsys.readouterr().err == expected
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n", encoding="utf-8")
     assert main(["--config", str(config_file), "eval", str(empty)]) == 1
