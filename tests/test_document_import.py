@@ -185,6 +185,24 @@ def test_a_document_in_another_language_is_flagged(small_base: Path) -> None:
     assert ("import_language", {"file": "note.txt", "language": "en"}) in draft.warnings
 
 
+ENGLISH_PAGE = (
+    "<html><body><h1>About</h1><p>This document is written entirely in English. Territorial catalysts "
+    "bring together local authorities, companies and associations so that they answer the needs of "
+    "their territory together.</p></body></html>"
+)
+
+
+def test_a_document_in_another_language_is_previewed_with_its_warning(
+    tmp_path: Path, small_base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "en.html"
+    page.write_text(ENGLISH_PAGE, encoding="utf-8")
+    assert _cli(write_config(tmp_path, knowledge=small_base), str(page), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert text("import_language", file="en.html", language="en") in out
+    assert "le document semble écrit dans une autre langue que le français (en)" in out
+
+
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [
