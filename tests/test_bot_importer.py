@@ -78,7 +78,7 @@ async def test_an_imported_pdf_answers_the_next_question_with_its_page(
     pages = fx.seed_pages(seed_text)
     assert preview.text.startswith("Aperçu de l'import")
     assert "« La catalyse territoriale », 2 juin 2021 — nouvelle ressource" in preview.text
-    assert "• Le RAMEAU en 3 Actes ! — page 2, 1070 caractères" in preview.text
+    assert "• Le RAMEAU en 3 Actes ! — page 2, 1058 caractères" in preview.text
     assert preview.text.count("caractères") == len(pages) and f"page {len(pages)}, " in preview.text
     assert [label for label, _ in buttons(preview)] == ["✅ Importer", "Annuler"]
     assert documents(config)[0].startswith(".pending/"), "the upload waits on disk, not in the database"

@@ -313,6 +313,35 @@ def test_cleaning_rejoins_cut_words_and_normalizes_characters() -> None:
     )
 
 
+WRAPPED = [
+    "La médiation territoriale permet aux acteurs de se rencontrer. Les catalyseurs organisent des ateliers "
+    "de co-construc-\ntion pour les collectivités et les associations de moins de dix salariés, afin que "
+    "chacun trouve sa place dans le projet commun du territoire.",
+    "Le financement des ateliers de médiation repose sur les fondations territoriales et les entreprises "
+    "du bassin.",
+]
+
+
+@pytest.mark.parametrize("line_height", [4.8, 6, 8])
+def test_a_wrapped_pdf_paragraph_reads_as_one_paragraph_with_its_cut_word_rejoined(
+    small_base: Path, line_height: float
+) -> None:
+    draft = DocumentImporter(small_base).parse("atelier.pdf", fx.wrapped_pdf(WRAPPED, line_height))
+    [section] = draft.sections
+    expected = [" ".join(p.replace("-\n", "").split()) for p in WRAPPED]
+    assert section.text.split("\n\n") == expected
+    assert "ateliers de co-construction pour les collectivités" in draft.markdown
+
+
+def test_a_blank_line_ends_a_paragraph_only_after_a_sentence_end() -> None:
+    from bot.knowledge.importing.cleaning import reflow
+
+    raw = "Les catalyseurs\n\norganisent des ateliers de co-construc-\n\ntion.\n\nLe financement suit.\n\nTitre\n\nSuite"
+    assert reflow(raw, {"co-construction"}) == (
+        "Les catalyseurs organisent des ateliers de co-construction.\n\nLe financement suit.\n\nTitre\n\nSuite"
+    )
+
+
 def test_a_header_and_footer_on_every_page_are_dropped_not_the_text(small_base: Path) -> None:
     from bot.knowledge.importing.document import Block, Extracted
     from bot.knowledge.importing.sections import cut_sections
