@@ -336,9 +336,10 @@ def test_a_wrapped_pdf_paragraph_reads_as_one_paragraph_with_its_cut_word_rejoin
 def test_a_blank_line_ends_a_paragraph_only_after_a_sentence_end() -> None:
     from bot.knowledge.importing.cleaning import reflow
 
-    raw = "Les catalyseurs\n\norganisent des ateliers de co-construc-\n\ntion.\n\nLe financement suit.\n\nTitre\n\nSuite"
-    assert reflow(raw, {"co-construction"}) == (
-        "Les catalyseurs organisent des ateliers de co-construction.\n\nLe financement suit.\n\nTitre\n\nSuite"
+    raw = "Les catalyseurs\n\norganisent des ateliers de co-construc-\n\ntion.\n\nLe financement suit."
+    assert reflow(raw + "\n\nTitre\n\nSuite", set()) == (
+        "Les catalyseurs organisent des ateliers de co-construction.\n\n"
+        "Le financement suit.\n\nTitre\n\nSuite"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import statistics
 from typing import Any
 
@@ -71,10 +72,10 @@ def _paragraphs(boxes: list[LTTextContainer[Any]]) -> list[str]:
     gaps = [
         g
         for box in boxes
-        for upper, lower in zip(list(box), list(box)[1:], strict=False)
+        for upper, lower in itertools.pairwise(box)
         if (g := _gap(upper, lower)) is not None
     ]
-    between = [_gap(upper, lower) for upper, lower in zip(boxes, boxes[1:], strict=False)]
+    between = [_gap(upper, lower) for upper, lower in itertools.pairwise(boxes)]
     usual = statistics.median([g for g in gaps + between if g is not None and g >= 0] or [0.0])
     limit = min(usual + 0.3 * height, 1.2 * height)
     out = [boxes[0].get_text()]
