@@ -219,7 +219,7 @@ async def test_annuler_ends_any_flow_and_the_next_text_is_a_question_again(env: 
 
 async def test_a_title_is_required_and_dates_out_of_range_are_asked_again(env: BotEnv) -> None:
     await env.say(ADMIN, "/nouvel_evenement")
-    for empty in ("-", "—", "\x00"):  # « - » skips optional fields only
+    for empty in ("-", "—", "\x00", "\u200b\u200b", "\u200b\u200d\u3164"):  # « - » skips optional fields only
         assert (await env.say(ADMIN, empty)).text == text("new_event_title")
     assert (await env.say(ADMIN, "Atelier")).text == text("new_event_start")
     refused = await env.say(ADMIN, "01/01/0001 00h00")

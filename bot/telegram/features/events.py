@@ -24,7 +24,7 @@ from bot.telegram.context import App, Context, add_flow_handler, add_job, add_re
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
-from bot.text import stored_text
+from bot.text import stored_text, visible
 from bot.users import Role
 from bot.users.records import Preferences
 
@@ -349,7 +349,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
         return False
     step: str = flow["step"]
     data = flow["data"]
-    if step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
+    if step == "title" and (skip or not visible(stored_text(value))):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:
@@ -393,7 +393,7 @@ async def _edit_text(
         error = text("event_link_invalid", language)
         await send(message, Reply(html_text("new_event_invalid", language, error=error)))
         return True
-    if field == "title" and value is None:
+    if field == "title" and (value is None or not visible(value)):
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     edited = await context.services.events.edit(flow["event_id"], field, value)
