@@ -20,7 +20,16 @@ from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, PLACE_
 from bot.events.when import relative, understand
 from bot.messages import text
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.context import (
+    App,
+    Context,
+    add_drop_notice,
+    add_flow_handler,
+    add_job,
+    add_renderers,
+    on_button,
+    privileged,
+)
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -609,6 +618,13 @@ def register(application: App) -> None:
     application.add_handler(MessageHandler(text_in_private & _CalendarQuestion(), _calendar_question))
     add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
+    add_drop_notice(application, NEW_EVENT, _draft_dropped)
+
+
+def _draft_dropped(flow: dict[str, Any], language: str) -> str | None:
+    """The notice of an event draft that another command ended; None before its title was typed."""
+    title = flow.get("data", {}).get("title")
+    return html_text("new_event_dropped", language, title=title) if title else None
 
 
 class _CalendarQuestion(filters.MessageFilter):
