@@ -144,6 +144,11 @@ async def test_a_coordinator_edits_the_place_and_those_coming_are_told(env: BotE
         f"e:ef:{event_id}:{f}" for f in ("title", "place", "link", "description")
     ]
     sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choose, f"e:ef:{event_id}:title")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert (await env.say(ADMIN, "\u200b\u200b")).text == text("new_event_title"), "an invisible title"
+    assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
+    sent = len(env.fake.sent_to(ADMIN))
     await env.click(ADMIN, choose, f"e:ef:{event_id}:place")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
     done = await env.say(ADMIN, "Tiers-lieu La Base, Lyon")
