@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cli_bot import chat, db, events, run
-from bot.cli_common import Failure, say
+from bot.cli_common import Failure, say, unreadable
 from bot.cli_parser import build_parser
 from bot.config import Config, ConfigError, load_config
 from bot.messages import text
@@ -173,8 +173,12 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
 
     try:
         cases = load_cases(args.file)
-    except (OSError, EvalFileError) as exc:
+    except OSError as exc:
+        raise unreadable(args.file, exc) from exc
+    except EvalFileError as exc:
         raise Failure(str(exc)) from exc
+    if not cases:  # metrics of nothing would read as all-zero scores
+        raise Failure(f"{args.file}: no questions in the file")
     searcher = _searcher(config)
     if args.calibrate:
         for key, weights in calibrate(searcher, cases).items():
@@ -303,6 +307,9 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
             diagnosis = score(questionnaire, load_answers(questionnaire, args.answers))
         else:
             diagnosis = run_terminal(questionnaire, language=args.lang)
+            if not diagnosis.complete:  # « q » or the end of the input: no result from a few answers
+                print(text("diagnosis_stopped", args.lang))
+                return 0  # stopping is the person's choice, not a failure
         recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
         advice = choose(questionnaire, diagnosis)
     except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:

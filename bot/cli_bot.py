@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.cli_common import Failure, say
+from bot.cli_common import Failure, say, unreadable
 from bot.config import Config
 from bot.messages import text
 
@@ -88,7 +88,7 @@ def events(config: Config, args: argparse.Namespace) -> int:
             print(problem)
         return 1
     except OSError as exc:
-        raise Failure(f"{args.file}: {exc}") from exc
+        raise unreadable(args.file, exc) from exc
     for warning in read.warnings:
         print(f"{warning} (warning)")
     imported = read.events

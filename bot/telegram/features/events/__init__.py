@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import callbacks
-from bot.telegram.context import App, add_flow_handler, add_job, add_renderers, on_button
+from bot.telegram.context import App, add_drop_notice, add_flow_handler, add_job, add_renderers, on_button
 from bot.telegram.features.events.buttons import (
     EDIT,
     MOVE,
@@ -28,7 +28,7 @@ from bot.telegram.features.events.cards import (
     events_command,
     menu_events,
 )
-from bot.telegram.features.events.flows import flow_text, new_event, new_event_button
+from bot.telegram.features.events.flows import draft_dropped, flow_text, new_event, new_event_button
 from bot.telegram.features.events.notices import plan_reminders, register_renderers
 from bot.telegram.features.events.subscriptions import subscription_button, subscriptions
 from bot.users import Role
@@ -54,3 +54,4 @@ def register(application: App) -> None:
     application.add_handler(MessageHandler(text_in_private & CalendarQuestion(), calendar_question))
     add_job(application, "reminders", plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
+    add_drop_notice(application, NEW_EVENT, draft_dropped)

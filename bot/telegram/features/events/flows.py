@@ -23,7 +23,7 @@ from bot.telegram.features.events.buttons import EDIT, MOVE, NEW_EVENT, WRITE, n
 from bot.telegram.features.events.cards import event_text, when_text
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
-from bot.text import stored_text
+from bot.text import stored_text, visible
 from bot.users import Role
 
 _LIMITS = FIELD_LIMITS
@@ -77,7 +77,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
         return False
     step: str = flow["step"]
     data = flow["data"]
-    if step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
+    if step == "title" and (skip or not visible(stored_text(value))):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:
@@ -121,7 +121,7 @@ async def _edit_text(
         error = text("event_link_invalid", language)
         await send(message, Reply(html_text("new_event_invalid", language, error=error)))
         return True
-    if field == "title" and value is None:
+    if field == "title" and (value is None or not visible(value)):
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     edited = await context.services.events.edit(flow["event_id"], field, value)
@@ -260,3 +260,9 @@ class _PreviewEvent:
             fields.description,
             fields.audience,
         )
+
+
+def draft_dropped(flow: dict[str, Any], language: str) -> str | None:
+    """The notice of an event draft that another command ended; None before its title was typed."""
+    title = flow.get("data", {}).get("title")
+    return html_text("new_event_dropped", language, title=title) if title else None

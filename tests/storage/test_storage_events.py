@@ -34,6 +34,8 @@ from bot.storage.schema import (
     users,
 )
 from bot.users.records import Preferences, Role
+from tests.storage.test_storage import HEAD
+from tests.storage.test_storage_diagnosis import ask_vote_invite
 from tests.storage_fixtures import (
     T0,
     assert_upgraded_keeping,
@@ -45,8 +47,6 @@ from tests.storage_fixtures import (
     table_names,
     table_rows,
 )
-from tests.test_storage import HEAD
-from tests.test_storage_diagnosis import ask_vote_invite
 
 ME, OTHER = 987_654_321, 123_456_789
 GROUP = -1_001_234_567_890  # a supergroup: chat ids are not user ids

@@ -40,6 +40,8 @@ from bot.storage.schema import (
     users,
 )
 from bot.users.records import Role
+from tests.storage.test_storage import HEAD
+from tests.storage.test_storage_events import populate_0002, populate_0003
 from tests.storage_fixtures import (
     T0,
     assert_upgraded_keeping,
@@ -51,8 +53,6 @@ from tests.storage_fixtures import (
     table_names,
     table_rows,
 )
-from tests.test_storage import HEAD
-from tests.test_storage_events import populate_0002, populate_0003
 
 ME, OTHER, THIRD = 987_654_321, 123_456_789, 555_000_111
 TABLES_0003 = [
