@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.messages import LANGUAGES
+from bot.messages import DEFAULT_LANGUAGE, LANGUAGES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--top", type=int, default=None, metavar="N", help="number of results (default: 1 + leads)"
     )
     ask.add_argument(
-        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the answer"
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="language of the texts around the answer",
     )
 
     evaluate = commands.add_parser("eval", help="measure answer quality on a question set (JSON lines)")
@@ -55,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print scores, statuses and recommendations as JSON"
     )
     diagnose.add_argument(
-        "--lang", choices=LANGUAGES, default="fr", help="language of the texts around the questions"
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="language of the texts around the questions",
     )
     events = commands.add_parser("events", help="event tools")
     events_import = events.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ProblemsError
+from bot.knowledge.loader import ID_PATTERN
 
 DIAGNOSTIC_FILE = "diagnostic.yaml"
 MIN_STATEMENTS = 4
 MAX_STATEMENTS = 6
-ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+__all__ = ["ID_PATTERN"]  # the ids of the knowledge base's files, re-exported for the questionnaire
 
 
 class QuestionnaireError(ProblemsError):

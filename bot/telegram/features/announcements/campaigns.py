@@ -9,6 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
+from bot.announcements.records import ANNOUNCEMENT
 from bot.delivery.outbox import Delivery
 from bot.messages import text
 from bot.telegram.context import (
@@ -17,7 +18,6 @@ from bot.telegram.context import (
     privileged,
 )
 from bot.telegram.features.announcements.texts import (
-    ANNOUNCEMENT,
     announce_data,
     campaign_title,
     campaign_when,

@@ -25,7 +25,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.features.announcements.texts import (
     ANNOUNCE,
-    AUDIENCES,
+    AUDIENCE_BUTTONS,
     announce_data,
     outgoing,
     progress_text,
@@ -120,7 +120,8 @@ async def _content(
     flow.update(step="audience", campaign=campaign.id)
     await context.save_flow(ANNOUNCE, flow)
     choices = [
-        (text(f"announce_audience_{a}", language), announce_data("aud", campaign.id, a)) for a in AUDIENCES
+        (text(f"announce_audience_{a}", language), announce_data("aud", campaign.id, a))
+        for a in AUDIENCE_BUTTONS
     ]
     await send(
         message, Reply(html_text("announce_audience", language), [choices[:2], choices[2:4], choices[4:]])
@@ -244,7 +245,7 @@ async def announce_button(query: CallbackQuery, context: Context, args: list[str
         args[2] if action == "top" and len(args) == 3 and args[2] in svc.config.announcements.topics else None
     )
     audience = "topic" if topic else (args[2] if action == "aud" and len(args) == 3 else "")
-    if audience in AUDIENCES and mine and draft and message is not None:
+    if audience in AUDIENCE_BUTTONS and mine and draft and message is not None:
         if not await _preview(message, context, campaign_id, audience, language, topic):
             return stale
         await query.answer()

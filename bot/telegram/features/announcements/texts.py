@@ -13,15 +13,8 @@ from bot.messages import text
 from bot.telegram.render import html_text
 from bot.telegram.transport import Outgoing
 
-ANNOUNCEMENT = "announcement"
-
-
 ANNOUNCE = "announce"  # the conversation flow (bot.conversations)
-
-
-AUDIENCES = ("all", "members", "coordinators", "topic", "me")
-
-
+AUDIENCE_BUTTONS = ("all", "members", "coordinators", "topic", "me")  # offered in the composer, in this order
 UNSUBSCRIBE = "a:unsub"
 
 

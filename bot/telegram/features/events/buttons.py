@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 RSVP = ("yes", "maybe", "no")
-
-
 NEW_EVENT = "new_event"  # conversation flows (bot.conversations)
-
-
 MOVE = "move_event"
-
-
 EDIT = "edit_event"
-
-
 WRITE = "write_to_participants"
 
 

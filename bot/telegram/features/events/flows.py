@@ -27,8 +27,6 @@ from bot.text import stored_text, visible
 from bot.users import Role
 
 _LIMITS = FIELD_LIMITS
-
-
 _STEPS = ("title", "start", "end", "place", "link", "description")
 
 

@@ -16,8 +16,6 @@ from bot.telegram.replies import replace, send
 from bot.users.records import Preferences
 
 _SUBSCRIPTIONS = {"all": "remind_all", "new": "new_event_notices", "ann": "announcements"}
-
-
 _SUBSCRIPTION_LABELS = {
     "all": "subscription_all",
     "new": "subscription_new",
