@@ -22,12 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--top", type=int, default=None, metavar="N", help="number of results (default: 1 + leads)"
     )
-    ask.add_argument(
-        "--lang",
-        choices=LANGUAGES,
-        default=DEFAULT_LANGUAGE,
-        help="language of the texts around the answer",
-    )
+    _language_option(ask, "the texts around the answer")
 
     evaluate = commands.add_parser("eval", help="measure answer quality on a question set (JSON lines)")
     evaluate.add_argument("file", type=Path)
@@ -57,12 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--json", action="store_true", help="print scores, statuses and recommendations as JSON"
     )
-    diagnose.add_argument(
-        "--lang",
-        choices=LANGUAGES,
-        default=DEFAULT_LANGUAGE,
-        help="language of the texts around the questions",
-    )
+    _language_option(diagnose, "the texts around the questions")
     events = commands.add_parser("events", help="event tools")
     events_import = events.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
         "import", help="import events from YAML or .ics (idempotent: re-importing updates, never duplicates)"
@@ -94,3 +84,8 @@ def _import_parser(parser: argparse.ArgumentParser) -> None:
         "--date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="the document's date"
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would be written, write nothing")
+
+
+def _language_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--lang fr|en` (default: the bot's default language) for `what`."""
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help=f"language of {what}")
