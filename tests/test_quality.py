@@ -11,7 +11,7 @@ import pytest
 from bot.app import open_searcher
 from bot.config import load_config
 from bot.retrieval.evaluate import Metrics, evaluate, load_cases
-from bot.retrieval.search import Searcher
+from bot.retrieval.search import QuestionError, Searcher
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -154,3 +154,24 @@ def test_the_passage_shown_holds_what_the_question_asks(
     answer = searcher.search(question)
     assert answer.answered and answer.best is not None
     assert expected.lower() in answer.best.passage.lower()
+
+
+@pytest.mark.parametrize("message", ["²", "&<>", "!!!", "👍", "123456"])
+def test_a_message_without_a_letter_is_not_a_question_whatever_came_before(
+    searcher: Searcher, message: str
+) -> None:
+    for previous in ("", "Qu'est-ce que la catalyse territoriale ?"):
+        with pytest.raises(QuestionError) as raised:
+            searcher.search(message, previous=previous)
+        assert raised.value.reason == "question_unclear"  # visible, so not « votre message est vide »
+    with pytest.raises(QuestionError) as raised:
+        searcher.search("\u200b \u2060")
+    assert raised.value.reason == "question_empty"
+
+
+@pytest.mark.parametrize("message", ["ok", "hmm ?", "d'accord"])
+def test_a_message_without_content_is_read_alone_after_a_question(searcher: Searcher, message: str) -> None:
+    after = searcher.search(message, previous="Qu'est-ce que la catalyse territoriale ?")
+    alone = searcher.search(message)
+    assert after.context == "" and after.answered == alone.answered
+    assert [h.chunk.id for h in after.hits] == [h.chunk.id for h in alone.hits]

@@ -29,9 +29,15 @@ _FOLLOW_START = re.compile(
 # Words pointing back to something said before (« ce », « ça », "it" are left out: « qu'est-ce que »).
 _ANAPHORS = frozenset(
     {
-        *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "celui", "celle", "ceux"),
+        *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "eux", "celui", "celle"),
+        *("ceux", "cela"),
         *("its", "their", "they", "them", "his", "her", "these", "those"),
     }
+)
+# A question word alone (« pourquoi ? », « comment ça ? ») asks about what was just said.
+_BARE_QUESTION = re.compile(
+    r"^(?:pourquoi|comment|combien|quand|ou|c est a dire|ca veut dire quoi|why|how|how much|when|where)"
+    r"(?: (?:ca|donc|alors|exactement|so|exactly))?$"
 )
 # At most this many content words: longer questions carry their own topic.
 _ELLIPTIC_WORDS = 4
@@ -76,10 +82,18 @@ def question_focus(message: str) -> Focus:
 
 
 def is_follow_up(question: str, content_words: int) -> bool:
-    """Whether `question` (with `content_words` topical words) leans on the question before it."""
+    """Whether `question` (with `content_words` topical words) leans on the question before it.
+
+    A follow-up carries a content word of its own (« et pour les accompagnements ? », « qui sont ses
+    partenaires ? ») or is a recognised elliptic form without one (« et lui ? », « pourquoi ? »). Anything
+    else without a content word (« ² », « ok », « ??? », an emoji) is not: it leans on nothing.
+    """
     words = _words(question)
     if not words or content_words > _ELLIPTIC_WORDS:
         return False
-    if content_words == 0 or _FOLLOW_START.match(fold_accents(question.strip().lower())):
-        return True
-    return any(w in _ANAPHORS for w in words) and content_words <= 2
+    lowered = fold_accents(question.strip().lower())
+    starts = bool(_FOLLOW_START.match(lowered))
+    anaphor = any(w in _ANAPHORS for w in words)
+    if content_words == 0:
+        return (starts and len(words) > 1) or anaphor or bool(_BARE_QUESTION.match(" ".join(words)))
+    return starts or (anaphor and content_words <= 2)

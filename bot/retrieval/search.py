@@ -26,7 +26,9 @@ Mode = Literal["hybrid", "lexical", "dense"]
 
 
 class QuestionError(CatabotError, ValueError):
-    """The question cannot be searched (empty, or too long); `reason` is a message-catalogue key."""
+    """The question cannot be searched; `reason` is a message-catalogue key: "question_empty" (nothing
+    visible), "question_unclear" (visible but without a single letter: « ² », « &<> », « 123 », emoji) or
+    "question_too_long" (`limit` characters at most)."""
 
     def __init__(self, reason: str, limit: int = 0) -> None:
         super().__init__(reason)
@@ -87,10 +89,16 @@ class Searcher:
         self._passages = PassageChooser(index.chunks, index.lexical)
 
     def check_question(self, question: str) -> str:
-        """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError."""
+        """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError.
+
+        A message without a single letter is not a question in words, whatever came before it: it is never
+        searched, nor read as a follow-up.
+        """
         text = clean_text(question)
-        if not any(c.isalnum() for c in text):
+        if not text:
             raise QuestionError("question_empty")
+        if not any(c.isalpha() for c in text):
+            raise QuestionError("question_unclear")
         if len(text) > self.config.max_question_chars:
             raise QuestionError("question_too_long", self.config.max_question_chars)
         return text
