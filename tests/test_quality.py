@@ -175,3 +175,21 @@ def test_a_message_without_content_is_read_alone_after_a_question(searcher: Sear
     alone = searcher.search(message)
     assert after.context == "" and after.answered == alone.answered
     assert [h.chunk.id for h in after.hits] == [h.chunk.id for h in alone.hits]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Comment devenir catalyseur ?",
+        "Je voudrais devenir catalyseur territorial, par où commencer ?",
+        "Comment adhérer au Réseau des catalyseurs territoriaux ?",
+        "Comment débuter dans la catalyse territoriale ?",
+    ],
+)
+def test_newcomer_questions_with_a_common_verb_are_answered(searcher: Searcher, question: str) -> None:
+    # « devenir » is rare in the knowledge base: it must not weigh as the topic the base lacks.
+    assert searcher.search(question).answered
+
+
+def test_a_framing_verb_does_not_make_an_unknown_topic_answerable(searcher: Searcher) -> None:
+    assert not searcher.search("Comment devenir bénévole dans une association ?").answered
