@@ -28,7 +28,8 @@ async def test_an_elliptic_question_leans_on_the_previous_one_and_a_new_topic_st
         first = await env.say(31, "C'est quoi le dialogue territorial ?")
         assert "dialogue territorial" in normalize_for_match(first.text)
         # Garbage right after a question leans on nothing: the same polite reply as out of the blue.
-        assert (await env.say(31, "²")).text == (await env.say(34, "²")).text == text("question_unclear", "fr")
+        unclear = text("question_unclear", "fr")
+        assert (await env.say(31, "²")).text == (await env.say(34, "²")).text == unclear
 
         follow_up = normalize_for_match((await env.say(31, "et pour les accompagnements ?")).text)
         assert all(mission in follow_up for mission in MISSIONS), follow_up

@@ -193,3 +193,20 @@ def test_newcomer_questions_with_a_common_verb_are_answered(searcher: Searcher, 
 
 def test_a_framing_verb_does_not_make_an_unknown_topic_answerable(searcher: Searcher) -> None:
     assert not searcher.search("Comment devenir bénévole dans une association ?").answered
+
+
+def test_ask_json_gives_one_line_per_input_line_blank_ones_included() -> None:
+    batch = _catabot("ask", "--json", stdin="Qui est Le RAMEAU ?\n\n   \n&<>\nComment dresser un chiot ?\n")
+    assert batch.returncode == 0, batch.stderr
+    records = [json.loads(line) for line in batch.stdout.splitlines()]
+    errors = [r.get("error") for r in records]
+    assert errors == [None, "question_empty", "question_empty", "question_unclear", None]
+    assert records[0]["answered"] and records[0]["results"][0]["url"] in records[0]["results"][0]["sources"]
+
+
+def test_the_link_shown_is_the_source_the_passage_names(searcher: Searcher) -> None:
+    answer = searcher.search("Que recouvre le métier de gestion d'un lieu selon associations.gouv.fr ?")
+    for hit in answer.hits:
+        assert hit.url == hit.urls[0] and set(hit.urls) <= set(hit.chunk.sources)
+        if "associations.gouv.fr" in hit.passage:
+            assert "associations.gouv.fr" in hit.url

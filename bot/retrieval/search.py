@@ -15,6 +15,7 @@ from bot.embedding.base import Embedder
 from bot.errors import CatabotError
 from bot.retrieval.abstention import Evidence, answer_probability, field_threshold
 from bot.retrieval.chunker import Chunk
+from bot.retrieval.citation import shown_sources
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
 from bot.retrieval.language import question_language
@@ -45,9 +46,18 @@ class Hit:
     passage: str
 
     @property
+    def urls(self) -> list[str]:
+        """The links shown with this passage (1 or more): the sources of its section that the shown text
+        names (« Selon associations.gouv.fr… »), in the order it names them, else its section's first source.
+        An imported document's passage keeps its own link (with its #page)."""
+        if self.chunk.imported or not self.chunk.sources:
+            return [self.chunk.url]
+        return shown_sources(self.chunk.sources, self.passage)
+
+    @property
     def url(self) -> str:
-        """The link shown with this passage: where its facts come from."""
-        return self.chunk.url
+        """The first link shown with this passage: where its facts come from."""
+        return self.urls[0]
 
 
 @dataclass(frozen=True)
