@@ -1,6 +1,6 @@
 """End-to-end bot benchmark: simulated users asking questions of the real application at once.
 
-    python -m benchmarks.bot [--quick] [--repeats K] [--profile] [--json OUT]
+    python -m benchmarks.bot [--quick] [--repeats K] [--profile] [--flood] [--json OUT]
 
 The real configuration (config.yaml: the model and backend, the built index) runs with a temporary SQLite
 database and the query cache off (every question is encoded: the worst case). The bot runs alone in this
@@ -43,6 +43,7 @@ from typing import Any
 import psutil
 import telegram
 
+from benchmarks.bot_flood import flood_table
 from benchmarks.bot_profile import Profile
 from benchmarks.bot_report import report
 from benchmarks.bot_users import LevelRun, Plan, drive
@@ -166,6 +167,7 @@ class Outcome:
     invalid: int  # requests the fake refused
     unexpected: int  # sendMessage calls nobody waited for
     backend: str  # "openvino bf16"
+    flood: dict[str, Any] | None = None  # `--flood`: see benchmarks/bot_flood.py
 
 
 async def serve(
@@ -197,7 +199,7 @@ async def serve(
                     break
         conn.send("bye")
         embedder = services.questions.searcher.embedder
-        return Outcome(args[0], args[1], args[2], f"{embedder.backend} {embedder.precision}")
+        return Outcome(args[0], args[1], args[2], f"{embedder.backend} {embedder.precision}", args[3])
     finally:
         await services.close()
 
@@ -257,11 +259,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cache", action="store_true", help="keep config.yaml's query cache (off by default)"
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
+    parser.add_argument(
+        "--flood", action="store_true", help="only the flood: 500 updates in 4.5 s (benchmarks/bot_flood.py)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     rounds = QUICK_ROUNDS if args.quick else ROUNDS
     questions = load_questions()
-    plan = Plan(LEVELS, rounds, args.repeats, args.profile, tuple(questions))
+    plan = Plan(LEVELS, rounds, args.repeats, args.profile, tuple(questions), flood=args.flood)
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -277,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         users.join(timeout=30)
     info = machine(config, outcome.backend)
+    if outcome.flood is not None:
+        print(flood_table(outcome.flood))
+        print("\n".join(f"- {name}: {value}" for name, value in info.items()))
+        if args.json:
+            args.json.write_text(json.dumps({"flood": outcome.flood, "machine": info}, indent=2) + "\n")
+        return
     text, data = report(
         outcome.runs, plan, outcome.invalid, outcome.unexpected, info, target_factor=TARGET_FACTOR
     )

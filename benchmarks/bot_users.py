@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.bot_flood import flood
 from bot.testing import FakeTelegram
 
 REPLY_TIMEOUT = 60.0
@@ -36,6 +37,7 @@ class Plan:
     repeats: int
     profile: bool  # one more pass over the levels with the profiler on (its latencies are not reported)
     questions: tuple[str, ...]
+    flood: bool = False  # then only the flood of `benchmarks/bot_flood.py`, no levels
 
 
 @dataclass
@@ -194,9 +196,13 @@ async def _drive(conn: Connection, plan: Plan) -> None:
         watch_task = asyncio.create_task(watcher.run())
         users = Users(fake, watcher, plan.questions)
         runs: list[LevelRun] = []
+        flooded: dict[str, Any] | None = None
         try:
             await users.warm_up()
-            passes = [(r, plan.levels) for r in range(plan.repeats)]
+            if plan.flood:
+                print("flood…", file=sys.stderr, flush=True)
+                flooded = await flood(fake, plan.questions)
+            passes = [(r, plan.levels) for r in range(0 if plan.flood else plan.repeats)]
             if plan.profile:
                 passes.append((-1, plan.levels))
             for repeat, levels in passes:
@@ -212,7 +218,7 @@ async def _drive(conn: Connection, plan: Plan) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await watch_task
         # the bot stops its application (its last getUpdates needs the fake) before the fake goes
-        await control.call("done", runs, len(fake.invalid_requests), watcher.unexpected)
+        await control.call("done", runs, len(fake.invalid_requests), watcher.unexpected, flooded)
 
 
 def drive(conn: Connection, plan: Plan) -> None:

@@ -102,6 +102,20 @@ def _import_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show what would be written, write nothing")
 
 
+_NOISY = ("bm25s", "sentence_transformers", "transformers", "httpx")  # warnings only, at every level
+# The job scheduler logs every tick of every job at INFO (« Running job … », « … executed successfully »):
+# ~57,000 lines a day. Those are shown only with -v (DEBUG).
+_TICKS = "apscheduler"
+
+
+def configure_logging(level: int) -> None:
+    """Log to stderr at `level`; the noisy libraries' warnings only; the scheduler's ticks only at DEBUG."""
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.getLogger(_TICKS).setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -113,10 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"catabot: {exc}", file=sys.stderr)
         return 2
-    level = logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper())
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("bm25s", "sentence_transformers", "transformers", "httpx"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    configure_logging(logging.DEBUG if args.verbose else getattr(logging, config.log_level.upper()))
     handlers = {
         "ask": _ask, "eval": _eval, "index": _index, "knowledge": _knowledge, "model": _model,
         "run": _run, "chat": _chat, "db": _db, "diagnose": _diagnose, "events": _events,

@@ -118,7 +118,7 @@ async def test_forgetting_the_asker_drops_the_pending_answer(env: BotEnv) -> Non
     await env.say(NEWCOMER, QUESTION)
     preview = await write_answer(env, ADMIN, await kept_card(env, ADMIN), ANSWER)
     confirm = await env.say(NEWCOMER, "/oubli")
-    await press(env, NEWCOMER, confirm, "forget:yes")
+    await press(env, NEWCOMER, confirm, f"forget:yes:{NEWCOMER}")
     assert await env.services.conversations.get(ADMIN, ADMIN, ANSWER_FLOW) is None
     before = len(env.fake.sent_to(NEWCOMER))
     notice = await env.click(ADMIN, preview, data(preview, "qa:s:"))

@@ -82,6 +82,6 @@ def test_the_longest_callback_data_fits_telegram_limit() -> None:
         events.event_data("xc", huge), events.event_data("p", huge, "maybe"), events.page_data(huge),
         events.subscription_data("t", "x" * 32), announcements.announce_data("top", huge, "x" * 32),
         questions.feedback_data(huge, -1), diagnosis.diag_data("a", "x" * 20, "y" * 20),
-        account.forget_data(True), start.language_data("fr"), importer.import_data("ok", "f" * 16),
+        account.forget_data(True, huge), start.language_data("fr"), importer.import_data("ok", "f" * 16),
     ]  # fmt: skip
     assert all(callbacks.fits(data) for data in longest), [d for d in longest if not callbacks.fits(d)]

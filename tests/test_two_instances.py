@@ -154,7 +154,11 @@ async def _new_event(users: Users, starts: dt.datetime) -> None:
     await users.say(ADMIN, "/nouvel_evenement")
     local = starts.astimezone(ZoneInfo("Europe/Paris"))
     for answer in ("Café des catalyseurs", f"{local:%d/%m/%Y %Hh%M}", "-", "Lyon", "-"):
-        await users.say(ADMIN, answer)
+        reply = await users.say(ADMIN, answer)
+        if "ne:dy" in [d for _, d in _buttons(reply)]:  # the date understood, to confirm (issue 13)
+            before = len(users.fake.sent_to(ADMIN))
+            await users.click(ADMIN, reply, "ne:dy")
+            await users.fake.wait_for(lambda n=before: len(users.fake.sent_to(ADMIN)) > n, timeout=30)  # type: ignore[misc]
     audience = await users.say(ADMIN, "-")
     preview = len(users.fake.sent_to(ADMIN))
     await users.click(ADMIN, audience, next(d for _, d in _buttons(audience) if d.endswith(":all")))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
 from bot.qa.batcher import BatchingSearcher
@@ -16,13 +19,16 @@ from bot.retrieval.search import Answer, Hit, Searcher
 if TYPE_CHECKING:
     from bot.storage.repository import Storage
 
+log = logging.getLogger(__name__)
+
 # A question asked within this delay after another in the same chat may lean on it (« et pour … ? »).
 FOLLOW_UP_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class Asked:
-    """`question_id` is None when the question was off-topic: it is not kept for the coordinators."""
+    """`question_id` is None when the question was off-topic (it is not kept for the coordinators) or could
+    not be recorded (the database refused the write: the answer is given all the same)."""
 
     answer: Answer
     question_id: int | None
@@ -52,18 +58,22 @@ class QuestionService:
         if not answer.answered and not answer.in_field:
             return Asked(answer, None)
         best = answer.best
-        question_id = await self.storage.questions.record_question(
-            user_id,
-            chat_type,
-            answer.question,
-            language,
-            answer.answered,
-            best.chunk.resource_id if best else None,
-            round(answer.confidence, 4),
-            now=now,
-        )
-        if not answer.answered:
-            await self.storage.coordination.keep(question_id)
+        try:
+            question_id = await self.storage.questions.record_question(
+                user_id,
+                chat_type,
+                answer.question,
+                language,
+                answer.answered,
+                best.chunk.resource_id if best else None,
+                round(answer.confidence, 4),
+                now=now,
+            )
+            if not answer.answered:
+                await self.storage.coordination.keep(question_id)
+        except SQLAlchemyError as exc:  # a full disk, a read-only database: the asker is answered anyway
+            log.warning("recording a question failed (%s): answered, not kept", type(exc).__name__)
+            return Asked(answer, None)
         return Asked(answer, question_id)
 
     def use(self, searcher: Searcher) -> None:

@@ -13,7 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 from bot.app import Services
 from bot.messages import DEFAULT_LANGUAGE, LANGUAGES, text
-from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback
+from bot.telegram.context import CONTEXT_TYPES, JOBS, RENDERERS, App, Context, JobCallback, add_deep_links
 from bot.telegram.delivery import DeliveryRuntime
 from bot.telegram.features import (
     account,
@@ -79,6 +79,7 @@ FEATURES = (diagnosis, events, questions, answers, importer, account, announceme
 
 
 def _add_handlers(app: App) -> None:
+    add_deep_links(app)  # before the account's /start <invitation code>
     for feature in FEATURES:
         feature.register(app)
 

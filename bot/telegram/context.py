@@ -12,14 +12,16 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackContext,
+    CommandHandler,
     ContextTypes,
     ExtBot,
     MessageHandler,
+    filters,
 )
 from telegram.ext.filters import BaseFilter
 
@@ -180,6 +182,78 @@ def privileged(role: Role) -> Callable[[Handler], Handler]:
         return checked
 
     return wrap
+
+
+def shared(chat: Chat | None) -> bool:
+    """Whether a chat is seen by others than the user (a group, a supergroup, a channel)."""
+    return chat is not None and chat.type != Chat.PRIVATE
+
+
+def shared_query(query: CallbackQuery) -> bool:
+    """Whether the button pressed sits on a message others see too (or on one the bot cannot reach)."""
+    return not isinstance(query.message, Message) or shared(query.message.chat)
+
+
+# Deep-link payload (`/start <payload>`) -> the private-only handlers it runs, filled by `private_only`.
+_DEEP_LINKS: dict[str, list[Handler]] = {}
+
+
+def private_only(
+    payload: str, prompt: str = "private_only", *, tell: bool = True, linked: bool = True
+) -> Callable[[Handler], Handler]:
+    """Run the handler in a private chat only. Anywhere else reply `prompt` (« écrivez-moi en privé ») with
+    a button opening the bot's private chat on `/start <payload>`, which runs the handler there, and show
+    nothing else; `tell=False` for a second handler of the same command (it stays silent in a group),
+    `linked=False` for a handler the deep link cannot run (one that needs the message it was sent with).
+    Apply it above `privileged`: a group never learns who holds a role. `payload`: 1–64 characters of
+    [A-Za-z0-9_-] (Telegram's deep-link alphabet)."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def checked(update: Update, context: Context) -> None:
+            if not shared(update.effective_chat):
+                await handler(update, context)
+                return
+            if tell:
+                await send(update.effective_message, await _write_in_private(context, payload, prompt))
+
+        functools.update_wrapper(checked, handler)
+        if linked:
+            _DEEP_LINKS.setdefault(payload, []).append(checked)
+        return checked
+
+    return wrap
+
+
+async def _write_in_private(context: Context, payload: str, prompt: str) -> Reply:
+    language = await context.language()
+    body = html_text(prompt, language)
+    if not context.bot.username:
+        return Reply(body)
+    link = f"https://t.me/{context.bot.username}?start={payload}"
+    return Reply(body, [[(text("private_open", language), link)]])
+
+
+def add_deep_links(application: App) -> None:
+    """`/start <payload>` in a private chat (the « écrivez-moi en privé » button) runs the private-only
+    handlers registered under `payload`, as if the user had typed their command there. Registered before
+    every feature, so that an invitation code (`/start <code>`) is never confused with a payload."""
+    if not _DEEP_LINKS:
+        return
+    payloads = "|".join(sorted(_DEEP_LINKS))
+    linked = (
+        filters.ChatType.PRIVATE
+        & filters.UpdateType.MESSAGE
+        & filters.Regex(rf"^/start(@\w+)?\s+({payloads})\s*$")
+    )
+
+    async def deep_link(update: Update, context: Context) -> None:
+        message = update.effective_message
+        payload = context.args[0] if context.args else ""
+        context.args = []  # the handler sees its command without arguments
+        for handler in _DEEP_LINKS.get(payload, []) if message is not None else []:
+            await handler(update, context)
+
+    application.add_handler(CommandHandler("start", deep_link, filters=linked))
 
 
 def add_flow_handler(

@@ -28,15 +28,21 @@ def html_text(key: str, language: str, **values: Any) -> str:
 
 @dataclass(frozen=True)
 class Reply:
+    """A message and its buttons, rows of (label, callback data); data starting with https:// is a link."""
+
     text: str
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
 
     def markup(self) -> InlineKeyboardMarkup | None:
         if not self.buttons:
             return None
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in self.buttons]
-        )
+        return InlineKeyboardMarkup([[_button(label, data) for label, data in row] for row in self.buttons])
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    if data.startswith("https://"):
+        return InlineKeyboardButton(label, url=data)
+    return InlineKeyboardButton(label, callback_data=data)
 
 
 def split_message(message: str, limit: int = MAX_MESSAGE) -> list[str]:

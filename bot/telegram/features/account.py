@@ -10,7 +10,7 @@ from telegram import CallbackQuery, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.messages import text
-from bot.telegram.context import App, Context, on_button, privileged
+from bot.telegram.context import App, Context, on_button, private_only, privileged, shared_query
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
 from bot.text import parse_id
@@ -29,10 +29,12 @@ _REDEEM_KEYS = {
 NOTICES_DATA = "join:notices"
 
 
-def forget_data(confirm: bool) -> str:
-    return f"forget:{'yes' if confirm else 'no'}"
+def forget_data(confirm: bool, user_id: int) -> str:
+    """The /oubli confirmation buttons, bound to the user who asked (`forget:yes:<id>`)."""
+    return f"forget:{'yes' if confirm else 'no'}:{user_id}"
 
 
+@private_only("coordinateur")
 @privileged(Role.ADMIN)
 async def name_coordinator(update: Update, context: Context) -> None:
     language = await context.language()
@@ -45,6 +47,7 @@ async def name_coordinator(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply(html_text("coordinator_done", language, user_id=target)))
 
 
+@private_only("invitation")
 @privileged(Role.COORDINATOR)
 async def create_invitation(update: Update, context: Context) -> None:
     assert update.effective_user is not None
@@ -96,6 +99,7 @@ async def notices_button(query: CallbackQuery, context: Context, args: list[str]
     return None
 
 
+@private_only("mesdonnees")
 async def my_data(update: Update, context: Context) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
@@ -110,19 +114,30 @@ async def my_data(update: Update, context: Context) -> None:
     await message.reply_document(io.BytesIO(payload), filename="mes-donnees-catabot.json", caption=caption)
 
 
+@private_only("oubli")
 async def forget_request(update: Update, context: Context) -> None:
+    user = update.effective_user
+    if user is None:
+        return
     language = await context.language()
     buttons = [
         [
-            (text("forget_yes", language), forget_data(True)),
-            (text("forget_no", language), forget_data(False)),
+            (text("forget_yes", language), forget_data(True, user.id)),
+            (text("forget_no", language), forget_data(False, user.id)),
         ]
     ]
     await send(update.effective_message, Reply(html_text("forget_confirm", language), buttons))
 
 
 async def forget_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
+    """The /oubli confirmation: only the user who asked may press it (buttons from before the binding,
+    `forget:yes`, only in a private chat, where nobody else can press them)."""
     language = await context.language()
+    if len(args) == 2 and parse_id(args[1]) != query.from_user.id:
+        return text("forget_not_yours", language)
+    if len(args) == 1 and shared_query(query):
+        return text("button_stale", language)
+    args = args[:1]
     if args == ["yes"]:
         await context.services.users.forget(query.from_user.id)
         reply = Reply(html_text("forget_done", language))

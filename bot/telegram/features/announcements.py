@@ -22,7 +22,16 @@ from bot.delivery.outbox import Delivery
 from bot.events.clock import format_when, paris_to_utc, parse_local
 from bot.messages import text
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.context import (
+    App,
+    Context,
+    add_flow_handler,
+    add_job,
+    add_renderers,
+    on_button,
+    private_only,
+    privileged,
+)
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, send
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -61,6 +70,7 @@ def outgoing(campaign: Campaign, language: str) -> Outgoing:
     return Outgoing(campaign.text, buttons)
 
 
+@private_only("annonce")
 @privileged(Role.COORDINATOR)
 async def announce(update: Update, context: Context) -> None:
     await context.start_flow(ANNOUNCE, {"step": "content"})
@@ -330,6 +340,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
     await query.answer(text("announce_unsubscribed", language), show_alert=True)
 
 
+@private_only("campagnes")
 @privileged(Role.COORDINATOR)
 async def campaigns_command(update: Update, context: Context) -> None:
     svc = context.services

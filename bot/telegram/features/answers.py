@@ -20,7 +20,7 @@ from bot.messages import text
 from bot.qa.coordination import Handled
 from bot.qa.records import ANSWER_FLOW, KeptQuestion
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, add_job, on_button, private_only, privileged
 from bot.telegram.render import Reply, hit_message, html_text, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -65,6 +65,7 @@ def _reason_label(reason: str, language: str) -> str:
     return html_text(f"dislike_{reason}", language) if reason in ("wrong", "incomplete", "link") else reason
 
 
+@private_only("questions", tell=False)  # the summary's handler told the group already
 async def show_pending(update: Update, context: Context) -> None:
     """After /questions' summary: each pending question as a card with its buttons (oldest first). The
     summary's handler already refused anyone else."""
@@ -283,6 +284,7 @@ def _contribution_reply(item: Contribution, language: str) -> Reply:
     )
 
 
+@private_only("reponses")
 @privileged(Role.COORDINATOR)
 async def contributions(update: Update, context: Context) -> None:
     """/reponses: the coordinators' answers in the knowledge, each with « Corriger » and « Retirer »."""

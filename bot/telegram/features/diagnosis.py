@@ -22,7 +22,7 @@ from bot.diagnosis.service import Finished, Progress
 from bot.diagnosis.texts import status_labels
 from bot.messages import text
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, on_button, privileged
+from bot.telegram.context import App, Context, on_button, private_only, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, replace, send
 from bot.text import parse_int
@@ -180,6 +180,7 @@ async def _chart(diagnosis: Diagnosis, language: str) -> bytes:
     return await asyncio.to_thread(radar_png, diagnosis, None, title, status_labels=status_labels(language))
 
 
+@private_only("diagnostic")
 async def diagnostic(update: Update, context: Context) -> None:
     """`/diagnostic` and the menu button: start, or offer to resume one in progress."""
     user, message = update.effective_user, update.effective_message
@@ -319,6 +320,7 @@ def _evolution(
     return lines
 
 
+@private_only("mondiagnostic")
 async def my_diagnostic(update: Update, context: Context) -> None:
     """`/mondiagnostic`: the last result, and how it changed since the previous one."""
     user, message = update.effective_user, update.effective_message
@@ -348,6 +350,7 @@ async def my_diagnostic(update: Update, context: Context) -> None:
     await message.reply_photo(io.BytesIO(chart), caption=html_text("diag_chart_caption", language))
 
 
+@private_only("stats_diagnostic")
 @privileged(Role.COORDINATOR)
 async def diagnostic_statistics(update: Update, context: Context) -> None:
     """`/stats diagnostic`: anonymous counts only, never one person's answers."""

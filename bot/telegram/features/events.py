@@ -7,7 +7,7 @@ import html
 import io
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
@@ -20,7 +20,17 @@ from bot.events.service import CANCELLED_KEY, EVENT_CHANGE, EVENT_NOTICE, PLACE_
 from bot.events.when import relative, understand
 from bot.messages import text
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, add_renderers, on_button, privileged
+from bot.telegram.context import (
+    App,
+    Context,
+    add_flow_handler,
+    add_job,
+    add_renderers,
+    on_button,
+    private_only,
+    privileged,
+    shared_query,
+)
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
@@ -87,12 +97,19 @@ def event_text(event: Event, language: str, counts: dict[str, int] | None = None
     return "\n".join(lines)
 
 
-async def event_reply(context: Context, event: Event, user_id: int, language: str) -> Reply:
+async def event_reply(
+    context: Context, event: Event, user_id: int, language: str, *, shared: bool = False
+) -> Reply:
+    """The card as `user_id` sees it (their RSVP and reminder, a coordinator's counts and tools); in a
+    `shared` chat, the public card everyone may see, whoever asked."""
     svc = context.services
-    role = await svc.users.role(user_id)
-    card = await svc.events.card(event, user_id, role)
-    chosen, reminded, counts = card.chosen, card.reminded, card.counts
-    coordinator = role >= Role.COORDINATOR
+    if shared:
+        chosen, reminded, counts, coordinator = None, False, None, False
+    else:
+        role = await svc.users.role(user_id)
+        card = await svc.events.card(event, user_id, role)
+        chosen, reminded, counts = card.chosen, card.reminded, card.counts
+        coordinator = role >= Role.COORDINATOR
 
     def rsvp_label(answer: str) -> str:
         label = text(f"event_{answer}", language)
@@ -156,6 +173,7 @@ def _subscriptions_reply(prefs: Preferences, topics: tuple[str, ...], language: 
     return Reply(html_text("subscriptions_header", language), rows)
 
 
+@private_only("abonnements")
 async def subscriptions(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
@@ -172,7 +190,7 @@ async def subscription_button(query: CallbackQuery, context: Context, args: list
     svc = context.services
     topics = svc.config.announcements.topics
     is_topic = len(args) == 2 and args[0] == "t" and args[1] in topics
-    if not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS):
+    if shared_query(query) or (not is_topic and (len(args) != 1 or args[0] not in _SUBSCRIPTIONS)):
         return text("button_stale", await svc.users.language(query.from_user.id))
     user_id = query.from_user.id
     if is_topic:
@@ -191,6 +209,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
     user_id = query.from_user.id
     language = await svc.users.language(user_id)
     stale = text("button_stale", language)
+    shared = shared_query(query)  # the presser's choice is confirmed by the toast, the card stays public
     number = callbacks.row_id(args[1]) if len(args) >= 2 else None  # a page or an event id
     if args[:1] == ["g"] and len(args) == 2 and number is not None:
         await query.answer()
@@ -199,7 +218,7 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         return None
     if number is None:
         return stale
-    event = await svc.events.visible(number, await svc.users.role(user_id))
+    event = await svc.events.visible(number, Role.NEWCOMER if shared else await svc.users.role(user_id))
     if event is None:
         return text("event_unknown", language)
     action, rest = args[0], args[2:]
@@ -220,26 +239,29 @@ async def event_button(query: CallbackQuery, context: Context, args: list[str]) 
         body = html_text("event_description", language, description=event.description or "")
         await send(query_message(query), Reply(f"{head}\n{body}"))
         return None
-    elif (action in ("m", "x", "xc", "e", "w") and not rest) or (
-        action == "ef" and rest[:1] in [[f] for f in EDITABLE_FIELDS]
-    ):
+    elif not shared and (
+        (action in ("m", "x", "xc", "e", "w") and not rest)
+        or (action == "ef" and rest[:1] in [[f] for f in EDITABLE_FIELDS])
+    ):  # a coordinator's tools, never from a group
         return await _coordinator_action(query, context, event, action, language, rest)
     else:
         return stale
     await query.answer(notice)  # first: the press is answered even if Telegram refuses the edit
-    await replace(query, await event_reply(context, event, user_id, language))
+    await replace(query, await event_reply(context, event, user_id, language, shared=shared))
     return None
 
 
 async def _list_for(message: Message, context: Context, user_id: int, page: int, language: str) -> None:
+    """A page of the calendar; in a group, the public one (no members-only event, public cards)."""
     svc = context.services
-    members = await svc.users.role(user_id) >= Role.MEMBER
+    shared = message.chat.type != Chat.PRIVATE
+    members = not shared and await svc.users.role(user_id) >= Role.MEMBER
     found = await svc.events.page(page, members=members)
     if not found.events:
         await send(message, Reply(html_text("events_none", language)))
         return
     for event in found.events:
-        await send(message, await event_reply(context, event, user_id, language))
+        await send(message, await event_reply(context, event, user_id, language, shared=shared))
     nav = []
     if found.number > 1:
         nav.append((text("events_previous", language), page_data(found.number - 1)))
@@ -305,6 +327,7 @@ async def _coordinator_action(
     return None
 
 
+@private_only("nouvel_evenement")
 @privileged(Role.COORDINATOR)
 async def new_event(update: Update, context: Context) -> None:
     await context.start_flow(NEW_EVENT, {"step": "title", "data": {}})

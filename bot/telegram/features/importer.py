@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update
-from telegram.constants import ChatAction, ChatType, FileSizeLimit
+from telegram.constants import ChatAction, FileSizeLimit
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -26,7 +26,7 @@ from bot.conversations import Flow
 from bot.knowledge.importing import Draft, ImportOptions, ImportRefused
 from bot.knowledge.importing.preview import describe
 from bot.messages import text
-from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -52,30 +52,22 @@ def _options(state: dict[str, Any]) -> ImportOptions:
     return ImportOptions(source=state.get("source"), title=state.get("title"))
 
 
-async def _private(message: Message | None, context: Context) -> bool:
-    """Whether the chat is private; elsewhere the coordinator is told to write in private."""
-    if message is not None and message.chat.type == ChatType.PRIVATE:
-        return True
-    await send(message, Reply(html_text("importer_private", await context.language())))
-    return False
-
-
+@private_only("importer", "importer_private")
 @privileged(Role.COORDINATOR)
 async def importer_command(update: Update, context: Context) -> None:
     """/importer [URL] [title]: wait for the document."""
     message = update.effective_message
-    if not await _private(message, context):
-        return
     await context.start_flow(IMPORT_FLOW, {"step": "document", **options_from(" ".join(context.args or []))})
     limit = f"{context.services.config.importer.max_file_mb:g}"
     await send(message, Reply(html_text("importer_send", await context.language(), limit=limit)))
 
 
+@private_only("importer", "importer_private", linked=False)
 @privileged(Role.COORDINATOR)
 async def importer_caption(update: Update, context: Context) -> None:
     """A document sent with the caption `/importer [URL] [title]`."""
     message = update.effective_message
-    if message is None or not await _private(message, context):
+    if message is None:
         return
     words = (message.caption or "").split(maxsplit=1)
     await receive(message, context, options_from(words[1] if len(words) > 1 else ""))

@@ -3,28 +3,45 @@ buttons under an answer, and the coordinators' /questions and /stats."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
+import logging
 import re
 
-from telegram import CallbackQuery, Update
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
 from bot.messages import LANGUAGES, text
+from bot.qa.batcher import MAX_BATCH
 from bot.qa.records import DISLIKE_REASONS
 from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, on_button, privileged
+from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
+QUESTION_LANE = MAX_BATCH  # questions at work at once: enough for one full encoding batch
+_LANE = "question_lane"
+log = logging.getLogger(__name__)
 DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
+
+
+def _lane(context: Context) -> asyncio.Semaphore:
+    """The questions' lane: at most QUESTION_LANE questions at work (their database round trips, the
+    search), the others wait their turn in order, so the database and the event loop stay free for button
+    presses and commands, which never enter it."""
+    lane = context.bot_data.get(_LANE)
+    if not isinstance(lane, asyncio.Semaphore):
+        lane = context.bot_data[_LANE] = asyncio.Semaphore(QUESTION_LANE)
+    return lane
 
 
 def lead_data(question_id: int, resource_id: str) -> str:
@@ -43,11 +60,12 @@ def feedback_data(question_id: int, value: int) -> str:
 def answer_reply(answer: Answer, question_id: int | None, language: str) -> Reply:
     """The reply to a question, in the question's language when the catalogue has it (else `language`).
 
-    `question_id` is None for an off-topic question, which is not kept: no feedback or lead buttons then.
+    `question_id` is None for an off-topic question, which is not kept, or for one the database could not
+    record: no feedback or lead buttons then (they point to the kept question).
     """
     if answer.language in LANGUAGES:
         language = answer.language
-    if question_id is None:
+    if not answer.answered and not answer.in_field:
         links = "".join(
             f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>'
             for h in answer.hits
@@ -61,7 +79,7 @@ def answer_reply(answer: Answer, question_id: int | None, language: str) -> Repl
     lead_rows = [
         [(f"📄 {short_title(h.chunk.title)}", lead_data(question_id, h.chunk.resource_id))]
         for h in leads
-        if callbacks.fits(lead_data(question_id, h.chunk.resource_id))
+        if question_id is not None and callbacks.fits(lead_data(question_id, h.chunk.resource_id))
     ]
     if answer.answered and answer.best is not None:
         body = hit_message(answer.best, language)
@@ -69,6 +87,8 @@ def answer_reply(answer: Answer, question_id: int | None, language: str) -> Repl
             body += "\n" + html_text("answer_source_in_french", language)
         if lead_rows:
             body += "\n\n" + html_text("answer_leads", language)
+        if question_id is None:
+            return Reply(body, lead_rows)
         feedback = [("👍", feedback_data(question_id, 1)), ("👎", feedback_data(question_id, -1))]
         return Reply(body, [*lead_rows, feedback])
     body = html_text("no_answer", language)
@@ -82,13 +102,23 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     user, message, chat = update.effective_user, update.effective_message, update.effective_chat
     if user is None or message is None or chat is None:
         return
+    async with _lane(context):  # buttons and commands never wait behind the questions (see QUESTION_LANE)
+        await _answer_in_lane(context, message, chat, user.id, question)
+
+
+async def _answer_in_lane(
+    context: Context, message: Message, chat: Chat, user_id: int, question: str
+) -> None:
     svc = context.services
     with svc.questions.coming():  # the batch being formed waits for this question (briefly)
-        context.set_language((await svc.users.seen(user.id)).language)  # the row is read: no second query
+        try:
+            context.set_language((await svc.users.seen(user_id)).language)  # the row is read: no second query
+        except SQLAlchemyError as exc:  # the database refuses writes: answer all the same
+            log.warning("marking user as seen failed (%s)", type(exc).__name__)
         language = await context.language()
         await chat.send_action(ChatAction.TYPING)
     try:
-        asked = await svc.questions.ask(user.id, question, chat_type=chat.type, language=language)
+        asked = await svc.questions.ask(user_id, question, chat_type=chat.type, language=language)
     except QuestionError as exc:
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
@@ -188,6 +218,7 @@ async def reason_text(update: Update, context: Context, flow: Flow) -> bool:
     return True
 
 
+@private_only("questions")
 @privileged(Role.COORDINATOR)
 async def coordinator_questions(update: Update, context: Context) -> None:
     language = await context.language()
@@ -224,6 +255,7 @@ def _duration(value: dt.timedelta | None, language: str) -> str:
     return text("stats_median_days", language, days=round(hours / 24))
 
 
+@private_only("stats")
 @privileged(Role.COORDINATOR)
 async def statistics(update: Update, context: Context) -> None:
     """/stats (/stats diagnostic belongs to the diagnosis, registered before this)."""

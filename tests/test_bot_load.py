@@ -1,0 +1,94 @@
+"""Under load (issue 15, « Why » 11): buttons and commands are served ahead of the questions, the
+scheduler's ticks stay out of INFO, a question is answered even when the database cannot record it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import configure_logging
+from bot.messages import text
+from bot.retrieval.search import Answer, Searcher
+from bot.telegram.features import questions
+from tests.botkit import BotEnv, bot_config, buttons, running_bot
+from tests.test_delivery_faults import ReadOnlySwitch
+
+QUESTION = "Quelle différence entre un partenariat et une alliance ?"
+LANE = 2
+
+
+class BlockedEncoder:
+    """The real searcher, whose batches wait until `release` is set (an encoder busy with a long batch)."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def check_question(self, question: str) -> str:
+        return self.searcher.check_question(question)
+
+    def search_many(self, questions: Sequence[str], **kwargs: Any) -> list[Answer]:
+        self.entered.set()
+        self.release.wait(30)
+        return self.searcher.search_many(questions, **kwargs)
+
+
+@pytest.fixture
+async def env(tmp_path: Path, knowledge_copy: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotEnv]:
+    monkeypatch.setattr(questions, "QUESTION_LANE", LANE)
+    async with running_bot(bot_config(tmp_path, knowledge_copy)) as running:
+        yield running
+        assert running.fake.invalid_requests == []
+
+
+async def test_buttons_and_commands_are_served_while_questions_wait_for_the_encoder(env: BotEnv) -> None:
+    batcher = env.services.questions.batcher
+    blocked = BlockedEncoder(batcher.searcher)
+    batcher.searcher = blocked  # type: ignore[assignment]
+    askers = list(range(600, 605))
+    try:
+        for user in askers:
+            await env.fake.user_sends(user, QUESTION)
+        await asyncio.to_thread(blocked.entered.wait, 30)
+        menu = await env.say(700, "/start")  # a command, while the questions wait
+        assert await env.click(700, menu, buttons(menu)[0][1]) == ""  # and a button press
+        await env.fake.wait_for(lambda: len(env.fake.sent_to(700)) == 2)
+        assert all(env.fake.sent_to(user) == [] for user in askers), "no question was answered yet"
+        typing = [c for c in env.fake.calls_to("sendChatAction") if int(c.params.get("chat_id", 0)) in askers]
+        assert len(typing) == LANE, "only the questions in the lane are at work, the others wait their turn"
+    finally:
+        blocked.release.set()
+    await env.fake.wait_for(lambda: all(len(env.fake.sent_to(user)) == 1 for user in askers))
+    assert all("Source" in env.fake.sent_to(user)[0].text for user in askers)
+
+
+async def test_a_question_is_answered_when_the_database_refuses_to_record_it(env: BotEnv) -> None:
+    switch = ReadOnlySwitch(env.services.database)
+    switch.on = True  # a full disk, a read-only file: every write is refused
+    try:
+        reply = await env.say(620, QUESTION)
+    finally:
+        switch.on = False
+    assert switch.refused > 0
+    assert "Source" in reply.text and reply.text != text("error")
+    assert not [d for _, d in buttons(reply) if d.startswith("f:")], "no feedback on a question not kept"
+    assert (await env.services.database.storage.questions.stats()).questions == 0
+
+
+def test_scheduler_ticks_are_logged_only_at_debug() -> None:
+    ticks = logging.getLogger("apscheduler.executors.default")
+    saved = logging.getLogger("apscheduler").level
+    try:
+        configure_logging(logging.INFO)
+        assert not ticks.isEnabledFor(logging.INFO)  # « Running job … » at every tick
+        assert ticks.isEnabledFor(logging.WARNING)  # a job that failed or was missed still shows
+        configure_logging(logging.DEBUG)
+        assert ticks.isEnabledFor(logging.INFO)
+    finally:
+        logging.getLogger("apscheduler").setLevel(saved)
