@@ -57,6 +57,8 @@ def test_a_message_without_content_or_elliptic_form_leans_on_nothing(message: st
     assert not is_follow_up(message, len(set(tokenize(message))))
 
 
-@pytest.mark.parametrize("message", ["et lui ?", "pourquoi ?", "et alors ?", "comment ça ?", "and them?"])
+@pytest.mark.parametrize(
+    "message", ["et lui ?", "pourquoi ?", "et alors ?", "comment ça ?", "and them?", "C'est quoi donc ?"]
+)
 def test_recognised_elliptic_forms_without_content_words_are_follow_ups(message: str) -> None:
     assert is_follow_up(message, len(set(tokenize(message))))

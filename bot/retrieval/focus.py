@@ -34,10 +34,14 @@ _ANAPHORS = frozenset(
         *("its", "their", "they", "them", "his", "her", "these", "those"),
     }
 )
-# A question word alone (« pourquoi ? », « comment ça ? ») asks about what was just said.
-_BARE_QUESTION = re.compile(
-    r"^(?:pourquoi|comment|combien|quand|ou|c est a dire|ca veut dire quoi|why|how|how much|when|where)"
-    r"(?: (?:ca|donc|alors|exactement|so|exactly))?$"
+# A question with no content word but a question word (« pourquoi ? », « c'est quoi exactement ? ») asks
+# about what was just said.
+_QUESTION_WORDS = frozenset(
+    {
+        *("quoi", "pourquoi", "comment", "combien", "quand", "ou", "qui"),
+        *("quel", "quelle", "quels", "quelles"),
+        *("what", "why", "how", "when", "where", "who", "which"),
+    }
 )
 # At most this many content words: longer questions carry their own topic.
 _ELLIPTIC_WORDS = 4
@@ -85,8 +89,9 @@ def is_follow_up(question: str, content_words: int) -> bool:
     """Whether `question` (with `content_words` topical words) leans on the question before it.
 
     A follow-up carries a content word of its own (« et pour les accompagnements ? », « qui sont ses
-    partenaires ? ») or is a recognised elliptic form without one (« et lui ? », « pourquoi ? »). Anything
-    else without a content word (« ² », « ok », « ??? », an emoji) is not: it leans on nothing.
+    partenaires ? ») or is a recognised elliptic form without one (« et lui ? », « pourquoi ? », « c'est
+    quoi exactement ? »). Anything else without a content word (« ² », « ok », « ??? », an emoji) is not:
+    it leans on nothing.
     """
     words = _words(question)
     if not words or content_words > _ELLIPTIC_WORDS:
@@ -95,5 +100,5 @@ def is_follow_up(question: str, content_words: int) -> bool:
     starts = bool(_FOLLOW_START.match(lowered))
     anaphor = any(w in _ANAPHORS for w in words)
     if content_words == 0:
-        return (starts and len(words) > 1) or anaphor or bool(_BARE_QUESTION.match(" ".join(words)))
+        return (starts and len(words) > 1) or anaphor or any(w in _QUESTION_WORDS for w in words)
     return starts or (anaphor and content_words <= 2)
