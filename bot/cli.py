@@ -143,6 +143,11 @@ class Failure(Exception):
     """An expected failure, reported in one line without a traceback."""
 
 
+def _unreadable(path: Path, exc: OSError) -> Failure:
+    """« eval/dev.jsonl: cannot read the file (No such file or directory) », without Python's `[Errno 2]`."""
+    return Failure(f"{path}: cannot read the file ({exc.strerror or exc})")
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -260,8 +265,12 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
 
     try:
         cases = load_cases(args.file)
-    except (OSError, EvalFileError) as exc:
+    except OSError as exc:
+        raise _unreadable(args.file, exc) from exc
+    except EvalFileError as exc:
         raise Failure(str(exc)) from exc
+    if not cases:  # metrics of nothing would read as all-zero scores
+        raise Failure(f"{args.file}: no questions in the file")
     searcher = _searcher(config)
     if args.calibrate:
         for key, weights in calibrate(searcher, cases).items():
@@ -455,6 +464,9 @@ def _diagnose(config: Config, args: argparse.Namespace) -> int:
             diagnosis = score(questionnaire, load_answers(questionnaire, args.answers))
         else:
             diagnosis = run_terminal(questionnaire, language=args.lang)
+            if not diagnosis.complete:  # « q » or the end of the input: no result from a few answers
+                print(text("diagnosis_stopped", args.lang))
+                return 0  # stopping is the person's choice, not a failure
         recommendations = recommend(diagnosis, knowledge_chunks(knowledge))
         advice = choose(questionnaire, diagnosis)
     except (QuestionnaireError, AnswersError, KnowledgeError, OSError) as exc:
@@ -481,7 +493,7 @@ def _events(config: Config, args: argparse.Namespace) -> int:
             print(problem)
         return 1
     except OSError as exc:
-        raise Failure(f"{args.file}: {exc}") from exc
+        raise _unreadable(args.file, exc) from exc
     for warning in read.warnings:
         print(f"{warning} (warning)")
     imported = read.events

@@ -1,17 +1,20 @@
 """Configuration: `config.yaml`, then `CATABOT_<SECTION>_<KEY>` environment overrides, validated at start.
 
 Every key is declared once, in the dataclasses below; the loader derives the accepted keys, their types and
-the names of their environment variables from them, so an error always names the key.
+the names of their environment variables from them, so an error always names the key, and the variable when
+the value came from the environment. A `CATABOT_…` variable that names no key is refused like an unknown key
+in the file (except `CATABOT_CONFIG`, the config file's path, and `CATABOT_TEST_…`, read by the tests).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,7 +167,43 @@ def _kind_name(kind: Any) -> str:
     return names.get(kind, "a list")
 
 
-def _build(cls: type, data: Mapping[str, Any], prefix: str, source: str, env: Mapping[str, str]) -> Any:
+ENV_PREFIX = "CATABOT_"
+OTHER_VARIABLES = frozenset({"CATABOT_CONFIG"})  # read before the config; `CATABOT_TEST_…` are the tests'
+
+
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def environment_variables(cls: type | None = None, prefix: str = "") -> dict[str, str]:
+    """Every `CATABOT_…` variable overriding a key of `cls` (default `Config`): {variable: dotted key}."""
+    names: dict[str, str] = {}
+    for name, kind in _fields(cls or Config).items():
+        if dataclasses.is_dataclass(kind):
+            names |= environment_variables(typing.cast(type, kind), f"{prefix}{name}.")
+        else:
+            names[_env_name(prefix + name)] = prefix + name
+    return names
+
+
+def _check_variables(env: Mapping[str, str]) -> None:
+    known = environment_variables()
+    for name in sorted(env):
+        ours = name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST_")
+        if ours and name not in known and name not in OTHER_VARIABLES:
+            close = difflib.get_close_matches(name, [*known, *OTHER_VARIABLES], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{name}: unknown setting{hint}")
+
+
+def _build(
+    cls: type,
+    data: Mapping[str, Any],
+    prefix: str,
+    source: str,
+    env: Mapping[str, str],
+    from_env: set[str] | None = None,
+) -> Any:
     unknown = set(data) - set(_fields(cls))
     if unknown:
         name = sorted(unknown)[0]
@@ -176,11 +215,13 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, source: str, env: Ma
             section = data.get(name) or {}
             if not isinstance(section, Mapping):
                 raise ConfigError(f"{source}: {key}: expected a section of keys, got {section!r}")
-            values[name] = _build(typing.cast(type, kind), section, f"{key}.", source, env)
+            values[name] = _build(typing.cast(type, kind), section, f"{key}.", source, env, from_env)
             continue
-        env_name = "CATABOT_" + key.replace(".", "_").upper()
+        env_name = _env_name(key)
         if env_name in env:
             values[name] = _convert(key, env[env_name], kind, f"environment {env_name}")
+            if from_env is not None:
+                from_env.add(key)
         elif name in data:
             values[name] = _convert(key, data[name], kind, source)
     return cls(**values)
@@ -206,16 +247,19 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"{chosen}: expected a mapping of keys at the top level")
     elif path is not None or "CATABOT_CONFIG" in env:
         raise ConfigError(f"{chosen}: config file not found")
-    config: Config = _build(Config, data, "", str(chosen), env)
+    _check_variables(env)
+    from_env: set[str] = set()
+    config: Config = _build(Config, data, "", str(chosen), env, from_env)
     config = dataclasses.replace(config, base_dir=chosen.parent.resolve())
-    _validate(config, str(chosen))
+    _validate(config, lambda key: f"environment {_env_name(key)}" if key in from_env else str(chosen))
     return config
 
 
 _DATABASES = {"sqlite", "postgresql", "postgres"}
 
 
-def _validate(config: Config, source: str) -> None:
+def _validate(config: Config, source: Callable[[str], str]) -> None:
+    """Check the values' ranges; `source(key)` names where a key's value came from (file or variable)."""
     checks: list[tuple[bool, str]] = [
         (config.retrieval.leads >= 0, "retrieval.leads: must be 0 or more"),
         (config.retrieval.candidates >= 1, "retrieval.candidates: must be 1 or more"),
@@ -267,10 +311,10 @@ def _validate(config: Config, source: str) -> None:
     ]
     for ok, message in checks:
         if not ok:
-            raise ConfigError(f"{source}: {message}")
+            raise ConfigError(f"{source(message.partition(':')[0])}: {message}")
     from bot.events.planning import parse_offsets
 
     try:
         parse_offsets(config.events.reminder_offsets)
     except ValueError as exc:
-        raise ConfigError(f"{source}: events.reminder_offsets: {exc}") from exc
+        raise ConfigError(f"{source('events.reminder_offsets')}: events.reminder_offsets: {exc}") from exc

@@ -29,6 +29,12 @@ def clean_text(text: str) -> str:
     return collapse_spaces(visible.translate(_APOSTROPHES))
 
 
+def visible(text: str) -> bool:
+    """True when `text` shows at least one character: not only spaces and invisible characters (U+200B…,
+    the Hangul fillers; see `clean_text`)."""
+    return bool(clean_text(text))
+
+
 def normalize_for_match(text: str) -> str:
     """The comparison form of the evaluation format (see ../shared/eval/README.md)."""
     text = fold_accents(text.translate(_APOSTROPHES)).lower()

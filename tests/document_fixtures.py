@@ -58,6 +58,19 @@ def two_column_pdf() -> bytes:
     return bytes(pdf.output())
 
 
+def wrapped_pdf(paragraphs: list[str], line_height: float) -> bytes:
+    """Justified paragraphs that wrap over several lines, one blank line between them; a `\n` inside a
+    paragraph forces a line end there (« co-construc-\ntion », as a hyphenating tool writes it). From a
+    line height of 6 mm the layout analysis makes a text box of every line."""
+    pdf = _pdf("Atelier de médiation")
+    pdf.add_page()
+    pdf.set_xy(15, 20)
+    for paragraph in paragraphs:
+        pdf.multi_cell(120, line_height, paragraph, align="J")
+        pdf.ln(line_height)
+    return bytes(pdf.output())
+
+
 def scanned_pdf() -> bytes:
     """A page that is only a picture (a scan): no text layer."""
     pdf = _pdf()

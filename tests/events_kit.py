@@ -16,7 +16,7 @@ from bot.events.clock import paris_to_utc
 from bot.testing import SentMessage
 from tests.botkit import BotEnv, bot_config, running_bot
 from tests.conftest import write_config
-from tests.test_bot_events import MovableClock
+from tests.telegram.test_bot_events import MovableClock
 
 ICS_HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//FR\r\n"
 ICS_TAIL = "END:VCALENDAR\r\n"

@@ -112,3 +112,17 @@ def test_db_upgrade_reports_the_schema_is_current(
 ) -> None:
     assert main(["--config", str(config_file), "db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_eval_refuses_a_missing_or_empty_file_in_one_line(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "absent.jsonl"
+    assert main(["--config", str(config_file), "eval", str(missing)]) == 1
+    expected = f"catabot: {missing}: cannot read the file (No such file or directory)\n"
+    assert capsys.readouterr().err == expected
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert main(["--config", str(config_file), "eval", str(empty)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"catabot: {empty}: no questions in the file\n" and "hit@1" not in captured.out

@@ -3,8 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from bot.config import ConfigError, load_config
+from bot.cli import main
+from bot.config import Config, ConfigError, environment_variables, load_config
 from tests.conftest import ROOT
 
 
@@ -53,3 +55,77 @@ def test_bad_values_are_named(tmp_path: Path, content: str, env: dict[str, str],
 def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.yaml", env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CATABOT_RETRIEVAL_LEADS": "-1"},
+            "environment CATABOT_RETRIEVAL_LEADS: retrieval.leads: must be 0 or more",
+        ),
+        (
+            {"CATABOT_EMBEDDING_BACKEND": "gpu"},
+            "environment CATABOT_EMBEDDING_BACKEND: embedding.backend: one of",
+        ),
+        (
+            {"CATABOT_DATABASE_URL": "mysql://x"},
+            "environment CATABOT_DATABASE_URL: database.url: unsupported",
+        ),
+        ({"CATABOT_LOG_LEVEL": "LOUD"}, "environment CATABOT_LOG_LEVEL: log_level:"),
+        ({"CATABOT_EVENTS_REMINDER_OFFSETS": "soon"}, "environment CATABOT_EVENTS_REMINDER_OFFSETS: events."),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "config.yaml").write_text("retrieval:\n  leads: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "config.yaml", env=env)
+    assert str(caught.value).startswith(message)
+    assert "config.yaml" not in str(caught.value)
+
+
+def test_a_misspelt_variable_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(ROOT / "config.yaml", env={"CATABOT_RETRIEVAL_LEDS": "3"})
+    assert (
+        str(caught.value) == "CATABOT_RETRIEVAL_LEDS: unknown setting (did you mean CATABOT_RETRIEVAL_LEADS?)"
+    )
+    kept = {
+        "CATABOT_CONFIG": str(ROOT / "config.yaml"),
+        "CATABOT_ADMINS": "1,2",
+        "CATABOT_TEST_ANYTHING": "x",
+    }
+    assert load_config(env=kept).admins == (1, 2)
+    assert {"CATABOT_DATABASE_URL", "CATABOT_TELEGRAM_WEBHOOK_SECRET"} <= set(environment_variables())
+
+
+def test_the_cli_refuses_a_misspelt_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CATABOT_RETRIEVAL_LEDS", "3")
+    assert main(["--config", str(ROOT / "config.yaml"), "ask", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "catabot: CATABOT_RETRIEVAL_LEDS: unknown setting (did you mean CATABOT_RETRIEVAL_LEADS?)\n"
+    )
+
+
+def test_config_yaml_documents_every_key_with_its_default() -> None:
+    written = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    flat = {
+        f"{section}.{k}": v
+        for section, keys in written.items()
+        if isinstance(keys, dict)
+        for k, v in keys.items()
+    }
+    flat |= {k: v for k, v in written.items() if not isinstance(v, dict)}
+    assert set(flat) == set(environment_variables().values())
+    defaults = Config()
+    for key, value in flat.items():
+        default = (
+            getattr(defaults, key)
+            if "." not in key
+            else getattr(getattr(defaults, key.split(".")[0]), key.split(".")[1])
+        )
+        assert (tuple(value) if isinstance(value, list) else value) == default, key

@@ -88,7 +88,11 @@ def reasons(advice: Advice, language: str = "fr") -> list[str]:
 
 
 def first_step(advice: Advice, language: str = "fr") -> str:
-    """The first step as a sentence: the questionnaire's own, or « check with … » (plain text)."""
+    """The first step as a sentence (plain text): the questionnaire's own, « check with … » the « Je ne sais
+    pas » answers, or, when the métier is « à vérifier » for want of answers (a partial answers file), answer
+    them."""
     if advice.first_step:
         return advice.first_step
+    if not advice.metier.unknown:
+        return say("advice_step_answer", language)
     return say("advice_step_check", language, check_with=advice.metier.check_with)

@@ -31,6 +31,7 @@ from bot.retrieval.chunker import Chunk
 Read = Callable[[str], str]
 Write = Callable[[str], None]
 BACK, QUIT = "p", "q"
+QUESTIONNAIRE_LANGUAGE = "fr"  # knowledge/diagnostic.yaml has French texts only
 
 
 class AnswersError(ProblemsError):
@@ -48,10 +49,13 @@ def run_terminal(
     """Ask the questionnaire with numbered options and score it.
 
     « p » takes the last answer back, « q », Ctrl-C or the end of the input stops (the diagnosis is then
-    incomplete). Any other line that is not an option's number, id or label gets one polite line and the
-    question again: no input ends the program with a traceback.
+    incomplete: the caller says it was stopped rather than score it). Any other line that is not an option's
+    number, id or label gets one polite line and the question again: no input ends the program with a
+    traceback. With `language` other than French, a first line says the questionnaire is in French.
     """
     given = dict(answers or {})
+    if language != QUESTIONNAIRE_LANGUAGE:
+        out(say("diagnosis_in_french", language))
     out(q.title)
     out(q.intro)
     while (step := next_step(q, given)) is not None:
@@ -70,6 +74,7 @@ def run_terminal(
         try:
             raw = read(say("diagnosis_choose", language, count=count)).strip()
         except (EOFError, KeyboardInterrupt):
+            out("")  # the prompt's line was not ended by the person's Enter
             break
         except UnicodeDecodeError:  # a line that is not UTF-8 is just not a valid choice
             raw = ""

@@ -7,7 +7,7 @@ from typing import Any
 from bot.messages import DEFAULT_LANGUAGE, text
 
 
-def say(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+def say(key: str, language: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
     return text(key, language, **values)
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from bot.events.clock import paris_to_utc
 from bot.events.records import MAX_DESCRIPTION, MAX_LINK, MAX_TITLE, MAX_UID, Audience, EventStatus
+from bot.text import visible
 
 AUDIENCES = tuple(Audience)
 STATUSES = tuple(EventStatus)
@@ -45,7 +46,8 @@ def uid_problem(uid: str) -> str | None:
 
 
 def title_problem(title: str) -> str | None:
-    if not title:
+    """A title must show something (`bot.text.visible`: zero-width characters alone are empty)."""
+    if not visible(title):
         return "must be a non-empty text"
     return length_problem(title, MAX_TITLE)
 

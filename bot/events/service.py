@@ -21,6 +21,7 @@ from bot.events.records import (
     RsvpAnswer,
     UpsertOutcome,
 )
+from bot.text import visible
 from bot.users.records import Role
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class EventService:
         another field, an empty title or a value over its limit (`FIELD_LIMITS`)."""
         if field not in EDITABLE_FIELDS:
             raise ValueError(f"not an editable field: {field!r}")
-        if field == "title" and not value:
+        if field == "title" and not visible(value or ""):
             raise ValueError("title: must be a non-empty text")
         now = self.clock()
         async with self.storage.uow() as tx:

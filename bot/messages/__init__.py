@@ -45,7 +45,7 @@ def _chosen(language: str) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def text(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+def text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
     """The message `key` in `language` (French when the language is unknown), with `values` filled in.
 
     A plural entry takes its form from a `count` value (`plural()` is the explicit way to say so).
@@ -56,7 +56,7 @@ def text(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
     return entry.format(**values)
 
 
-def plural(key: str, language: str, count: int, **values: Any) -> str:
+def plural(key: str, language: str, count: int, /, **values: Any) -> str:
     """The form of plural entry `key` that suits `count` in `language`, `count` and `values` filled in."""
     chosen = _chosen(language)
     entry = catalogue(chosen)[key]
@@ -66,6 +66,6 @@ def plural(key: str, language: str, count: int, **values: Any) -> str:
     return entry.get(form, entry["other"]).format(count=count, **values)
 
 
-def text_or(key: str, language: str, default: str, **values: Any) -> str:
+def text_or(key: str, language: str, default: str, /, **values: Any) -> str:
     """The message `key` when the catalogue has it, else `default` (for texts named by configuration)."""
     return text(key, language, **values) if key in catalogue(_chosen(language)) else default

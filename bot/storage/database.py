@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import TracebackType
 
@@ -11,8 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.engine import create_engine, normalize_url, transaction
+from bot.storage.engine import create_engine, normalize_url, sqlite_file, transaction
 from bot.storage.repository import Storage
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -96,8 +99,18 @@ class Database:
 
 
 async def open_database(url: str, base_dir: Path) -> Database:
-    """Connect to the configured database, bring its schema up to date, and return it."""
-    engine = create_engine(normalize_url(url, base_dir))
+    """Connect to the configured database, bring its schema up to date, and return it.
+
+    A SQLite file that does not exist yet is created (with its folder), and a WARNING says so with its path:
+    on a first start that is expected; otherwise `database.url` probably has a typo and the data is elsewhere.
+    """
+    url = normalize_url(url, base_dir)
+    new_file = sqlite_file(url)
+    if new_file is not None and not new_file.exists():
+        log.warning(
+            "no database at %s: creating a new, empty one (check database.url if you expected data)", new_file
+        )
+    engine = create_engine(url)
     try:
         await upgrade_engine(engine)
     except BaseException:

@@ -47,6 +47,14 @@ def normalize_url(url: str, base_dir: Path) -> str:
     return parsed.render_as_string(hide_password=False)  # special characters %-escaped
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a normalised SQLite URL (None for PostgreSQL, `:memory:` or SQLite's own `file:` URIs)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if parsed.query.get("uri") == "true" else Path(parsed.database)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for a normalised URL.
 

@@ -39,6 +39,10 @@ _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator",
 _FLOW_GROUPS = "flow_groups"
 RENDERERS = "renderers"
 JOBS = "jobs"
+DROP_NOTICES = "drop_notices"
+# What a user is told when a new flow ends flow `name` with work in it: `notice(state, language)`, the
+# notice's Telegram HTML, or None when the flow held nothing the user would miss.
+DropNotice = Callable[[dict[str, Any], str], str | None]
 
 
 class _Unread:
@@ -108,9 +112,17 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         return await self.services.conversations.get(self._chat_id, self._user_id, name)
 
     async def start_flow(self, name: str, state: dict[str, Any]) -> None:
+        """Begin flow `name`, ending the one in progress; when that one held a draft (see `add_drop_notice`),
+        the user is told it is abandoned, before the new flow's first message."""
         assert self._chat_id is not None and self._user_id is not None
+        previous = await self.flow()
         self._flow = _UNREAD
         await self.services.conversations.start(self._chat_id, self._user_id, name, state)
+        notices: dict[str, DropNotice] = self.application.bot_data.get(DROP_NOTICES, {})
+        if previous is not None and previous.name in notices:
+            notice = notices[previous.name](previous.state, await self.language())
+            if notice is not None:
+                await self.bot.send_message(self._chat_id, notice, parse_mode="HTML")
 
     async def save_flow(self, name: str, state: dict[str, Any]) -> None:
         assert self._chat_id is not None and self._user_id is not None
@@ -153,6 +165,11 @@ async def stale_button(update: Update, context: Context) -> None:
     """Every button press is answered: one nobody handled (forged, or stale) changes nothing."""
     if update.callback_query is not None:
         await update.callback_query.answer(text("button_stale", await context.language()))
+
+
+def add_drop_notice(application: App, name: str, notice: DropNotice) -> None:
+    """`notice(state, language)` tells a user that a new command abandoned their flow `name` (a draft)."""
+    application.bot_data.setdefault(DROP_NOTICES, {})[name] = notice
 
 
 def add_renderers(application: App, setup: RendererSetup) -> None:

@@ -19,6 +19,8 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+_MARKUP = re.compile(_TOKEN.pattern.rpartition("|")[0], re.DOTALL)  # a tag or a reference, not "."
+_START_TAG_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9-]*)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ def split_html(message: str, limit: int = 4096) -> list[str]:
     """
     if limit < 2:
         raise ValueError("limit must be at least 2")
+    if _bound(message) <= limit:  # the usual reply: one part, found without a token per character
+        return _whole(message)
+    return _split(message, limit)
+
+
+def _split(message: str, limit: int) -> list[str]:
     tokens = _tokens(message)
     parts: list[str] = []
     stack: list[_Token] = []  # start tags open at the current position
@@ -98,3 +106,33 @@ def split_html(message: str, limit: int = 4096) -> list[str]:
             parts.append("".join(body))
         start = end + 1 if end < len(tokens) and tokens[end].raw in ("\n", " ") else end
     return parts
+
+
+def _bound(message: str) -> int:
+    """At least the cost of all of `message`'s tokens: its UTF-16 units (a reference costs its length,
+    an end tag nothing) plus, for each start tag, its end tag's length."""
+    units = len(message) if message.isascii() else len(message.encode("utf-16-le")) // 2
+    return units + sum(len(name) + 3 for name in _START_TAG_NAME.findall(message))
+
+
+def _whole(message: str) -> list[str]:
+    """What `split_html` gives for a message that fits in one part, without a token per character: the
+    message (tags left open closed at its end), or nothing when it has no visible text."""
+    stack: list[str] = []
+    visible, position = False, 0
+    for match in _MARKUP.finditer(message):  # the same tags and references as `_tokens` finds
+        gap = message[position : match.start()]  # plain characters
+        visible = visible or (gap != "" and not gap.isspace())
+        raw, position = match.group(), match.end()
+        if raw[0] == "&":
+            visible = True
+        elif raw[1] == "/":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(_TAG_NAME.match(raw).group(1).lower())  # type: ignore[union-attr]
+    rest = message[position:]
+    visible = visible or (rest != "" and not rest.isspace())
+    if not visible:
+        return []
+    return [message + "".join(f"</{name}>" for name in reversed(stack))]

@@ -19,7 +19,7 @@ MAX_MESSAGE = 4096
 _BUTTON_TITLE = 48
 
 
-def html_text(key: str, language: str, **values: Any) -> str:
+def html_text(key: str, language: str, /, **values: Any) -> str:
     """A catalogue message, every inserted text escaped for Telegram HTML (numbers kept, for plurals)."""
     return text(
         key, language, **{n: v if isinstance(v, int) else html.escape(str(v)) for n, v in values.items()}

@@ -5,11 +5,16 @@ it hands its work to a task (the flow in progress, the user's role) holds up eve
 With `concurrent_updates(True)` it would handle them all at once, but two messages of one chat could then
 race (a flow's step read before the previous step was saved). `ChatOrdered` keeps the order inside each
 chat and lets chats overlap, up to `max_concurrent_updates` updates in flight.
+
+Questions run on after their dispatch (`block=False`), and under a flood they would share the event loop
+evenly with button presses and commands; `give_way` lets a question step wait (briefly) while updates are
+being dispatched, so a button press is answered ahead of the questions queued before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import Any
 
@@ -17,6 +22,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 MAX_CONCURRENT_UPDATES = 256
+GIVE_WAY_SECONDS = 0.05  # the longest a question step waits for the dispatches in flight
 
 
 class ChatOrdered(BaseUpdateProcessor):
@@ -29,6 +35,16 @@ class ChatOrdered(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
+        self._dispatching = 0
+        self._calm = asyncio.Event()  # set while no update is being dispatched
+        self._calm.set()
+
+    async def give_way(self, most: float = GIVE_WAY_SECONDS) -> None:
+        """Wait until no update is being dispatched, for at most `most` seconds (never longer: questions
+        keep moving under a steady stream of button presses)."""
+        if self._dispatching:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._calm.wait(), most)
 
     @staticmethod
     def key(update: object) -> tuple[str, int] | None:
@@ -41,6 +57,16 @@ class ChatOrdered(BaseUpdateProcessor):
         return None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        self._dispatching += 1
+        self._calm.clear()
+        try:
+            await self._in_order(update, coroutine)
+        finally:
+            self._dispatching -= 1
+            if not self._dispatching:
+                self._calm.set()
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self.key(update)
         if key is None:
             await coroutine
@@ -62,3 +88,9 @@ class ChatOrdered(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release: PTB waits for the updates in flight."""
+
+
+async def give_way(processor: BaseUpdateProcessor) -> None:
+    """`ChatOrdered.give_way` when the application uses it; nothing otherwise."""
+    if isinstance(processor, ChatOrdered):
+        await processor.give_way()

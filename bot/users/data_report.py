@@ -2,9 +2,11 @@
 
 The JSON export (`Storage.export_user`) stays the machine-readable copy; this renders the same data, section
 by section, one line per field, with the catalogue's names for sections (`data_section_<key>`) and fields
-(`data_field_<name>`), ISO 8601 datetimes as Europe/Paris times (« dimanche 29 novembre 2026, 14 h 05 »),
-booleans as yes/no, and lists or mappings as compact JSON. Unknown sections and fields keep their name, so
-a new column in the export never breaks the report.
+(`data_field_<name>`), stored codes by their catalogue names (`<prefix>_<code>`, prefixes in `VALUE_NAMES`:
+« member » → « membre », « pending » → « en attente… »), ISO 8601 datetimes as Europe/Paris times
+(« dimanche 29 novembre 2026, 14 h 05 »), the bot's confidence as a percentage, booleans as yes/no, and lists
+or mappings as compact JSON. Unknown sections, fields and codes keep their name, so a new column in the
+export never breaks the report.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from babel.numbers import format_percent
+
+from bot.diagnosis.texts import status_labels
 from bot.events.clock import format_when
 from bot.messages import text, text_or
 
@@ -44,13 +49,44 @@ def readable_value(value: Any, language: str) -> str:
     return str(value)
 
 
+# Where a field holds a code, the catalogue prefix of its names; (section, field) first, then the field alone.
+VALUE_NAMES: dict[tuple[str, str] | str, str] = {
+    "language": "data_language",
+    "role": "data_role",
+    "chat_type": "data_chat_type",
+    "audience": "data_audience",
+    "media_kind": "data_media_kind",
+    "kind": "data_delivery_kind",
+    "reason": "dislike",  # the 👎 reasons' keys (qa.records.DISLIKE_REASONS), or the person's own sentence
+    ("questions", "status"): "data_question_status",
+    ("deliveries", "status"): "data_delivery_status",
+    ("campaigns", "status"): "campaign_status",
+    ("rsvps", "answer"): "data_rsvp",
+}
+_VOTES = {"value", "helped"}  # +1 / -1
+
+
 def _field(name: str, language: str) -> str:
     return text_or(f"data_field_{name}", language, name)
 
 
-def _record(record: Mapping[str, Any], language: str) -> list[str]:
+def _value(section: str, name: str, value: Any, language: str) -> str:
+    if name in _VOTES and value in (1, -1):
+        return text("data_vote_up" if value == 1 else "data_vote_down", language)
+    if name == "confidence" and isinstance(value, float):
+        return format_percent(value, locale=language)
+    if name == "statuses" and isinstance(value, Mapping):  # {métier id: diagnosis status}
+        labels = status_labels(language)
+        value = {metier: labels.get(status, status) for metier, status in value.items()}
+    prefix = VALUE_NAMES.get((section, name)) or VALUE_NAMES.get(name)
+    if prefix is not None and isinstance(value, str):
+        return text_or(f"{prefix}_{value}", language, value)
+    return readable_value(value, language)
+
+
+def _record(section: str, record: Mapping[str, Any], language: str) -> list[str]:
     return [
-        text("data_line", language, field=_field(k, language), value=readable_value(v, language))
+        text("data_line", language, field=_field(k, language), value=_value(section, k, v, language))
         for k, v in record.items()
     ]
 
@@ -65,9 +101,9 @@ def readable_export(data: Mapping[str, Any], language: str) -> str:
         elif isinstance(value, list):
             for number, item in enumerate(value, start=1):
                 lines.append(f" {number}.")
-                lines += _record(item, language) if isinstance(item, Mapping) else [f"  {item}"]
+                lines += _record(key, item, language) if isinstance(item, Mapping) else [f"  {item}"]
         elif isinstance(value, Mapping):
-            lines += _record(value, language)
+            lines += _record(key, value, language)
         else:
             lines.append(f"  {readable_value(value, language)}")
         lines.append("")

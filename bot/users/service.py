@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
 from bot.errors import CatabotError
@@ -16,6 +20,11 @@ if TYPE_CHECKING:
     from bot.storage.repository import Storage
 
 
+log = logging.getLogger(__name__)
+SEEN_EVERY = dt.timedelta(minutes=5)  # `note_seen` writes a user's last visit at most this often
+SEEN_REMEMBERED = 10_000  # users whose last write `note_seen` remembers (then it starts afresh)
+
+
 class NotAllowed(CatabotError):
     """The user's role does not allow this action."""
 
@@ -25,9 +34,28 @@ class UserService:
         self.storage = storage
         self.admins = frozenset(admins)
         self.clock = clock
+        self._seen_at: dict[int, dt.datetime] = {}  # user -> when `note_seen` last wrote it
 
     async def seen(self, user_id: int) -> User:
+        """The user, created if new, seen now (one database write, every time)."""
         return await self.storage.users.touch_user(user_id, now=self.clock())
+
+    async def note_seen(self, user_id: int) -> None:
+        """Record a visit (creating the user if new), at most once per SEEN_EVERY per user in this process,
+        so that /start, the menu and questions do not each queue a database write under load (the last
+        visit is then up to SEEN_EVERY old). Call it after the reply: a failed write is logged, not raised."""
+        now = self.clock()
+        last = self._seen_at.get(user_id)
+        if last is not None and dt.timedelta(0) <= now - last < SEEN_EVERY:
+            return
+        if len(self._seen_at) >= SEEN_REMEMBERED:
+            self._seen_at.clear()
+        self._seen_at[user_id] = now
+        try:
+            await self.storage.users.touch_user(user_id, now=now)
+        except SQLAlchemyError as exc:  # a full disk, a read-only database: try again next time
+            self._seen_at.pop(user_id, None)
+            log.warning("marking user as seen failed (%s)", type(exc).__name__)
 
     async def role(self, user_id: int) -> Role:
         if user_id in self.admins:
@@ -62,6 +90,7 @@ class UserService:
 
     async def blocked(self, user_id: int, blocked: bool) -> None:
         if blocked:
+            self._seen_at.pop(user_id, None)  # their next visit marks them active again
             await self.storage.users.set_active(user_id, False)
         else:
             await self.storage.users.touch_user(user_id, now=self.clock())
@@ -102,4 +131,5 @@ class UserService:
         return await self.storage.personal_data.export_user(user_id)
 
     async def forget(self, user_id: int) -> None:
+        self._seen_at.pop(user_id, None)  # their next visit creates them afresh
         await self.storage.personal_data.forget_user(user_id)

@@ -17,6 +17,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _HYPHENATED = re.compile(r"(\w+)-$")
 _WORD = re.compile(r"\w+")
 _COMPOUND = re.compile(r"\b(\w+)-(\w+)\b")
+_SENTENCE_END = re.compile(r"[.!?…:;»)\]]$")
 # A block repeated on this share of the pages (and at least on 3) is a running header or footer.
 REPEATED_SHARE = 0.6
 _REPEATED_MAX_CHARS = 160
@@ -62,11 +63,32 @@ def compounds(texts: Iterable[str]) -> set[str]:
     return {m.group(0).casefold() for text in texts for m in _COMPOUND.finditer(text)}
 
 
+def continues(previous: str, following: str) -> bool:
+    """True when `following` goes on with the sentence `previous` left open: `previous` ends with no
+    sentence end (. ! ? … : ; » or a closing bracket) and `following` starts with a lowercase letter."""
+    previous = previous.rstrip()
+    return bool(previous) and not _SENTENCE_END.search(previous) and following[:1].islower()
+
+
+def join_lines(previous: str, following: str, known_compounds: set[str]) -> str:
+    """`previous` and the line that goes on with it, a word cut at the end of `previous` rejoined; the cut
+    keeps its hyphen only when the document writes the word hyphenated elsewhere (co-construction)."""
+    previous, following = previous.rstrip(), following.lstrip()
+    cut = _HYPHENATED.search(previous)
+    rest = _WORD.match(following)
+    if cut and rest and following[:1].islower():
+        whole = f"{cut.group(1)}-{rest.group(0)}".casefold()
+        joiner = "-" if whole in known_compounds else ""
+        return previous[: cut.end(1)] + joiner + following
+    return f"{previous} {following}"
+
+
 def reflow(text: str, known_compounds: set[str]) -> str:
     """Lines of a paragraph joined, words cut at a line end rejoined, bullets as `- ` list items.
 
-    Paragraphs (blank lines) and list items stay on their own lines; a word cut at a line end keeps its
-    hyphen only when the document writes it hyphenated elsewhere (co-construction)."""
+    A blank line ends a paragraph unless the sentence goes on across it (`continues`: no sentence end
+    before, a lowercase letter after: « co-construc-⏎⏎tion », « les catalyseurs⏎⏎organisent »); list items
+    stay on their own lines."""
     out: list[str] = []
     for raw in normalize_characters(text).split("\n"):
         line = " ".join(raw.split())
@@ -78,15 +100,10 @@ def reflow(text: str, known_compounds: set[str]) -> str:
             if out and out[-1]:
                 out.append("")
             continue
+        if len(out) >= 2 and not out[-1] and continues(out[-2], line):
+            out.pop()
         if out and out[-1]:
-            cut = _HYPHENATED.search(out[-1])
-            rest = _WORD.match(line)
-            if cut and rest and line[:1].islower():
-                whole = f"{cut.group(1)}-{rest.group(0)}".casefold()
-                joiner = "-" if whole in known_compounds else ""
-                out[-1] = out[-1][: cut.end(1)] + joiner + line
-            else:
-                out[-1] = f"{out[-1]} {line}"
+            out[-1] = join_lines(out[-1], line, known_compounds)
         else:
             out.append(line)
     return "\n".join(out).strip()

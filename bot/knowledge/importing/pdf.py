@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
+import statistics
 from typing import Any
 
 from pdfminer.high_level import extract_pages
-from pdfminer.layout import LAParams, LTTextContainer
+from pdfminer.layout import LAParams, LTComponent, LTTextContainer, LTTextLine
 from pypdf import PasswordType, PdfReader
 
 from bot.knowledge.importing.document import Block, Extracted, ImportRefused
@@ -50,10 +52,45 @@ def _outline(reader: PdfReader) -> list[tuple[int, int, str]]:
     return found
 
 
+def _gap(upper: LTComponent, lower: LTComponent) -> float | None:
+    """White space (points) between a line or box and the one read after it, None when the second is not
+    below the first (another column) or does not overlap it horizontally."""
+    gap = upper.y0 - lower.y1
+    overlap = min(upper.x1, lower.x1) - max(upper.x0, lower.x0)
+    return gap if overlap > 0 and gap > -0.3 * min(upper.height, lower.height) else None
+
+
+def _paragraphs(boxes: list[LTTextContainer[Any]]) -> list[str]:
+    """The page's text boxes, those that are lines of one paragraph joined: layout analysis makes a box of
+    every line when the line spacing is wide (justified text, 1.5 spacing). Two boxes are one paragraph
+    when the space between them is no larger than the page's usual space between lines (+30 % of a
+    line's height, at most 1.2 lines); a larger space is a visual paragraph break."""
+    if len(boxes) < 2:
+        return [box.get_text() for box in boxes]
+    heights = [line.height for box in boxes for line in box if isinstance(line, LTTextLine)]
+    height = statistics.median(heights) if heights else min(b.height for b in boxes)
+    gaps = [
+        g
+        for box in boxes
+        for upper, lower in itertools.pairwise(box)
+        if (g := _gap(upper, lower)) is not None
+    ]
+    between = [_gap(upper, lower) for upper, lower in itertools.pairwise(boxes)]
+    usual = statistics.median([g for g in gaps + between if g is not None and g >= 0] or [0.0])
+    limit = min(usual + 0.3 * height, 1.2 * height)
+    out = [boxes[0].get_text()]
+    for box, gap in zip(boxes[1:], between, strict=True):
+        if gap is not None and gap <= limit:
+            out[-1] = out[-1].rstrip("\n") + "\n" + box.get_text()
+        else:
+            out.append(box.get_text())
+    return out
+
+
 def _pages_text(name: str, data: bytes) -> list[list[str]]:
     try:
         return [
-            [box.get_text() for box in page if isinstance(box, LTTextContainer) and box.get_text().strip()]
+            _paragraphs([box for box in page if isinstance(box, LTTextContainer) and box.get_text().strip()])
             for page in extract_pages(io.BytesIO(data), password="", laparams=LAParams())
         ]
     except Exception as exc:

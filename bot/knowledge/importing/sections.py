@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 import py3langid
 
-from bot.knowledge.importing.cleaning import compounds, drop_repeated, normalize_characters, reflow
+from bot.knowledge.importing.cleaning import (
+    compounds,
+    continues,
+    drop_repeated,
+    join_lines,
+    normalize_characters,
+    reflow,
+)
 from bot.knowledge.importing.document import Extracted, Section
 
 # Longer sections are cut at paragraph ends: one passage should hold one idea for retrieval.
@@ -76,7 +83,11 @@ def _drafts(extracted: Extracted, document_title: str) -> list[_Draft]:
                 continue
         elif not drafts:
             drafts.append(_Draft(document_title, block.page))
-        drafts[-1].paragraphs += [(block.page, part) for part in text.split("\n\n") if part.strip()]
+        parts = [(block.page, part) for part in text.split("\n\n") if part.strip()]
+        paragraphs = drafts[-1].paragraphs
+        if paragraphs and parts and continues(paragraphs[-1][1], parts[0][1]):  # a sentence cut by a page
+            paragraphs[-1] = (paragraphs[-1][0], join_lines(paragraphs[-1][1], parts.pop(0)[1], known))
+        paragraphs += parts
     for draft in drafts:
         if draft.title_only and not draft.paragraphs:
             draft.paragraphs.append((draft.page, draft.title))

@@ -23,6 +23,7 @@ from bot.telegram import callbacks
 from bot.telegram.context import (
     App,
     Context,
+    add_drop_notice,
     add_flow_handler,
     add_job,
     add_renderers,
@@ -34,7 +35,7 @@ from bot.telegram.context import (
 from bot.telegram.render import Reply, html_text, topic_label
 from bot.telegram.replies import query_message, replace, send
 from bot.telegram.transport import Outgoing, TelegramTransport
-from bot.text import stored_text
+from bot.text import stored_text, visible
 from bot.users import Role
 from bot.users.records import Preferences
 
@@ -372,7 +373,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
         return False
     step: str = flow["step"]
     data = flow["data"]
-    if step == "title" and (skip or not stored_text(value).strip()):  # a title is required: ask again
+    if step == "title" and (skip or not visible(stored_text(value))):  # a title is required: ask again
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     elif step in _LIMITS and len(value) > _LIMITS[step]:
@@ -416,7 +417,7 @@ async def _edit_text(
         error = text("event_link_invalid", language)
         await send(message, Reply(html_text("new_event_invalid", language, error=error)))
         return True
-    if field == "title" and value is None:
+    if field == "title" and (value is None or not visible(value)):
         await send(message, Reply(html_text("new_event_title", language)))
         return True
     edited = await context.services.events.edit(flow["event_id"], field, value)
@@ -632,6 +633,13 @@ def register(application: App) -> None:
     application.add_handler(MessageHandler(text_in_private & _CalendarQuestion(), _calendar_question))
     add_job(application, "reminders", _plan_reminders, lambda s: s.config.events.tick_seconds, first=1)
     add_renderers(application, register_renderers)
+    add_drop_notice(application, NEW_EVENT, _draft_dropped)
+
+
+def _draft_dropped(flow: dict[str, Any], language: str) -> str | None:
+    """The notice of an event draft that another command ended; None before its title was typed."""
+    title = flow.get("data", {}).get("title")
+    return html_text("new_event_dropped", language, title=title) if title else None
 
 
 class _CalendarQuestion(filters.MessageFilter):

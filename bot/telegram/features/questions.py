@@ -9,7 +9,6 @@ import html
 import logging
 import re
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -25,6 +24,7 @@ from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
+from bot.telegram.updates import give_way
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
@@ -110,11 +110,9 @@ async def _answer_in_lane(
     context: Context, message: Message, chat: Chat, user_id: int, question: str
 ) -> None:
     svc = context.services
+    processor = context.application.update_processor
     with svc.questions.coming():  # the batch being formed waits for this question (briefly)
-        try:
-            context.set_language((await svc.users.seen(user_id)).language)  # the row is read: no second query
-        except SQLAlchemyError as exc:  # the database refuses writes: answer all the same
-            log.warning("marking user as seen failed (%s)", type(exc).__name__)
+        await give_way(processor)  # before each step: button presses and commands first
         language = await context.language()
         await chat.send_action(ChatAction.TYPING)
     try:
@@ -122,7 +120,9 @@ async def _answer_in_lane(
     except QuestionError as exc:
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
+    await give_way(processor)
     await send(message, answer_reply(asked.answer, asked.question_id, language))
+    await svc.users.note_seen(user_id)  # after the answer; it never raises
 
 
 async def private_text(update: Update, context: Context) -> None:
@@ -132,9 +132,9 @@ async def private_text(update: Update, context: Context) -> None:
         return
     talk = small_talk(message.text)
     if talk is SmallTalk.GREETING:
-        if update.effective_user:
-            await context.services.users.seen(update.effective_user.id)
         await send(message, menu_reply(await context.language()))
+        if update.effective_user:
+            await context.services.users.note_seen(update.effective_user.id)
     elif talk is SmallTalk.THANKS:
         await send(message, Reply(html_text("you_are_welcome", await context.language())))
     else:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.storage import normalize_url
+from bot.storage import normalize_url, open_database
 from bot.storage.engine import _parse_pg_options, create_engine
 from bot.storage.questions import normalize_question
 from bot.storage.users import new_code, normalize_code
@@ -85,3 +86,20 @@ def test_question_grouping_key() -> None:
     assert normalize_question("  Comment   ADHÉRER ? ") == "comment adhérer"
     assert normalize_question("Qu’est-ce que c’est ?!") == "qu'est-ce que c'est"
     assert normalize_question("???") == "???"
+
+
+async def test_a_new_sqlite_database_is_announced_at_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    typo = tmp_path / "dat" / "catabot.db"  # e.g. « data » misspelt: the data is elsewhere
+    with caplog.at_level(logging.WARNING, logger="bot.storage.database"):
+        database = await open_database(f"sqlite+aiosqlite:///{typo}", tmp_path)
+        await database.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"no database at {typo}: creating a new, empty one (check database.url if you expected data)"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.storage.database"):
+        database = await open_database(f"sqlite+aiosqlite:///{typo}", tmp_path)
+        await database.close()
+    assert caplog.records == [], "an existing database opens quietly"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bot.diagnosis.questionnaire import Questionnaire, check_questionnaire
 from bot.diagnosis.recommend import passage, recommend
 from bot.retrieval.chunker import Chunk
 from tests.conftest import domain_sources
-from tests.test_diagnosis import MINI, ROLES, chunks, fill, line_of, q, write
+from tests.diagnosis.test_diagnosis import MINI, ROLES, chunks, fill, line_of, q, write
 
 __all__ = ["chunks", "q"]  # the module-scoped fixtures of the diagnosis tests
 
@@ -75,6 +76,27 @@ def test_i_dont_know_never_makes_a_metier_come_first_but_is_checked_first_when_n
     assert partly is not None
     assert "1 réponse « Je ne sais pas » n'est pas comptée dans ce score." in reasons(partly)
     assert choose(q, score(q, fill(q))) is None, "every métier present: nothing comes first"
+
+
+def test_a_metier_without_enough_answers_is_not_said_to_have_i_dont_know_answers(q: Questionnaire) -> None:
+    partial = {"territoire": "rural", "structure": "collectivite"}  # stopped after the context questions
+    advice = choose(q, score(q, partial))
+    assert advice is not None and advice.kind == "check" and advice.metier.unknown == ()
+    assert (
+        first_step(advice)
+        == "Répondez aux questions de ce métier restées sans réponse, puis refaites l'autodiagnostic."
+    )
+    assert (
+        "Je ne sais pas"
+        not in format_result(score(q, partial), {}, "fr", advice).split("Dialogue territorial :")[0]
+    )
+
+
+def test_check_with_follows_aupres_de(q: Questionnaire) -> None:
+    for metier in q.metiers:
+        sentence = f"Vérifiez auprès de {metier.check_with}"
+        assert " de le " not in sentence and " de les " not in sentence, sentence
+        assert not re.search(r"(, | ou )(la|le|les|l'|un|une) ", metier.check_with), metier.check_with
 
 
 def test_every_first_step_rests_on_a_source_of_the_domain_briefing(q: Questionnaire) -> None:

@@ -35,7 +35,7 @@ from bot.events.planning import (
 )
 from bot.events.records import MAX_TITLE, Audience, Event, EventStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 D7, D1, H2 = timedelta(days=7), timedelta(days=1), timedelta(hours=2)
 
 
@@ -498,6 +498,8 @@ BEFORE = "the last day « 2027-07-01 » is before start « 2027-07-02 »"
     ("fields", "line", "message"),
     [
         ({"title": '""'}, 3, "title: must be a non-empty text"),
+        ({"title": '"\\u200b\\u200b\\u200d"'}, 3, "title: must be a non-empty text"),  # zero-width only
+        ({"title": '"\\u3164 \\u2060"'}, 3, "title: must be a non-empty text"),  # a Hangul filler, a joiner
         ({"title": "x" * (MAX_TITLE + 1)}, 3, f"title: at most 200 characters, got {MAX_TITLE + 1}"),
         ({"title": "[a, b]"}, 3, "title: must be a text on the same line (not a list or a mapping)"),
         ({"start": "demain"}, 4, f"start: not a date « demain » {HELP}"),
@@ -720,6 +722,13 @@ DTEND:20270301T110000Z
 DURATION:PT1H
 """,
 )
+
+
+def test_ics_title_of_invisible_characters_only_is_refused(tmp_path: Path) -> None:
+    body = "UID:z@x\nSUMMARY:\u200b\u200b\u200d\nDTSTART:20270301T100000Z"
+    assert problems_of(tmp_path, ics(body), "agenda.ics") == [
+        "6: VEVENT[1] (UID z@x): SUMMARY: must be a non-empty text"
+    ]
 
 
 def test_ics_every_error_names_the_vevent_the_property_and_its_line(tmp_path: Path) -> None:

@@ -40,9 +40,9 @@ from bot.storage.schema import (
     users,
 )
 from bot.users.records import Role
+from tests.storage.test_storage import HEAD
+from tests.storage.test_storage_events import populate_0002, populate_0003, schema_differences
 from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
-from tests.test_storage import HEAD
-from tests.test_storage_events import populate_0002, populate_0003, schema_differences
 
 ME, OTHER, THIRD = 987_654_321, 123_456_789, 555_000_111
 TABLES_0003 = [

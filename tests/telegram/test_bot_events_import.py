@@ -15,7 +15,7 @@ from bot.delivery.outbox import Status
 from bot.events.records import MAX_DESCRIPTION
 from tests.botkit import BotEnv, buttons
 from tests.events_kit import card_of, drain, events_bot, ics, import_file, paris, texts
-from tests.test_bot_events import MovableClock
+from tests.telegram.test_bot_events import MovableClock
 
 MEMBER, OTHER, THIRD = 400, 401, 402
 

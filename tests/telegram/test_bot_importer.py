@@ -78,7 +78,7 @@ async def test_an_imported_pdf_answers_the_next_question_with_its_page(
     pages = fx.seed_pages(seed_text)
     assert preview.text.startswith("Aperçu de l'import")
     assert "« La catalyse territoriale », 2 juin 2021 — nouvelle ressource" in preview.text
-    assert "• Le RAMEAU en 3 Actes ! — page 2, 1070 caractères" in preview.text
+    assert "• Le RAMEAU en 3 Actes ! — page 2, 1058 caractères" in preview.text
     assert preview.text.count("caractères") == len(pages) and f"page {len(pages)}, " in preview.text
     assert [label for label, _ in buttons(preview)] == ["✅ Importer", "Annuler"]
     assert documents(config)[0].startswith(".pending/"), "the upload waits on disk, not in the database"
@@ -98,6 +98,18 @@ async def test_an_imported_pdf_answers_the_next_question_with_its_page(
 
     again = await send_document(env.fake, ADMIN, fx.seed_pdf(seed_text), SEED_NAME, caption="/importer")
     assert again.text.endswith(text("importer_unchanged")) and buttons(again) == []
+
+
+async def test_a_document_in_english_is_previewed_with_the_language_warning(env: BotEnv) -> None:
+    page = (
+        "<html><body><h1>About</h1><p>This document is written entirely in English. Territorial "
+        "catalysts bring together local authorities, companies and associations so that they answer "
+        "the needs of their territory together.</p></body></html>"
+    )
+    preview = await send_document(env.fake, ADMIN, page.encode(), "en.html", caption="/importer")
+    assert preview.text.startswith("Aperçu de l'import")
+    assert text("import_language", file="en.html", language="en") in preview.text
+    assert [label for label, _ in buttons(preview)] == ["✅ Importer", "Annuler"]
 
 
 async def test_a_scanned_pdf_is_refused_with_the_ocr_message(env: BotEnv, config: Config) -> None:

@@ -19,8 +19,8 @@ from bot.storage import Database, Storage, open_database
 from bot.storage.database import current_revision, upgrade_engine
 from bot.storage.engine import create_engine, transaction
 from bot.storage.schema import feedback, invitations, metadata, questions, users
+from tests.storage.test_storage import HEAD
 from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
-from tests.test_storage import HEAD
 
 ME, OTHER = 987_654_321, 123_456_789
 DIAGNOSTIC_TABLES = {"diagnostic_sessions", "diagnostic_results"}

@@ -13,7 +13,7 @@ from bot.messages import text
 from bot.telegram.sandbox import Sandbox, terminal_text
 from tests.botkit import bot_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SESSION = ROOT / "docs" / "sandbox-session.txt"
 
 

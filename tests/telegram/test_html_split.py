@@ -7,6 +7,7 @@ import html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.telegram import html_split
 from bot.telegram.render import split_message
 from bot.testing.entities import parse_html, utf16_len
 
@@ -66,3 +67,23 @@ def test_a_link_across_a_cut_is_closed_and_reopened() -> None:
     for part in parts:
         assert part.startswith('<a href="https://example.org/?a=1&amp;b=2">') and part.endswith("</a>")
         parse_html(part)
+
+
+_RAW = st.lists(
+    st.sampled_from(
+        ["<b>", "</b>", "<I>", "</i>", '<a href="x">', "</a>", "&amp;", "&#x27;", "&#39;", "<", ">"]
+    )
+    | _PIECES,
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(messages().map(lambda m: m[0]) | _RAW)
+def test_a_message_that_fits_gives_the_same_part_as_the_full_split(message: str) -> None:
+    """The short-message path (no token per character) is the full split's result, tags left open
+    closed, a message with nothing visible dropped, even on HTML that is not well formed."""
+    exact = sum(token.size for token in html_split._tokens(message))
+    assert html_split._bound(message) >= exact
+    limit = max(2, html_split._bound(message))
+    assert html_split.split_html(message, limit) == html_split._split(message, limit)

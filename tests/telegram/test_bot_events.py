@@ -217,9 +217,33 @@ async def test_annuler_ends_any_flow_and_the_next_text_is_a_question_again(env: 
     assert (await env.say(ADMIN, "/annuler")).text == text("flow_nothing")
 
 
+async def test_a_new_command_mid_draft_says_the_event_draft_is_abandoned(env: BotEnv) -> None:
+    await env.say(ADMIN, "/nouvel_evenement")
+    await env.say(ADMIN, "Atelier <mobilité>")
+    assert (await env.say(ADMIN, "12/03/2027 14h30")).text.startswith("J'ai compris")
+    before = len(env.fake.sent_to(ADMIN))
+    await env.say(ADMIN, "/annonce")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) >= before + 2)
+    notice, prompt = env.fake.sent_to(ADMIN)[before : before + 2]
+    assert notice.text == text("new_event_dropped", title="Atelier <mobilité>")
+    assert notice.text.startswith("Votre brouillon d'événement « Atelier <mobilité> » est abandonné")
+    assert prompt.text == text("announce_ask")
+    assert await env.services.conversations.get(ADMIN, ADMIN, "new_event") is None
+    # the same command again restarts the creation, and says so too
+    await env.say(ADMIN, "/annuler")
+    await env.say(ADMIN, "/nouvel_evenement")
+    await env.say(ADMIN, "Café des catalyseurs")
+    assert (await env.say(ADMIN, "/nouvel_evenement")).text == text(
+        "new_event_dropped", title="Café des catalyseurs"
+    )
+    await env.fake.wait_for(lambda: env.fake.sent_to(ADMIN)[-1].text == text("new_event_title"))
+    # nothing typed yet: nothing to lose, nothing said
+    assert (await env.say(ADMIN, "/annonce")).text == text("announce_ask")
+
+
 async def test_a_title_is_required_and_dates_out_of_range_are_asked_again(env: BotEnv) -> None:
     await env.say(ADMIN, "/nouvel_evenement")
-    for empty in ("-", "—", "\x00"):  # « - » skips optional fields only
+    for empty in ("-", "—", "\x00", "\u200b\u200b", "\u200b\u200d\u3164"):  # « - » skips optional fields only
         assert (await env.say(ADMIN, empty)).text == text("new_event_title")
     assert (await env.say(ADMIN, "Atelier")).text == text("new_event_start")
     refused = await env.say(ADMIN, "01/01/0001 00h00")

@@ -4,6 +4,7 @@ scheduler's ticks stay out of INFO, a question is answered even when the databas
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -16,8 +17,10 @@ from bot.cli import configure_logging
 from bot.messages import text
 from bot.retrieval.search import Answer, Searcher
 from bot.telegram.features import questions
+from bot.users.records import User
+from bot.users.service import SEEN_EVERY
 from tests.botkit import BotEnv, bot_config, buttons, running_bot
-from tests.test_delivery_faults import ReadOnlySwitch
+from tests.delivery.test_delivery_faults import ReadOnlySwitch
 
 QUESTION = "Quelle différence entre un partenariat et une alliance ?"
 LANE = 2
@@ -92,3 +95,44 @@ def test_scheduler_ticks_are_logged_only_at_debug() -> None:
         assert ticks.isEnabledFor(logging.INFO)
     finally:
         logging.getLogger("apscheduler").setLevel(saved)
+
+
+async def _stored_user(env: BotEnv, user_id: int) -> User:
+    """The user's row once the update that wrote it has finished (the visit is written after the reply)."""
+    for _ in range(200):
+        if (user := await env.services.database.storage.users.get_user(user_id)) is not None:
+            return user
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"user {user_id} was never recorded")
+
+
+async def test_a_visit_is_recorded_after_the_reply_and_at_most_every_few_minutes(env: BotEnv) -> None:
+    users, start = env.services.users, dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    users.clock = lambda: start
+    await env.say(810, "/start")
+    first = await _stored_user(env, 810)
+    assert first.last_seen_at == start  # a new user is created by their first /start
+    users.clock = lambda: start + SEEN_EVERY / 2
+    await env.say(810, "/start")
+    await env.say(810, QUESTION)  # neither writes again within SEEN_EVERY
+    assert (await _stored_user(env, 810)).last_seen_at == start
+    later = start + SEEN_EVERY + dt.timedelta(seconds=1)
+    users.clock = lambda: later
+    await env.say(810, "/start")
+    for _ in range(200):
+        if (await _stored_user(env, 810)).last_seen_at == later:
+            break
+        await asyncio.sleep(0.02)
+    assert (await _stored_user(env, 810)).last_seen_at == later
+
+
+async def test_start_answers_when_the_database_refuses_to_record_the_visit(env: BotEnv) -> None:
+    switch = ReadOnlySwitch(env.services.database)
+    switch.on = True
+    try:
+        menu = await env.say(820, "/start")
+        assert buttons(menu) and menu.text != text("error")
+    finally:
+        switch.on = False
+    await env.say(820, "/start")  # the failed write is tried again at the next visit
+    assert (await _stored_user(env, 820)).active

@@ -102,3 +102,13 @@ def test_zero_form_and_topic_accents() -> None:
 def test_unknown_language_falls_back_to_french() -> None:
     assert text("welcome", "de") == text("welcome", "fr")
     assert set(LANGUAGES) == {"fr", "en"}
+
+
+def test_a_value_may_be_named_like_a_parameter_of_the_text_functions() -> None:
+    from bot.diagnosis.texts import say
+    from bot.telegram.render import html_text
+
+    expected = "a.txt : le document semble écrit dans une autre langue que le français (en)"
+    assert text("import_language", "fr", file="a.txt", language="en").startswith(expected)
+    assert say("import_language", "fr", file="a.txt", language="en").startswith(expected)
+    assert html_text("import_language", "fr", file="<a>", language="en").startswith("&lt;a&gt; : ")

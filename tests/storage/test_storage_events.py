@@ -37,8 +37,8 @@ from bot.storage.schema import (
     users,
 )
 from bot.users.records import Preferences, Role
+from tests.storage.test_storage import HEAD
 from tests.storage_fixtures import T0, migrate, minutes, shared_columns, table_names, table_rows
-from tests.test_storage import HEAD
 
 ME, OTHER = 987_654_321, 123_456_789
 GROUP = -1_001_234_567_890  # a supergroup: chat ids are not user ids

@@ -17,7 +17,7 @@ from bot.telegram.context import Context
 from bot.telegram.features.announcements import update_progress
 from bot.testing import FakeTelegram, SentMessage
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, running_bot
-from tests.test_bot_events import MovableClock
+from tests.telegram.test_bot_events import MovableClock
 
 READERS = (501, 502)
 OPTED_OUT = 503

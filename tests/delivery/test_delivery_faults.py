@@ -13,7 +13,7 @@ from sqlalchemy import event
 from bot.delivery.outbox import Delivery, Status
 from bot.delivery.sender import Sender, SenderSettings
 from bot.storage.database import Database
-from tests.test_delivery_sender import START, VirtualTime
+from tests.delivery.test_delivery_sender import START, VirtualTime
 
 
 class ReadOnlySwitch:

@@ -16,7 +16,7 @@ from bot.telegram.context import Context
 from bot.telegram.features.announcements import update_progress
 from tests.botkit import ADMIN, BotEnv, buttons
 from tests.events_kit import card_of, drain, events_bot, paris, texts
-from tests.test_bot_events import MovableClock
+from tests.telegram.test_bot_events import MovableClock
 
 MEMBER, OTHER, THIRD = 400, 401, 402
 START = paris(2027, 3, 12, 14, 30)
@@ -143,6 +143,11 @@ async def test_a_coordinator_edits_the_place_and_those_coming_are_told(env: BotE
     assert [d for _, d in buttons(choose)] == [
         f"e:ef:{event_id}:{f}" for f in ("title", "place", "link", "description")
     ]
+    sent = len(env.fake.sent_to(ADMIN))
+    await env.click(ADMIN, choose, f"e:ef:{event_id}:title")
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)
+    assert (await env.say(ADMIN, "\u200b\u200b")).text == text("new_event_title"), "an invisible title"
+    assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
     sent = len(env.fake.sent_to(ADMIN))
     await env.click(ADMIN, choose, f"e:ef:{event_id}:place")
     await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > sent)

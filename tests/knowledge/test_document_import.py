@@ -185,6 +185,24 @@ def test_a_document_in_another_language_is_flagged(small_base: Path) -> None:
     assert ("import_language", {"file": "note.txt", "language": "en"}) in draft.warnings
 
 
+ENGLISH_PAGE = (
+    "<html><body><h1>About</h1><p>This document is written entirely in English. Territorial catalysts "
+    "bring together local authorities, companies and associations so that they answer the needs of "
+    "their territory together.</p></body></html>"
+)
+
+
+def test_a_document_in_another_language_is_previewed_with_its_warning(
+    tmp_path: Path, small_base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "en.html"
+    page.write_text(ENGLISH_PAGE, encoding="utf-8")
+    assert _cli(write_config(tmp_path, knowledge=small_base), str(page), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert text("import_language", file="en.html", language="en") in out
+    assert "le document semble écrit dans une autre langue que le français (en)" in out
+
+
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [
@@ -292,6 +310,36 @@ def test_cleaning_rejoins_cut_words_and_normalizes_characters() -> None:
     )
     assert reflow(raw, known) == (
         "Le développement du territoire passe par la co-construction.\n- la confiance\n- un financement"
+    )
+
+
+WRAPPED = [
+    "La médiation territoriale permet aux acteurs de se rencontrer. Les catalyseurs organisent des ateliers "
+    "de co-construc-\ntion pour les collectivités et les associations de moins de dix salariés, afin que "
+    "chacun trouve sa place dans le projet commun du territoire.",
+    "Le financement des ateliers de médiation repose sur les fondations territoriales et les entreprises "
+    "du bassin.",
+]
+
+
+@pytest.mark.parametrize("line_height", [4.8, 6, 8])
+def test_a_wrapped_pdf_paragraph_reads_as_one_paragraph_with_its_cut_word_rejoined(
+    small_base: Path, line_height: float
+) -> None:
+    draft = DocumentImporter(small_base).parse("atelier.pdf", fx.wrapped_pdf(WRAPPED, line_height))
+    [section] = draft.sections
+    expected = [" ".join(p.replace("-\n", "").split()) for p in WRAPPED]
+    assert section.text.split("\n\n") == expected
+    assert "ateliers de co-construction pour les collectivités" in draft.markdown
+
+
+def test_a_blank_line_ends_a_paragraph_only_after_a_sentence_end() -> None:
+    from bot.knowledge.importing.cleaning import reflow
+
+    raw = "Les catalyseurs\n\norganisent des ateliers de co-construc-\n\ntion.\n\nLe financement suit."
+    assert reflow(raw + "\n\nTitre\n\nSuite", set()) == (
+        "Les catalyseurs organisent des ateliers de co-construction.\n\n"
+        "Le financement suit.\n\nTitre\n\nSuite"
     )
 
 

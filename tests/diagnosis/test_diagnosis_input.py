@@ -83,4 +83,32 @@ def test_the_command_survives_a_superscript_two(
     monkeypatch.setattr("sys.stdin", io.StringIO("²\n"))
     assert main(["--config", str(config), "diagnose"]) == 0
     printed = capsys.readouterr().out
-    assert "Réponse non valide" in printed and text("diagnosis_result") in printed
+    # the end of the input stops it: said so, and no result (it used to score nothing and advise checking
+    # « Je ne sais pas » answers never given)
+    assert "Réponse non valide" in printed and text("diagnosis_stopped") in printed
+    assert text("diagnosis_result") not in printed and "Je ne sais pas » answers" not in printed
+
+
+@pytest.mark.parametrize("lines", ["1\n1\n", "1\nq\n", "q\n", ""])
+def test_stopping_early_gives_no_result_and_no_advice(
+    tmp_path: Path,
+    knowledge_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lines: str,
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    assert main(["--config", str(write_config(tmp_path)), "diagnose"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.rstrip().endswith(text("diagnosis_stopped"))
+    assert text("diagnosis_result") not in printed and "auxquels vous avez répondu" not in printed
+
+
+def test_in_english_the_questionnaire_is_announced_as_french(
+    tmp_path: Path, knowledge_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    assert main(["--config", str(write_config(tmp_path)), "diagnose", "--lang", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(text("diagnosis_in_french", "en") + "\n" + QUESTIONNAIRE.title)
+    assert "(The questionnaire is in French" in printed and text("diagnosis_stopped", "en") in printed
