@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 FEATURES_DIR = ROOT / "bot" / "telegram" / "features"
 SHARED = {
     "bot.telegram.context", "bot.telegram.replies", "bot.telegram.render", "bot.telegram.callbacks",
-    "bot.telegram.transport",
+    "bot.telegram.transport", "bot.telegram.updates",
 }  # fmt: skip
 
 
