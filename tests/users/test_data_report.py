@@ -12,8 +12,8 @@ from bot.qa.records import Status as QuestionStatus
 from bot.storage import Storage
 from bot.users.data_report import readable_export, readable_value
 from bot.users.records import Role
+from tests.storage.test_storage import ME, OTHER, populate
 from tests.storage_fixtures import minutes
-from tests.test_storage import ME, OTHER, populate
 
 EXPORT = {
     "user": {
