@@ -73,9 +73,11 @@ def _searcher(config: Config) -> Searcher:
         raise Failure(str(exc)) from exc
 
 
-def _questions(stream: TextIO) -> Iterator[str]:
+def _questions(stream: TextIO, *, keep_blank: bool = False) -> Iterator[str]:
+    """The questions of `stream`, one a line; with `keep_blank` (--json: one object per input line) a blank
+    line is kept too, and gets an object with `"error": "question_empty"`."""
     for line in stream:
-        if line.strip():
+        if line.strip() or keep_blank:
             yield line.strip()
 
 
@@ -91,7 +93,7 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
     elif interactive:
         questions = _prompt(args.lang)
     else:
-        questions = _questions(sys.stdin)
+        questions = _questions(sys.stdin, keep_blank=args.json)
     status = 0
     for question in questions:
         try:
@@ -132,7 +134,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
             {
                 "id": hit.chunk.resource_id,
                 "title": hit.chunk.title,
-                "url": hit.chunk.url,
+                "url": hit.url,
                 "sources": list(hit.chunk.sources),
                 "text": hit.passage,
                 "score": hit.score,
@@ -152,7 +154,7 @@ def _answer_text(answer: Answer, language: str) -> str:
             best.passage,
             "",
             citation(best.chunk, language) or text("ask_answer_source", language, title=best.chunk.title),
-            best.chunk.url,
+            *best.urls,
         ]
         if leads:
             lines += ["", text("ask_leads", language)]
@@ -161,7 +163,7 @@ def _answer_text(answer: Answer, language: str) -> str:
         lines.append(text("ask_no_answer", language))
         if leads:
             lines.append(text("ask_no_answer_leads", language))
-    lines += [f"  • {hit.chunk.title} — {hit.chunk.url}" for hit in leads]
+    lines += [f"  • {hit.chunk.title} — {hit.url}" for hit in leads]
     if not answer.answered:
         lines.append(text("ask_no_answer_more", language))
     return "\n".join(lines)

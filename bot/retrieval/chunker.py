@@ -15,8 +15,8 @@ _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)")
 
 @dataclass(frozen=True)
 class Chunk:
-    """One passage. `url`: the link shown with it, its section's first source; `sources`: all the sources of
-    its section (the `<!-- sources: … -->` marker, see bot.knowledge.sections)."""
+    """One passage. `url`: its section's first source (the links shown: `Hit.urls`); `sources`: all the
+    sources of its section (the `<!-- sources: … -->` marker, see bot.knowledge.sections)."""
 
     id: str
     resource_id: str

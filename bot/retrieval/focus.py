@@ -29,8 +29,18 @@ _FOLLOW_START = re.compile(
 # Words pointing back to something said before (« ce », « ça », "it" are left out: « qu'est-ce que »).
 _ANAPHORS = frozenset(
     {
-        *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "celui", "celle", "ceux"),
+        *("ses", "son", "sa", "leur", "leurs", "il", "elle", "ils", "elles", "lui", "eux", "celui", "celle"),
+        *("ceux", "cela"),
         *("its", "their", "they", "them", "his", "her", "these", "those"),
+    }
+)
+# A question with no content word but a question word (« pourquoi ? », « c'est quoi exactement ? ») asks
+# about what was just said.
+_QUESTION_WORDS = frozenset(
+    {
+        *("quoi", "pourquoi", "comment", "combien", "quand", "ou", "qui"),
+        *("quel", "quelle", "quels", "quelles"),
+        *("what", "why", "how", "when", "where", "who", "which"),
     }
 )
 # At most this many content words: longer questions carry their own topic.
@@ -76,10 +86,19 @@ def question_focus(message: str) -> Focus:
 
 
 def is_follow_up(question: str, content_words: int) -> bool:
-    """Whether `question` (with `content_words` topical words) leans on the question before it."""
+    """Whether `question` (with `content_words` topical words) leans on the question before it.
+
+    A follow-up carries a content word of its own (« et pour les accompagnements ? », « qui sont ses
+    partenaires ? ») or is a recognised elliptic form without one (« et lui ? », « pourquoi ? », « c'est
+    quoi exactement ? »). Anything else without a content word (« ² », « ok », « ??? », an emoji) is not:
+    it leans on nothing.
+    """
     words = _words(question)
     if not words or content_words > _ELLIPTIC_WORDS:
         return False
-    if content_words == 0 or _FOLLOW_START.match(fold_accents(question.strip().lower())):
-        return True
-    return any(w in _ANAPHORS for w in words) and content_words <= 2
+    lowered = fold_accents(question.strip().lower())
+    starts = bool(_FOLLOW_START.match(lowered))
+    anaphor = any(w in _ANAPHORS for w in words)
+    if content_words == 0:
+        return (starts and len(words) > 1) or anaphor or any(w in _QUESTION_WORDS for w in words)
+    return starts or (anaphor and content_words <= 2)

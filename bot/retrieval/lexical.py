@@ -54,6 +54,14 @@ def tokenize(text: str) -> list[str]:
     return [s[:-1] if s.endswith("eux") else s for s in _stemmer().stemWords(words)]
 
 
+@lru_cache(maxsize=1)
+def framing_tokens() -> frozenset[str]:
+    """Tokens of the verbs that frame a question without giving its topic (framing.txt: devenir, rejoindre,
+    adhérer, commencer, se lancer…), left out of the answer/abstain evidence."""
+    lines = Path(__file__).with_name("framing.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(t for line in lines if not line.startswith("#") for t in tokenize(line))
+
+
 @lru_cache(maxsize=4096)
 def _closest_cached(token: str, vocabulary: frozenset[str]) -> str:
     found = difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.88)
@@ -125,8 +133,12 @@ class LexicalIndex:
 
         With `cognates` (a question in another language than French), tokens are compared by their first
         `COGNATE_PREFIX` letters, so "catalysts" meets catalyseur and "observatory" observatoire, while
-        "salary" finds nothing where the base never speaks of a salaire.
+        "salary" finds nothing where the base never speaks of a salaire. Framing verbs (`framing_tokens`:
+        « devenir », « rejoindre »…) are left out when the question has other words: « devenir » is not the
+        point of « comment devenir catalyseur ? », and is rare in the base, so it would weigh as a topic.
         """
+        framing = framing_tokens()
+        tokens = [t for t in tokens if t not in framing] or list(tokens)
         if cognates:
             ordered = list(dict.fromkeys(cognate_key(t) for t in tokens))
             passage, frequency = self._cognate_sets[chunk], self._cognate_frequency

@@ -15,6 +15,7 @@ from bot.embedding.base import Embedder
 from bot.errors import CatabotError
 from bot.retrieval.abstention import Evidence, answer_probability, field_threshold
 from bot.retrieval.chunker import Chunk
+from bot.retrieval.citation import shown_sources
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
 from bot.retrieval.language import question_language
@@ -26,7 +27,9 @@ Mode = Literal["hybrid", "lexical", "dense"]
 
 
 class QuestionError(CatabotError, ValueError):
-    """The question cannot be searched (empty, or too long); `reason` is a message-catalogue key."""
+    """The question cannot be searched; `reason` is a message-catalogue key: "question_empty" (nothing
+    visible), "question_unclear" (visible but without a single letter: « ² », « &<> », « 123 », emoji) or
+    "question_too_long" (`limit` characters at most)."""
 
     def __init__(self, reason: str, limit: int = 0) -> None:
         super().__init__(reason)
@@ -43,9 +46,18 @@ class Hit:
     passage: str
 
     @property
+    def urls(self) -> list[str]:
+        """The links shown with this passage (1 or more): the sources of its section that the shown text
+        names (« Selon associations.gouv.fr… »), in the order it names them, else its section's first source.
+        An imported document's passage keeps its own link (with its #page)."""
+        if self.chunk.imported or not self.chunk.sources:
+            return [self.chunk.url]
+        return shown_sources(self.chunk.sources, self.passage)
+
+    @property
     def url(self) -> str:
-        """The link shown with this passage: where its facts come from."""
-        return self.chunk.url
+        """The first link shown with this passage: where its facts come from."""
+        return self.urls[0]
 
 
 @dataclass(frozen=True)
@@ -87,10 +99,16 @@ class Searcher:
         self._passages = PassageChooser(index.chunks, index.lexical)
 
     def check_question(self, question: str) -> str:
-        """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError."""
+        """The question as read (invisible characters dropped, apostrophes unified); raises QuestionError.
+
+        A message without a single letter is not a question in words, whatever came before it: it is never
+        searched, nor read as a follow-up.
+        """
         text = clean_text(question)
-        if not any(c.isalnum() for c in text):
+        if not text:
             raise QuestionError("question_empty")
+        if not any(c.isalpha() for c in text):
+            raise QuestionError("question_unclear")
         if len(text) > self.config.max_question_chars:
             raise QuestionError("question_too_long", self.config.max_question_chars)
         return text

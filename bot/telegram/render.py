@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -63,7 +64,17 @@ def hit_message(hit: Hit, language: str) -> str:
     title = citation(hit.chunk, language) or hit.chunk.title
     if not is_link(hit.chunk.url):  # a document imported without a URL is cited by its file name
         return html_text("answer_unlinked", language, passage=hit.passage, title=f"{title} ({hit.chunk.url})")
-    return html_text("answer", language, passage=hit.passage, url=hit.chunk.url, title=title)
+    urls = hit.urls
+    if len(urls) == 1:
+        return html_text("answer", language, passage=hit.passage, url=urls[0], title=title)
+    links = ", ".join(f'<a href="{html.escape(u)}">{html.escape(_site(u))}</a>' for u in urls)
+    passage, title = html.escape(hit.passage), html.escape(title)
+    return text("answer_sources", language, passage=passage, title=title, links=links)
+
+
+def _site(url: str) -> str:
+    """A link's label when several are shown: its site (« lerameau.fr »)."""
+    return (urlsplit(url).hostname or url).removeprefix("www.")
 
 
 def menu_reply(language: str) -> Reply:

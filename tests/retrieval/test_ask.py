@@ -13,6 +13,7 @@ from bot.cli import main
 from bot.config import Config
 from bot.messages import text
 from bot.retrieval.chunker import Chunk
+from bot.retrieval.citation import shown_sources
 from tests.conftest import write_config
 
 
@@ -37,8 +38,10 @@ def test_json_batch_prints_one_object_per_question_and_nothing_else(
     assert _run(config_file, ["--json", "--top", "4"], "\n".join(questions) + "\n", monkeypatch) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3  # one line per input line: the blank one says why it has no results
     records = [json.loads(line) for line in lines]
+    assert records[1] == {"question": "", "answered": False, "results": [], "error": "question_empty"}
+    records = [records[0], records[2]]
     assert [r["question"] for r in records] == [questions[0], questions[2]]
     for record in records:
         assert set(record) == {"question", "answered", "results"}
@@ -49,7 +52,8 @@ def test_json_batch_prints_one_object_per_question_and_nothing_else(
         assert scores == sorted(scores, reverse=True)
         for result in record["results"]:
             assert set(result) == {"id", "title", "url", "sources", "text", "score"}
-            assert result["sources"] and result["url"] == result["sources"][0]
+            # The first link shown: the source whose site the passage names, else the section's first.
+            assert result["sources"] and result["url"] == shown_sources(result["sources"], result["text"])[0]
             assert result["url"].startswith("http") and result["text"]
     assert "Rebuilding the index" in captured.err
 

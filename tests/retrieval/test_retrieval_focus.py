@@ -50,3 +50,15 @@ def test_elliptic_questions_lean_on_the_previous_one_new_topics_do_not() -> None
 def test_question_language() -> None:
     assert question_language("Where can I watch the webinar replays?") == "en"
     assert question_language("c quoi un catalyzeur teritorial") == "fr"
+
+
+@pytest.mark.parametrize("message", ["²", "ok", "???", "👍", "et ?", "hmm", "d'accord"])
+def test_a_message_without_content_or_elliptic_form_leans_on_nothing(message: str) -> None:
+    assert not is_follow_up(message, len(set(tokenize(message))))
+
+
+@pytest.mark.parametrize(
+    "message", ["et lui ?", "pourquoi ?", "et alors ?", "comment ça ?", "and them?", "C'est quoi donc ?"]
+)
+def test_recognised_elliptic_forms_without_content_words_are_follow_ups(message: str) -> None:
+    assert is_follow_up(message, len(set(tokenize(message))))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.messages import text
 from bot.text import normalize_for_match
 from tests.botkit import ADMIN, running_bot
 from tests.conftest import ROOT
@@ -26,6 +27,9 @@ async def test_an_elliptic_question_leans_on_the_previous_one_and_a_new_topic_st
     async with running_bot(dataclasses.replace(config, admins=(ADMIN,), database=database)) as env:
         first = await env.say(31, "C'est quoi le dialogue territorial ?")
         assert "dialogue territorial" in normalize_for_match(first.text)
+        # Garbage right after a question leans on nothing: the same polite reply as out of the blue.
+        unclear = text("question_unclear", "fr")
+        assert (await env.say(31, "²")).text == (await env.say(34, "²")).text == unclear
 
         follow_up = normalize_for_match((await env.say(31, "et pour les accompagnements ?")).text)
         assert all(mission in follow_up for mission in MISSIONS), follow_up
