@@ -18,7 +18,7 @@ from bot.retrieval.chunker import Chunk
 from bot.retrieval.citation import shown_sources
 from bot.retrieval.focus import Focus, is_follow_up, question_focus
 from bot.retrieval.index import Index
-from bot.retrieval.language import question_language
+from bot.retrieval.language import in_french_terms, question_language
 from bot.retrieval.lexical import tokenize
 from bot.retrieval.passages import PassageChooser
 from bot.text import clean_text, split_sentences
@@ -143,7 +143,7 @@ class Searcher:
 
     def focus(self, text: str, previous: str = "") -> Focus:
         """What steers retrieval: the question sentences, with the context they lean on, if any."""
-        focus = question_focus(text)
+        focus = question_focus(in_french_terms(text))
         context = focus.context or clean_text(previous)
         if context and is_follow_up(focus.question, len(set(tokenize(focus.question)))):
             return Focus(focus.question, context)

@@ -55,7 +55,7 @@ _UNREAD = _Unread()
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """python-telegram-bot's context, plus what every catabot handler needs."""
 
-    __slots__ = ("_flow", "_language")
+    __slots__ = ("_flow", "_hint", "_language")
 
     def __init__(
         self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
@@ -63,7 +63,19 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     ) -> None:  # fmt: skip
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self._language: str | None = None
+        self._hint: str | None = None
         self._flow: Flow | _Unread | None = _UNREAD
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> Context:
+        """python-telegram-bot's context, plus the user's Telegram language (`language_code`, e.g. "en"),
+        which a user's stored language starts from."""
+        context = super().from_update(update, application)
+        if isinstance(update, Update) and update.effective_user is not None:
+            context._hint = update.effective_user.language_code
+        return context
 
     @property
     def services(self) -> Services:
@@ -78,10 +90,13 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         return self._chat_id
 
     async def language(self) -> str:
-        """The user's language ("fr" or "en"), read once per update."""
+        """The user's language ("fr" or "en"), read once per update: the one they chose, else the one
+        their Telegram speaks (stored at first contact), else French."""
         if self._language is None:
             user = self._user_id
-            self._language = await self.services.users.language(user) if user else DEFAULT_LANGUAGE
+            self._language = (
+                await self.services.users.language(user, hint=self._hint) if user else DEFAULT_LANGUAGE
+            )
         return self._language
 
     def set_language(self, language: str) -> None:

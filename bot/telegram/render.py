@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import text, text_or
+from bot.qa.masking import mask_contacts
 from bot.retrieval.citation import citation, is_link
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
@@ -24,6 +25,12 @@ def html_text(key: str, language: str, /, **values: Any) -> str:
     return text(
         key, language, **{n: v if isinstance(v, int) else html.escape(str(v)) for n, v in values.items()}
     )
+
+
+def for_coordinators(question: str, language: str) -> str:
+    """A user's question as coordinators see it: e-mail addresses and phone numbers masked (plain text,
+    to be escaped like any other value)."""
+    return mask_contacts(question, email=text("masked_email", language), phone=text("masked_phone", language))
 
 
 @dataclass(frozen=True)

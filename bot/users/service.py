@@ -67,8 +67,16 @@ class UserService:
         if await self.role(user_id) < role:
             raise NotAllowed(role.name.lower())
 
-    async def language(self, user_id: int) -> str:
+    async def language(self, user_id: int, *, hint: str | None = None) -> str:
+        """The user's stored language (ISO 639-1). A user met for the first time is recorded with the
+        language of `hint` (Telegram's `language_code`, "en-US" → "en"; French without one), so that every
+        reply speaks it until they choose another with /langue. A failed write is logged, not raised."""
         user = await self.storage.users.get_user(user_id)
+        if user is None and hint:
+            try:
+                user = await self.storage.users.touch_user(user_id, language_hint=hint, now=self.clock())
+            except SQLAlchemyError as exc:
+                log.warning("recording a new user failed (%s)", type(exc).__name__)
         return user.language if user else DEFAULT_LANGUAGE
 
     async def set_language(self, user_id: int, language: str) -> None:

@@ -57,7 +57,7 @@ def read_docx(name: str, data: bytes) -> Extracted:
         ]
         title, date = _core(document.core_properties)
     except Exception as exc:  # not a zip, a zip without a document part, broken XML…
-        raise ImportRefused(name, "import_corrupt", detail=type(exc).__name__) from exc
+        raise ImportRefused(name, "import_corrupt") from exc
     return Extracted(blocks, "", 0, title, date)
 
 
@@ -95,5 +95,5 @@ def read_pptx(name: str, data: bytes) -> Extracted:
         title, date = _core(deck.core_properties)
         slides = len(deck.slides)
     except Exception as exc:
-        raise ImportRefused(name, "import_corrupt", detail=type(exc).__name__) from exc
+        raise ImportRefused(name, "import_corrupt") from exc
     return Extracted(blocks, "slide", slides, title, date)

@@ -27,7 +27,7 @@ def _open(name: str, data: bytes) -> PdfReader:
     except ImportRefused:
         raise
     except Exception as exc:  # a damaged file can fail anywhere inside the parser
-        raise ImportRefused(name, "import_corrupt", detail=type(exc).__name__) from exc
+        raise ImportRefused(name, "import_corrupt") from exc
     return reader
 
 
@@ -94,7 +94,7 @@ def _pages_text(name: str, data: bytes) -> list[list[str]]:
             for page in extract_pages(io.BytesIO(data), password="", laparams=LAParams())
         ]
     except Exception as exc:
-        raise ImportRefused(name, "import_corrupt", detail=type(exc).__name__) from exc
+        raise ImportRefused(name, "import_corrupt") from exc
 
 
 def _date(reader: PdfReader) -> dt.date | None:

@@ -20,7 +20,7 @@ def decode(name: str, data: bytes) -> str:
     Raises ImportRefused(`import_corrupt`) when the bytes are not text in any known encoding."""
     best = from_bytes(data).best()
     if best is None:
-        raise ImportRefused(name, "import_corrupt", detail="encoding")
+        raise ImportRefused(name, "import_corrupt")
     return str(best).replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
 
 

@@ -61,6 +61,7 @@ async def create_invitation(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply(body))
 
 
+@private_only("rejoindre", "join_private")  # a code posted in a group is never redeemed nor repeated there
 async def join(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:

@@ -16,12 +16,12 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.conversations import Flow
 from bot.knowledge.contributions import Contribution, ContributionError
-from bot.messages import text
+from bot.messages import DEFAULT_LANGUAGE, text
 from bot.qa.coordination import Handled
 from bot.qa.records import ANSWER_FLOW, KeptQuestion
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, add_job, on_button, private_only, privileged
-from bot.telegram.render import Reply, hit_message, html_text, short_title
+from bot.telegram.render import Reply, for_coordinators, hit_message, html_text, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
 
@@ -42,8 +42,11 @@ def contribution_data(action: str, resource_id: str) -> str:
 
 def kept_reply(question: KeptQuestion, language: str) -> Reply:
     """A kept question as a coordinator sees it (the asker only by handle), with its three buttons."""
-    values: dict[str, Any] = {"text": question.text, "asker": question.asker or "—",
-                              "date": f"{question.asked_at:%d/%m/%Y}"}  # fmt: skip
+    values: dict[str, Any] = {
+        "text": for_coordinators(question.text, language),
+        "asker": question.asker or "—",
+        "date": f"{question.asked_at:%d/%m/%Y}",
+    }
     if question.answered:
         reasons = ", ".join(_reason_label(r, language) for r in question.reasons)
         body = html_text(
@@ -105,7 +108,8 @@ async def kept_button(query: CallbackQuery, context: Context, args: list[str]) -
     message = query_message(query)
     if action == "r" or action == "w":
         await context.start_flow(ANSWER_FLOW, {"question_id": question_id})
-        reply = Reply(html_text("answer_write", language, question=question.text))
+        shown = for_coordinators(question.text, language)
+        reply = Reply(html_text("answer_write", language, question=shown))
     elif action == "s":
         state = await context.get_flow(ANSWER_FLOW)
         if not state or state.get("question_id") != question_id or not state.get("answer"):
@@ -137,7 +141,9 @@ async def kept_button(query: CallbackQuery, context: Context, args: list[str]) -
     elif action == "k":
         if question.answer is None:
             return text("button_stale", language)
-        state = {"question_id": question_id, "question": question.text, "answer": question.answer}
+        # the FAQ entry is French, like the base; a contact detail in it would be published
+        draft = for_coordinators(question.text, DEFAULT_LANGUAGE)
+        state = {"question_id": question_id, "question": draft, "answer": question.answer}
         await context.start_flow(FAQ_FLOW, state)
         reply = _faq_preview(context, state, language)
     elif action in ("ka", "kq", "kr"):

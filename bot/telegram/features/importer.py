@@ -75,7 +75,7 @@ async def importer_caption(update: Update, context: Context) -> None:
 
 async def flow_message(update: Update, context: Context, flow: Flow) -> bool:
     """In the flow: a document is the one to import (a new one replaces the one previewed); text gets a
-    reminder of what is awaited."""
+    reminder of what is awaited, a photo or another attachment the advice to send the document as a file."""
     message = update.effective_message
     if message is None:
         return False
@@ -84,7 +84,10 @@ async def flow_message(update: Update, context: Context, flow: Flow) -> bool:
             return False  # its own options: the caption's handler takes it
         await receive(message, context, {key: flow.state.get(key) for key in ("source", "title")})
         return True
-    key = "importer_waiting_confirm" if flow.state.get("step") == "preview" else "importer_waiting"
+    if message.text is None:  # a photo, a video, a voice message: only a file is imported
+        key = "importer_as_file"
+    else:
+        key = "importer_waiting_confirm" if flow.state.get("step") == "preview" else "importer_waiting"
     await send(message, Reply(html_text(key, await context.language())))
     return True
 
@@ -182,5 +185,8 @@ def register(application: App) -> None:
     captioned = fresh & filters.Document.ALL & filters.CaptionRegex(_CAPTION)
     application.add_handler(MessageHandler(captioned, importer_caption))
     application.add_handler(CallbackQueryHandler(on_button(import_button), pattern=r"^imp:"))
-    awaited = filters.ChatType.PRIVATE & fresh & (filters.Document.ALL | (filters.TEXT & ~filters.COMMAND))
+    attachment = filters.PHOTO | filters.VIDEO | filters.AUDIO | filters.VOICE | filters.ANIMATION
+    awaited = filters.ChatType.PRIVATE & fresh & (
+        filters.Document.ALL | attachment | (filters.TEXT & ~filters.COMMAND)
+    )
     add_flow_handler(application, (IMPORT_FLOW,), flow_message, awaited, Role.COORDINATOR)

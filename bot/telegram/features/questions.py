@@ -14,7 +14,7 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
-from bot.messages import LANGUAGES, text
+from bot.messages import text
 from bot.qa.batcher import MAX_BATCH
 from bot.qa.records import DISLIKE_REASONS
 from bot.qa.smalltalk import SmallTalk, small_talk
@@ -22,7 +22,7 @@ from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
 from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
-from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
+from bot.telegram.render import Reply, for_coordinators, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
 from bot.telegram.updates import give_way
 from bot.users import Role
@@ -58,13 +58,12 @@ def feedback_data(question_id: int, value: int) -> str:
 
 
 def answer_reply(answer: Answer, question_id: int | None, language: str) -> Reply:
-    """The reply to a question, in the question's language when the catalogue has it (else `language`).
+    """The reply to a question, in the user's `language` (the one every other reply speaks, whatever
+    language the question was written in).
 
     `question_id` is None for an off-topic question, which is not kept, or for one the database could not
     record: no feedback or lead buttons then (they point to the kept question).
     """
-    if answer.language in LANGUAGES:
-        language = answer.language
     if not answer.answered and not answer.in_field:
         links = "".join(
             f'\n• <a href="{html.escape(h.url)}">{html.escape(h.chunk.title)}</a>'
@@ -226,14 +225,18 @@ async def coordinator_questions(update: Update, context: Context) -> None:
     lines = [html_text("questions_header", language)]
     unanswered = await questions.unanswered(limit=10)
     lines += [
-        html_text("questions_item", language, text=q.text, count=q.count, date=f"{q.last_asked:%d/%m/%Y}")
+        html_text(
+            "questions_item", language, text=for_coordinators(q.text, language), count=q.count,
+            date=f"{q.last_asked:%d/%m/%Y}",
+        )
         for q in unanswered
     ] or [html_text("questions_none", language)]
     lines += ["", html_text("dislikes_header", language)]
     disliked = await questions.disliked(limit=10)
     lines += [
         html_text(
-            "dislikes_item", language, text=f.question, resource=f.resource_id or "—", count=f.count,
+            "dislikes_item", language, text=for_coordinators(f.question, language),
+            resource=f.resource_id or "—", count=f.count,
             date=f"{f.last:%d/%m/%Y}",
         )
         for f in disliked

@@ -12,7 +12,7 @@ from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.messages import LANGUAGES
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, stale_button
+from bot.telegram.context import App, Context, private_only, shared_query, stale_button
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -43,6 +43,7 @@ async def help_command(update: Update, context: Context) -> None:
     await send(update.effective_message, Reply(body))
 
 
+@private_only("langue", "language_private")  # one user's setting: the group would see someone else's choice
 async def choose_language(update: Update, context: Context) -> None:
     language = await context.language()
     buttons = [[(LANGUAGE_NAMES[code], language_data(code)) for code in LANGUAGES]]
@@ -53,7 +54,7 @@ async def language_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     _, args = callbacks.parse(query.data)
-    if len(args) != 1 or args[0] not in LANGUAGES:
+    if len(args) != 1 or args[0] not in LANGUAGES or shared_query(query):
         await stale_button(update, context)
         return
     await context.services.users.set_language(query.from_user.id, args[0])
