@@ -11,6 +11,7 @@ import pytest
 
 from bot.messages import text
 from bot.telegram.render import html_text, split_message
+from bot.users import Role
 from tests.botkit import ADMIN, BotEnv, bot_config, buttons, eventually, running_bot
 
 
@@ -187,3 +188,33 @@ def test_long_messages_are_split_under_the_limit_at_line_breaks() -> None:
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n".join(parts) == "\n".join(lines)
     assert all(p.count("<b>") == p.count("</b>") for p in parts)
+
+
+async def test_an_english_telegram_user_is_answered_in_english_everywhere(env: BotEnv) -> None:
+    welcome = await env.say(20, "/start", language_code="en-GB")
+    assert welcome.text.startswith("Hello!")
+    answer = await env.say(20, "Quelle différence entre un partenariat et une alliance ?", language_code="en")
+    assert "Source: " in answer.text and text("answer_source_in_french", "en") in answer.text
+    unclear = await env.say(20, "?!? 123", language_code="en")
+    assert unclear.text == text("question_unclear", "en")
+    nonsense = await env.say(20, "blorp fizz", language_code="en")
+    refusals = (text("off_topic", "en").split(":")[0], text("no_answer", "en").split(".")[0])
+    assert nonsense.text.startswith(refusals), nonsense.text
+    third_place = await env.say(20, "What is a third place?", language_code="en")
+    assert "Source: " in third_place.text and "tiers-lieu" in third_place.text.lower(), third_place.text
+    french = await env.say(21, "/start", language_code="fr")
+    assert "Réseau des catalyseurs territoriaux" in french.text
+
+
+async def test_language_and_invitation_codes_are_private_in_a_group(env: BotEnv) -> None:
+    group = -600
+    choice = await env.say(22, "/langue", chat_id=group, chat_type="group")
+    assert choice.text == html_text("language_private", "fr") and not any(
+        d.startswith("lang:") for _, d in buttons(choice)
+    )
+    code = await env.services.users.invite(ADMIN)
+    joined = await env.say(23, f"/rejoindre {code}", chat_id=group, chat_type="group")
+    assert joined.text == html_text("join_private", "fr") and code not in joined.text
+    assert await env.services.users.role(23) < Role.MEMBER, "a code posted in a group is not redeemed"
+    rows = (joined.reply_markup or {}).get("inline_keyboard", [])
+    assert any("start=rejoindre" in b.get("url", "") for row in rows for b in row), "a deep link to the private chat"

@@ -152,3 +152,27 @@ async def test_an_invitation_link_makes_a_member_and_offers_the_notices(env: Bot
     assert done.text.startswith("C'est noté")
     assert (await env.services.users.preferences(NEWCOMER)).new_event_notices
     assert (await env.say(SECOND, f"/start {link[1]}")).text == text("join_used")
+
+
+async def test_contact_details_are_masked_for_coordinators_and_in_the_faq_draft(env: BotEnv) -> None:
+    asked = f"{QUESTION} Contactez-moi : marie.dupont@gmail.com ou 06 12 34 56 78"
+    await env.say(NEWCOMER, asked)
+    before = len(env.fake.sent_to(ADMIN))
+    card = await kept_card(env, ADMIN)
+    summary = env.fake.sent_to(ADMIN)[before]
+    for seen in (summary.text, card.text):
+        assert "marie.dupont" not in seen and "06 12 34 56 78" not in seen, seen
+        assert text("masked_email") in seen and text("masked_phone") in seen and "crêpes" in seen
+    prompt = await press(env, ADMIN, card, data(card, "qa:r:"))
+    assert "marie.dupont" not in prompt.text and text("masked_phone") in prompt.text
+    preview = await env.say(ADMIN, ANSWER)
+    sent = await press(env, ADMIN, preview, data(preview, "qa:s:"))
+    received = env.fake.sent_to(NEWCOMER)[-1]
+    assert "marie.dupont@gmail.com" in received.text, "the asker sees their own words"
+    faq = await press(env, ADMIN, sent, data(sent, "qa:k:"))
+    assert "marie.dupont" not in faq.text and "06 12" not in faq.text
+    added = await press(env, ADMIN, faq, data(faq, "qa:ka:"))
+    resource_id = re.findall(r"coordinateurs-\d{4}-\d\d-\d\d-\d+", added.text)[0]
+    entry = load_knowledge(env.services.config.path(env.services.config.knowledge_dir)).by_id()[resource_id]
+    written = entry.path.read_text(encoding="utf-8")
+    assert "marie.dupont" not in written and "06 12" not in written and text("masked_email") in written

@@ -203,3 +203,19 @@ async def test_text_while_waiting_for_the_document_gets_a_reminder(env: BotEnv) 
     await env.say(ADMIN, "/importer")
     assert (await env.say(ADMIN, "Voici le guide")).text == text("importer_waiting")
     assert (await env.say(ADMIN, "/annuler")).text == text("flow_cancelled")
+
+
+async def test_a_broken_pdf_is_named_in_a_plain_sentence(env: BotEnv) -> None:
+    await env.say(ADMIN, "/importer")
+    reply = await send_document(env.fake, ADMIN, b"%PDF-1.7\n1 0 obj << /Length 99 >> stream\nbroken", "faux.pdf")
+    assert reply.text == text("import_corrupt", file="faux.pdf")
+    assert "Error" not in reply.text and "(" not in reply.text
+
+
+async def test_a_photo_while_waiting_for_the_document_asks_for_a_file(env: BotEnv) -> None:
+    await env.say(ADMIN, "/importer")
+    before = len(env.fake.sent_to(ADMIN))
+    await env.fake.user_sends_photo(ADMIN)
+    await env.fake.wait_for(lambda: len(env.fake.sent_to(ADMIN)) > before)
+    assert env.fake.sent_to(ADMIN)[-1].text == text("importer_as_file")
+    assert (await env.say(ADMIN, "Voici le guide")).text == text("importer_waiting"), "still waiting"
