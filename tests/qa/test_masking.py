@@ -34,7 +34,10 @@ def test_the_reviewers_question_keeps_its_words_and_loses_its_contacts() -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["350 catalyseurs en 2027", "une adhésion à 1 500 €", "loi 1901", "SIRET 123 456 789 00012", "le 12/03/2027"],
+    [
+        "350 catalyseurs en 2027", "une adhésion à 1 500 €", "loi 1901", "SIRET 123 456 789 00012",
+        "le 12/03/2027",
+    ],
 )
 def test_years_counts_amounts_and_identifiers_are_kept(text: str) -> None:
     assert masked(text) == text

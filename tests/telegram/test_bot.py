@@ -217,4 +217,5 @@ async def test_language_and_invitation_codes_are_private_in_a_group(env: BotEnv)
     assert joined.text == html_text("join_private", "fr") and code not in joined.text
     assert await env.services.users.role(23) < Role.MEMBER, "a code posted in a group is not redeemed"
     rows = (joined.reply_markup or {}).get("inline_keyboard", [])
-    assert any("start=rejoindre" in b.get("url", "") for row in rows for b in row), "a deep link to the private chat"
+    links = [b.get("url", "") for row in rows for b in row]
+    assert any("start=rejoindre" in url for url in links), "a deep link to the private chat"

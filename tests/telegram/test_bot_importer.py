@@ -207,7 +207,8 @@ async def test_text_while_waiting_for_the_document_gets_a_reminder(env: BotEnv) 
 
 async def test_a_broken_pdf_is_named_in_a_plain_sentence(env: BotEnv) -> None:
     await env.say(ADMIN, "/importer")
-    reply = await send_document(env.fake, ADMIN, b"%PDF-1.7\n1 0 obj << /Length 99 >> stream\nbroken", "faux.pdf")
+    broken = b"%PDF-1.7\n1 0 obj << /Length 99 >> stream\nbroken"
+    reply = await send_document(env.fake, ADMIN, broken, "faux.pdf")
     assert reply.text == text("import_corrupt", file="faux.pdf")
     assert "Error" not in reply.text and "(" not in reply.text
 
