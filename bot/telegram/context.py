@@ -67,9 +67,7 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         self._flow: Flow | _Unread | None = _UNREAD
 
     @classmethod
-    def from_update(
-        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
-    ) -> Context:
+    def from_update(cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]) -> Context:
         """python-telegram-bot's context, plus the user's Telegram language (`language_code`, e.g. "en"),
         which a user's stored language starts from."""
         context = super().from_update(update, application)

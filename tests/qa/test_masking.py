@@ -35,7 +35,10 @@ def test_the_reviewers_question_keeps_its_words_and_loses_its_contacts() -> None
 @pytest.mark.parametrize(
     "text",
     [
-        "350 catalyseurs en 2027", "une adhésion à 1 500 €", "loi 1901", "SIRET 123 456 789 00012",
+        "350 catalyseurs en 2027",
+        "une adhésion à 1 500 €",
+        "loi 1901",
+        "SIRET 123 456 789 00012",
         "le 12/03/2027",
     ],
 )

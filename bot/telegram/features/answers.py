@@ -340,7 +340,9 @@ async def flow_text(update: Update, context: Context, flow: Flow) -> bool:
             html_text("answer_preview", language)
             + "\n\n"
             + html_text(
-                "coordinator_answer", question.language, answer=value,
+                "coordinator_answer",
+                question.language,
+                answer=value,
                 question=for_coordinators(question.text, language),  # the asker gets their own words
             )
         )

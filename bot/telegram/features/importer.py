@@ -186,7 +186,9 @@ def register(application: App) -> None:
     application.add_handler(MessageHandler(captioned, importer_caption))
     application.add_handler(CallbackQueryHandler(on_button(import_button), pattern=r"^imp:"))
     attachment = filters.PHOTO | filters.VIDEO | filters.AUDIO | filters.VOICE | filters.ANIMATION
-    awaited = filters.ChatType.PRIVATE & fresh & (
-        filters.Document.ALL | attachment | (filters.TEXT & ~filters.COMMAND)
+    awaited = (
+        filters.ChatType.PRIVATE
+        & fresh
+        & (filters.Document.ALL | attachment | (filters.TEXT & ~filters.COMMAND))
     )
     add_flow_handler(application, (IMPORT_FLOW,), flow_message, awaited, Role.COORDINATOR)

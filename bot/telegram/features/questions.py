@@ -233,7 +233,10 @@ async def coordinator_questions(update: Update, context: Context) -> None:
     unanswered = await questions.unanswered(limit=10)
     lines += [
         html_text(
-            "questions_item", language, text=for_coordinators(q.text, language), count=q.count,
+            "questions_item",
+            language,
+            text=for_coordinators(q.text, language),
+            count=q.count,
             date=f"{q.last_asked:%d/%m/%Y}",
         )
         for q in unanswered
