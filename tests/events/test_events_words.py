@@ -108,3 +108,22 @@ def test_a_reminder_on_time_is_sent_even_with_a_closer_one_soon() -> None:
         [event], {1: [7]}, (dt.timedelta(days=1), dt.timedelta(hours=23, minutes=50)), NOW, set()
     )
     assert [r.key for r in plan.send] == ["1d@r1"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "options", "expected", "all_day"),
+    [
+        ("16h", {"day_of": paris(2027, 3, 11, 14)}, paris(2027, 3, 11, 16), False),
+        ("après-demain midi", {}, paris(2027, 3, 12, 12), False),
+        ("ce soir 18h", {}, paris(2027, 3, 10, 18), False),
+        ("demain matin", {}, paris(2027, 3, 11, 9), False),
+        ("jeudi", {"all_day": True}, paris(2027, 3, 11, 0), True),
+        ("12/03/2027", {"all_day": True}, paris(2027, 3, 12, 0), True),
+        ("jeudi toute la journée", {"all_day": True}, paris(2027, 3, 11, 0), True),
+    ],
+)
+def test_times_alone_day_words_and_all_day_dates(
+    typed: str, options: dict[str, object], expected: dt.datetime, all_day: bool
+) -> None:
+    understood = understand(typed, NOW, **options)  # type: ignore[arg-type]
+    assert (understood.at, understood.all_day) == (expected, all_day)
