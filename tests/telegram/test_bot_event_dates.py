@@ -103,3 +103,17 @@ async def test_moving_an_event_still_needs_a_time(env: BotEnv) -> None:
     await env.fake.wait_for(lambda: texts(env, ADMIN)[-1].startswith("Nouvelle date"))
     missing = await env.say(ADMIN, "demain")
     assert text("date_time_missing") in (missing.text or "")
+
+
+async def test_events_of_a_month_are_answered_from_the_calendar(env: BotEnv) -> None:
+    fields = EventFields("Café de mars", paris(2027, 3, 25, 10), None, None, None, None)
+    await env.services.events.publish(fields, created_by=ADMIN)
+    april = EventFields("Forum d'avril", paris(2027, 4, 8, 10), None, None, None, None)
+    await env.services.events.publish(april, created_by=ADMIN)
+    header = await env.say(ADMIN, "Quels sont les événements en mars ?")
+    assert header.text == text("events_period_header", period="en mars 2027")
+    await env.fake.wait_for(lambda: "Café de mars" in texts(env, ADMIN)[-1])
+    assert not any("Forum d'avril" in t for t in texts(env, ADMIN))
+    none = await env.say(ADMIN, "Y a-t-il des ateliers en juin ?")
+    assert none.text == text("events_period_none", period="en juin 2027")
+    await env.fake.wait_for(lambda: any("Forum d'avril" in t for t in texts(env, ADMIN)))
