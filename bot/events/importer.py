@@ -143,7 +143,7 @@ def _parse(path: Path, now: datetime) -> _Parsed:
         return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], [], (), {}
     source, problem = decode(path, data)
     if source is None:
-        return [], [problem] if problem else [], [], (), {}, {}
+        return [], [problem] if problem else [], [], (), {}
     if suffix in YAML_SUFFIXES:
         yaml_reader = _YamlReader(path)
         return (*yaml_reader.read(source), yaml_reader.warnings, (), {})
