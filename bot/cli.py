@@ -145,7 +145,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def _answer_text(answer: Answer, language: str) -> str:
-    from bot.retrieval.citation import citation
+    from bot.retrieval.citation import by_coordinators, citation
 
     lines: list[str] = []
     if answer.answered:
@@ -154,7 +154,7 @@ def _answer_text(answer: Answer, language: str) -> str:
             best.passage,
             "",
             citation(best.chunk, language) or text("ask_answer_source", language, title=best.chunk.title),
-            *best.urls,
+            *(url for url in best.urls if not by_coordinators(url)),
         ]
         if leads:
             lines += ["", text("ask_leads", language)]

@@ -44,6 +44,17 @@ class Contribution:
     answer: str
 
 
+def contribution_date(source: str) -> dt.date | None:
+    """The date of the coordinators' answer whose source (file name) is `source`; None for any other."""
+    found = _NAME.match(source)
+    if found is None:
+        return None
+    try:
+        return dt.date.fromisoformat(found.group(1))
+    except ValueError:
+        return None
+
+
 def _clean(text: str, limit: int, what: str) -> str:
     """One paragraph per line kept; what would break the resource's structure removed: a line starting with
     `#` (a heading), HTML comments (a sources marker), a `---` line (the front matter)."""

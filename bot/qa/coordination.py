@@ -75,6 +75,15 @@ class CoordinationService:
         asker = await repo.asker(question_id) if done else None
         return Handled(done, question, asker)
 
+    async def delivered(self, question_id: int) -> bool:
+        """The answer (or the passage of « déjà couvert ») reached the asker: it is not sent again."""
+        return await self.storage.coordination.mark_delivered(question_id, now=self.clock())
+
+    async def undelivered(self, user_id: int) -> list[KeptQuestion]:
+        """Answers that could not reach `user_id` yet (no private chat with the bot then), oldest first;
+        the adapter sends them when the user next writes to the bot in private, then calls `delivered`."""
+        return await self.storage.coordination.undelivered(user_id)
+
     async def helped(self, question_id: int, user_id: int, value: int) -> bool:
         """The asker says whether the coordinator's answer helped (+1) or not (-1)."""
         return await self.storage.coordination.set_helped(question_id, user_id, value)

@@ -1,5 +1,5 @@
-"""Citing a passage: which of its sources to link, and for an imported one « Extrait de « titre », document du
-2 juin 2021, page 3 »."""
+"""Citing a passage: which of its sources to link, for an imported one « Extrait de « titre », document du
+2 juin 2021, page 3 », for a coordinators' answer « Réponse des coordinateurs du réseau, 29/11/2026 »."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from babel.dates import format_date
 
+from bot.knowledge.contributions import contribution_date
 from bot.messages import text
 from bot.retrieval.chunker import Chunk
 from bot.text import collapse_spaces, fold_accents
@@ -26,9 +27,18 @@ def is_link(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
+def by_coordinators(url: str) -> bool:
+    """True for the source of a coordinators' answer added from Telegram (a file name, never shown)."""
+    return contribution_date(url) is not None
+
+
 def citation(chunk: Chunk, language: str) -> str | None:
-    """The citation line of an imported document's passage (its title, date, page or slide), in
-    `language`; None for a passage of a hand-written resource (cited by its title alone)."""
+    """The citation line of an imported document's passage (its title, date, page or slide) or of a
+    coordinators' answer (their date), in `language`; None for a passage of a hand-written resource (cited
+    by its title alone)."""
+    answered_on = contribution_date(chunk.url)
+    if answered_on is not None:
+        return text("coordinators_source", language, date=f"{answered_on:%d/%m/%Y}")
     if not chunk.imported:
         return None
     if chunk.document_date:

@@ -109,6 +109,35 @@ class CoordinationRepository(Repository):
             result = await conn.execute(stmt)
         return bool(result.rowcount == 1)
 
+    async def mark_delivered(self, question_id: int, *, now: datetime | None = None) -> bool:
+        """The answer of this answered question reached its asker; False if it had already (or is gone)."""
+        stmt = (
+            update(questions)
+            .where(
+                questions.c.id == question_id,
+                questions.c.status == Status.ANSWERED.value,
+                questions.c.delivered_at.is_(None),
+            )
+            .values(delivered_at=utc(now))
+        )
+        async with self._tx(write=True) as conn:
+            return bool((await conn.execute(stmt)).rowcount == 1)
+
+    async def undelivered(self, user_id: int, *, limit: int = 10) -> list[KeptQuestion]:
+        """This user's answered questions whose answer has not reached them yet, the oldest first."""
+        stmt = (
+            _kept_select()
+            .where(
+                questions.c.user_id == user_id,
+                questions.c.status == Status.ANSWERED.value,
+                questions.c.delivered_at.is_(None),
+            )
+            .order_by(questions.c.handled_at, questions.c.id)
+            .limit(limit)
+        )
+        async with self._tx(write=False) as conn:
+            return [_kept(row, ()) for row in (await conn.execute(stmt)).mappings().all()]
+
     async def set_helped(self, question_id: int, user_id: int, value: int) -> bool:
         """The asker's verdict (+1 or -1) on the answer a coordinator sent them; False if not theirs."""
         if value not in (1, -1):

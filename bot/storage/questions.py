@@ -13,11 +13,12 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    or_,
     select,
     true,
 )
 
-from bot.qa.records import FeedbackSummary, QuestionSummary, Stats
+from bot.qa.records import FeedbackSummary, QuestionSummary, Stats, Status
 from bot.storage.base import (
     Repository,
     check_length,
@@ -121,12 +122,15 @@ class QuestionRepository(Repository):
         return None if found is None else str(found)
 
     async def unanswered_questions(self, limit: int = 10) -> list[QuestionSummary]:
-        """Questions the bot could not answer, grouped by `normalize_question`, most recently asked first.
+        """Questions the bot could not answer and no coordinator handled yet, grouped by
+        `normalize_question`, most recently asked first.
 
         Each group shows its latest wording.
         """
         groups = _latest_per_group(
-            select(questions.c.text, questions.c.created_at).where(questions.c.answered == false()),
+            select(questions.c.text, questions.c.created_at).where(
+                questions.c.answered == false(), _not_handled()
+            ),
             questions.c.created_at,
             questions.c.normalized_text,
         )
@@ -141,14 +145,15 @@ class QuestionRepository(Repository):
         return [QuestionSummary(text=row["text"], count=row["count"], last_asked=row["last"]) for row in rows]
 
     async def disliked_answers(self, limit: int = 10) -> list[FeedbackSummary]:
-        """Answers voted down, grouped by question (`normalize_question`) and resource, latest vote first.
+        """Answers voted down that no coordinator handled yet, grouped by question (`normalize_question`)
+        and resource, latest vote first.
 
         Each group shows the latest wording of the question.
         """
         groups = _latest_per_group(
             select(questions.c.text, questions.c.resource_id, feedback.c.created_at)
             .select_from(feedback.join(questions, feedback.c.question_id == questions.c.id))
-            .where(feedback.c.value == -1),
+            .where(feedback.c.value == -1, _not_handled()),
             feedback.c.created_at,
             questions.c.normalized_text,
             questions.c.resource_id,
@@ -220,3 +225,8 @@ def _latest_per_group(
         .over(partition_by=group, order_by=(when.desc(), questions.c.id.desc()))
         .label("rank"),
     ).subquery()
+
+
+def _not_handled() -> Any:
+    """Not answered nor dismissed by a coordinator (pending, or never kept)."""
+    return or_(questions.c.status.is_(None), questions.c.status == Status.PENDING.value)

@@ -178,6 +178,7 @@ questions = Table(
     Column("answer", Text, nullable=True),  # the coordinator's answer as sent
     Column("covered_by", String(255), nullable=True),  # « déjà couvert par » this resource
     Column("helped", SmallInteger, nullable=True),  # the asker's verdict on it: 1 or -1
+    Column("delivered_at", UTCDateTime, nullable=True),  # when the answer reached the asker (NULL: waiting)
     Index(None, "created_at"),
     Index(None, "answered"),
     Index(None, "user_id"),

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import text, text_or
-from bot.retrieval.citation import citation, is_link
+from bot.retrieval.citation import by_coordinators, citation, is_link
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
 from bot.telegram.html_split import split_html
@@ -63,7 +63,9 @@ def short_title(title: str) -> str:
 def hit_message(hit: Hit, language: str) -> str:
     title = citation(hit.chunk, language) or hit.chunk.title
     if not is_link(hit.chunk.url):  # a document imported without a URL is cited by its file name
-        return html_text("answer_unlinked", language, passage=hit.passage, title=f"{title} ({hit.chunk.url})")
+        if not by_coordinators(hit.chunk.url):  # a coordinators' answer by their citation line alone
+            title = f"{title} ({hit.chunk.url})"
+        return html_text("answer_unlinked", language, passage=hit.passage, title=title)
     urls = hit.urls
     if len(urls) == 1:
         return html_text("answer", language, passage=hit.passage, url=urls[0], title=title)

@@ -53,6 +53,7 @@ class TelegramState:
         self._webhook_error: tuple[int, str] | None = None
         self._chats: dict[int, JsonDict] = {}
         self._blocked: set[int] = set()
+        self._users: set[int] = set()  # every user seen in an update (in a group, perhaps never in private)
         self._last_message_id: dict[int, int] = {}
         self._user_messages: dict[tuple[int, int], JsonDict] = {}
         self._deleted: set[tuple[int, int]] = set()
@@ -150,6 +151,7 @@ class TelegramState:
     # ------------------------------------------------------------ chats, messages, files
 
     def _user(self, user_id: int, first_name: str, language_code: str) -> JsonDict:
+        self._users.add(user_id)
         return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
 
     def add_private_chats(self, user_ids: Iterable[int]) -> None:
@@ -184,6 +186,9 @@ class TelegramState:
             chat = next((c for c in self._chats.values() if c.get("username") == raw[1:]), None)
         elif isinstance(raw, int) or (isinstance(raw, str) and raw.lstrip("-").isdigit()):
             chat = self._chats.get(int(raw))
+        if chat is None and _chat_key(raw) in self._users:
+            # A real user who never opened a private chat with the bot: what Telegram answers, not a bug.
+            raise ApiError(400, "Bad Request: chat not found", scripted=True)
         if chat is None:
             raise bad("chat not found")
         if chat["id"] in self._blocked:
@@ -264,3 +269,10 @@ class TelegramState:
     def _document_json(self, file: StoredFile) -> JsonDict:
         extra = {k: v for k, v in (("file_name", file.filename), ("mime_type", file.mime_type)) if v}
         return {**self._file_json(file), **extra}
+
+
+def _chat_key(raw: object) -> int | None:
+    """A numeric chat_id parameter as an int (None for a @username or anything else)."""
+    if isinstance(raw, int):
+        return raw
+    return int(raw) if isinstance(raw, str) and raw.lstrip("-").isdigit() else None

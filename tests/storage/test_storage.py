@@ -22,7 +22,7 @@ from bot.storage.schema import metadata
 from bot.users.records import RedeemResult, Role
 from tests.storage_fixtures import T0, minutes, schema_differences
 
-HEAD = "0007"
+HEAD = "0008"
 TABLES = {
     "users",
     "invitations",

@@ -14,7 +14,7 @@ from bot.knowledge import load_knowledge
 from bot.messages import text
 from bot.qa.records import ANSWER_FLOW, Status
 from bot.testing import SentMessage
-from tests.botkit import ADMIN, COORDINATOR, BotEnv, bot_config, buttons, running_bot
+from tests.botkit import ADMIN, COORDINATOR, BotEnv, bot_config, buttons, eventually, running_bot
 
 NEWCOMER, SECOND = 101, 102
 QUESTION = "Comment faire une pâte à crêpes pour la fête du réseau ?"
@@ -86,7 +86,10 @@ async def test_the_whole_loop_from_unknown_question_to_cited_answer(env: BotEnv)
     assert entry.sources == (f"{resource_id}.md",) and entry.type == "faq"
     assert str(NEWCOMER) not in entry.path.read_text(encoding="utf-8")
     answered = await env.say(SECOND, "Quelle recette de pâte à crêpes pour une fête ?")
-    assert "250 g de farine" in answered.text and f"{resource_id}.md" in answered.text, answered.text
+    assert "250 g de farine" in answered.text, answered.text
+    today = f"{env.services.coordination.clock():%d/%m/%Y}"
+    assert f"Réponse des coordinateurs du réseau, {today}" in answered.text, "the source the preview promised"
+    assert f"{resource_id}.md" not in answered.text, "never the file name"
     stats = await env.say(ADMIN, "/stats")
     assert "Répondues : 1" in stats.text and "En attente : 0" in stats.text
 
@@ -152,3 +155,59 @@ async def test_an_invitation_link_makes_a_member_and_offers_the_notices(env: Bot
     assert done.text.startswith("C'est noté")
     assert (await env.services.users.preferences(NEWCOMER)).new_event_notices
     assert (await env.say(SECOND, f"/start {link[1]}")).text == text("join_used")
+
+
+GROUP = -1001
+
+
+async def _none_waiting(env: BotEnv) -> bool:
+    return await env.services.coordination.undelivered(NEWCOMER) == []
+
+
+async def test_a_group_asker_without_a_private_chat_gets_the_answer_when_they_write(env: BotEnv) -> None:
+    in_group = await env.say(NEWCOMER, f"/question {QUESTION}", chat_id=GROUP, chat_type="supergroup")
+    assert text("group_kept_private") in in_group.text
+    link = f"https://t.me/{env.fake.bot_user['username']}?start=reponse"
+    rows = in_group.reply_markup["inline_keyboard"] if in_group.reply_markup else []
+    assert [b["url"] for row in rows for b in row if "url" in b] == [link]
+    preview = await write_answer(env, ADMIN, await kept_card(env, ADMIN), ANSWER)
+    sent = await press(env, ADMIN, preview, data(preview, "qa:s:"))
+    assert sent.text == text("answer_sent_waiting"), "told honestly, no crash"
+    assert data(sent, "qa:k:"), "the answer can still be added to the base"
+    assert env.fake.sent_to(NEWCOMER) == []
+    assert [q.answer for q in await env.services.coordination.undelivered(NEWCOMER)] == [ANSWER]
+
+    await env.fake.user_sends(NEWCOMER, "/start reponse")  # the group reply's button
+    await env.fake.wait_for(lambda: any(ANSWER in m.text for m in env.fake.sent_to(NEWCOMER)))
+    received = [m for m in env.fake.sent_to(NEWCOMER) if ANSWER in m.text]
+    assert len(received) == 1 and QUESTION in received[0].text and data(received[0], "qa:h:")
+    await eventually(lambda: _none_waiting(env))  # recorded just after Telegram took it
+    await env.say(NEWCOMER, "/aide")
+    assert len([m for m in env.fake.sent_to(NEWCOMER) if ANSWER in m.text]) == 1, "delivered once"
+
+
+async def test_the_link_without_a_waiting_answer_says_it_will_come_here(env: BotEnv) -> None:
+    await env.say(NEWCOMER, f"/question {QUESTION}", chat_id=GROUP, chat_type="supergroup")
+    assert (await env.say(NEWCOMER, "/start reponse")).text == text("answer_waiting_here")
+    preview = await write_answer(env, ADMIN, await kept_card(env, ADMIN), ANSWER)
+    assert (await press(env, ADMIN, preview, data(preview, "qa:s:"))).text == text("answer_sent")
+
+
+async def test_answered_questions_leave_the_questions_summary(env: BotEnv) -> None:
+    await env.say(NEWCOMER, QUESTION)
+    card = await kept_card(env, ADMIN)
+    summary = env.fake.sent_to(ADMIN)[-2]
+    assert QUESTION in summary.text
+    preview = await write_answer(env, ADMIN, card, ANSWER)
+    await press(env, ADMIN, preview, data(preview, "qa:s:"))
+    await kept_card(env, ADMIN)  # the summary, then « none waits »
+    summary, cards = env.fake.sent_to(ADMIN)[-2:]
+    assert cards.text == text("kept_none_pending")
+    assert QUESTION not in summary.text and text("questions_none") in summary.text
+
+
+async def test_another_command_tells_the_coordinator_their_answer_is_dropped(env: BotEnv) -> None:
+    await env.say(NEWCOMER, QUESTION)
+    await write_answer(env, ADMIN, await kept_card(env, ADMIN), ANSWER)
+    notice = await env.say(ADMIN, "/nouvel_evenement")
+    assert notice.text == text("answer_dropped")

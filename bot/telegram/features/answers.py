@@ -8,19 +8,32 @@ contributions; at most 64 bytes (resource ids are checked with `callbacks.fits`)
 
 from __future__ import annotations
 
+import logging
+from enum import Enum
 from typing import Any
 
 from telegram import CallbackQuery, Update
-from telegram.error import Forbidden
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
 from bot.knowledge.contributions import Contribution, ContributionError
 from bot.messages import text
 from bot.qa.coordination import Handled
 from bot.qa.records import ANSWER_FLOW, KeptQuestion
+from bot.retrieval.search import Hit
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, add_job, on_button, private_only, privileged
+from bot.telegram.context import (
+    App,
+    Context,
+    add_drop_notice,
+    add_flow_handler,
+    add_job,
+    on_button,
+    private_only,
+    privileged,
+)
+from bot.telegram.features.questions import ANSWER_LINK
 from bot.telegram.render import Reply, hit_message, html_text, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
@@ -28,6 +41,17 @@ from bot.users import Role
 FAQ_FLOW = "qa_faq"  # state: question_id, question, answer, editing ("question" | "answer" | None)
 FIX_FLOW = "qa_fix"  # state: resource_id
 MAX_ANSWER = 2500  # with the quoted question (1,000 at most) the message stays under Telegram's 4,096
+WAITING_GROUP = 5  # the handler group delivering waiting answers, after every reply to the message
+log = logging.getLogger(__name__)
+
+
+class Reach(Enum):
+    """What became of an answer sent to its asker."""
+
+    SENT = "sent"
+    WAITING = "waiting"  # no private chat with the bot yet (or Telegram refused): sent when they write
+    BLOCKED = "blocked"  # they blocked the bot: sent if they write again
+    GONE = "gone"  # the asker was forgotten
 
 
 def kept_data(action: str, question_id: int, *rest: str) -> str:
@@ -124,11 +148,9 @@ async def kept_button(query: CallbackQuery, context: Context, args: list[str]) -
             reply = Reply(_already(handled, language))
         else:
             asker = handled.question.language if handled.question else language
-            body = html_text("coordinator_covered", asker, question=question.text, passage="") + hit_message(
-                hit, asker
-            )
-            await _send_to_asker(context, handled, Reply(body))
-            reply = Reply(html_text("covered_sent", language, title=hit.chunk.title))
+            reach = await _send_to_asker(context, handled, _covered_reply(question.text, hit, asker))
+            key = "covered_sent_waiting" if reach in (Reach.WAITING, Reach.BLOCKED) else "covered_sent"
+            reply = Reply(html_text(key, language, title=hit.chunk.title))
     elif action == "x":
         handled = await coordination.dismiss(question_id, query.from_user.id, name)
         reply = Reply(
@@ -159,28 +181,94 @@ def _covered_choices(context: Context, question: KeptQuestion, language: str) ->
     return Reply(html_text("covered_choose" if rows else "covered_none", language), rows)
 
 
-async def _delivered(context: Context, handled: Handled, language: str, answer: str) -> Reply:
-    if not handled.done or handled.question is None:
-        return Reply(_already(handled, language))
-    question, asker = handled.question, handled.question.language
+def _answer_reply(question: KeptQuestion, answer: str) -> Reply:
+    """A coordinator's answer as its asker receives it, in their language, with « did it help? »."""
+    asker = question.language
     body = html_text("coordinator_answer", asker, question=question.text, answer=answer)
     body += "\n\n" + html_text("helped_question", asker)
     buttons = [[(text("helped_yes", asker), kept_data("h", question.id, "1")),
                 (text("helped_no", asker), kept_data("h", question.id, "-1"))]]  # fmt: skip
-    reached = await _send_to_asker(context, handled, Reply(body, buttons))
-    key = "answer_sent" if reached else "answer_sent_unreachable"
-    return Reply(html_text(key, language), [[(text("answer_add", language), kept_data("k", question.id))]])
+    return Reply(body, buttons)
 
 
-async def _send_to_asker(context: Context, handled: Handled, reply: Reply) -> bool:
-    if handled.asker_id is None:
-        return False
+def _covered_reply(question: str, hit: Hit, language: str) -> Reply:
+    body = html_text("coordinator_covered", language, question=question, passage="")
+    return Reply(body + hit_message(hit, language))
+
+
+_REACHED = {Reach.SENT: "answer_sent", Reach.WAITING: "answer_sent_waiting",
+            Reach.BLOCKED: "answer_sent_unreachable", Reach.GONE: "answer_gone"}  # fmt: skip
+
+
+async def _delivered(context: Context, handled: Handled, language: str, answer: str) -> Reply:
+    if not handled.done or handled.question is None:
+        return Reply(_already(handled, language))
+    question = handled.question
+    reach = await _send_to_asker(context, handled, _answer_reply(question, answer))
+    return Reply(
+        html_text(_REACHED[reach], language), [[(text("answer_add", language), kept_data("k", question.id))]]
+    )
+
+
+async def _send_to_asker(context: Context, handled: Handled, reply: Reply) -> Reach:
+    if handled.asker_id is None or handled.question is None:
+        return Reach.GONE
+    return await _deliver(context, handled.question.id, handled.asker_id, reply)
+
+
+async def _deliver(context: Context, question_id: int, chat_id: int, reply: Reply) -> Reach:
+    """Send an answer to its asker's private chat; recorded as delivered only once Telegram took it.
+    Telegram refuses a private chat the person never opened (400 « chat not found », or 403 « can't
+    initiate conversation »): the answer waits for their next message to the bot (`deliver_waiting`)."""
     try:
-        await context.bot.send_message(handled.asker_id, reply.text, reply_markup=reply.markup())
-    except Forbidden:
-        await context.services.users.blocked(handled.asker_id, True)
-        return False
-    return True
+        await context.bot.send_message(chat_id, reply.text, reply_markup=reply.markup())
+    except Forbidden as exc:
+        if "blocked" not in exc.message.lower():
+            return Reach.WAITING
+        await context.services.users.blocked(chat_id, True)
+        return Reach.BLOCKED
+    except BadRequest:
+        return Reach.WAITING
+    except TelegramError as exc:  # a network error: it stays waiting, sent with their next message
+        log.warning("an answer could not reach its asker: %s", type(exc).__name__)
+        return Reach.WAITING
+    await context.services.coordination.delivered(question_id)
+    return Reach.SENT
+
+
+async def _waiting_reply(context: Context, question: KeptQuestion) -> Reply | None:
+    if question.answer is not None:
+        return _answer_reply(question, question.answer)
+    hit = await context.services.questions.lead(question.id, question.covered_by or "")
+    return None if hit is None else _covered_reply(question.text, hit, question.language)
+
+
+async def deliver_waiting(update: Update, context: Context) -> None:
+    """After any private message: the coordinators' answers that could not reach this person before (they
+    had never written to the bot in private), oldest first."""
+    user = update.effective_user
+    if user is None:
+        return
+    for question in await context.services.coordination.undelivered(user.id):
+        reply = await _waiting_reply(context, question)
+        if reply is None:  # the resource pointed to was withdrawn meanwhile: nothing left to send
+            await context.services.coordination.delivered(question.id)
+        elif await _deliver(context, question.id, user.id, reply) is not Reach.SENT:
+            return
+
+
+@private_only(ANSWER_LINK)
+async def waiting_here(update: Update, context: Context) -> None:
+    """`/start reponse` (the button under a group question kept for the coordinators): say the answer will
+    come here, unless one is waiting already (`deliver_waiting` sends it right after)."""
+    if update.effective_user and await context.services.coordination.undelivered(update.effective_user.id):
+        return
+    await send(update.effective_message, Reply(html_text("answer_waiting_here", await context.language())))
+
+
+def answer_dropped(state: dict[str, Any], language: str) -> str | None:
+    """The notice of an answer being written that another command abandoned; None before it was written."""
+    return html_text("answer_dropped", language) if state.get("answer") else None
 
 
 async def helped_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
@@ -334,6 +422,10 @@ def register(application: App) -> None:
     application.add_handler(CallbackQueryHandler(on_button(contribution_button), pattern=r"^qa:f[xw]:"))
     application.add_handler(CallbackQueryHandler(on_button(kept_button), pattern=r"^qa:"))
     text_in_private = filters.ChatType.PRIVATE & fresh & filters.TEXT & ~filters.COMMAND
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & fresh, deliver_waiting), group=WAITING_GROUP
+    )
+    add_drop_notice(application, ANSWER_FLOW, answer_dropped)
     add_job(
         application, "index-refresh", refresh_index, lambda s: s.config.retrieval.refresh_seconds,
         every_instance=True,

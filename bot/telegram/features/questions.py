@@ -21,7 +21,7 @@ from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
-from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged
+from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged, shared
 from bot.telegram.render import Reply, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
 from bot.telegram.updates import give_way
@@ -32,6 +32,7 @@ QUESTION_LANE = MAX_BATCH  # questions at work at once: enough for one full enco
 _LANE = "question_lane"
 log = logging.getLogger(__name__)
 DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
+ANSWER_LINK = "reponse"  # `/start reponse`: the asker of a group question opens their private chat
 
 
 def _lane(context: Context) -> asyncio.Semaphore:
@@ -121,7 +122,13 @@ async def _answer_in_lane(
         await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
     await give_way(processor)
-    await send(message, answer_reply(asked.answer, asked.question_id, language))
+    reply = answer_reply(asked.answer, asked.question_id, language)
+    kept = asked.question_id is not None and not asked.answer.answered and asked.answer.in_field
+    if kept and shared(chat) and context.bot.username:  # the answer can only come in private
+        link = f"https://t.me/{context.bot.username}?start={ANSWER_LINK}"
+        body = reply.text + "\n\n" + html_text("group_kept_private", language)
+        reply = Reply(body, [*reply.buttons, [(text("private_open", language), link)]])
+    await send(message, reply)
     await svc.users.note_seen(user_id)  # after the answer; it never raises
 
 
