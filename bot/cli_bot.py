@@ -78,6 +78,7 @@ def events(config: Config, args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.app import open_event_service
+    from bot.events.clock import utc_to_paris
     from bot.events.importer import EventImportError, read_events_file
     from bot.events.records import EventFields
 
@@ -127,4 +128,14 @@ def events(config: Config, args: argparse.Namespace) -> int:
         f"{args.file}: {len(imported)} events — {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged, {counts['cancelled']} cancelled."
     )
+    for summary in read.series_summaries():
+        last = f", up to {utc_to_paris(summary.last):%Y-%m-%d}" if summary.last else ""
+        count = f"{summary.imported} occurrence{'s' if summary.imported != 1 else ''}"
+        line = f"  recurring « {summary.title} » ({summary.uid}): {count} imported{last}"
+        if summary.next_left_out is not None:
+            line += (
+                f"; later ones (next on {utc_to_paris(summary.next_left_out):%Y-%m-%d}) are imported by "
+                f"running this import again closer to them"
+            )
+        print(line + ".")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -126,3 +127,29 @@ def test_eval_refuses_a_missing_or_empty_file_in_one_line(
     assert main(["--config", str(config_file), "eval", str(empty)]) == 1
     captured = capsys.readouterr()
     assert captured.err == f"catabot: {empty}: no questions in the file\n" and "hit@1" not in captured.out
+
+
+def test_events_import_says_how_far_each_recurring_event_was_imported(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = dt.date.today() + dt.timedelta(days=60)
+    weekly = first + dt.timedelta(days=1)
+    path = tmp_path / "recurring.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        f"BEGIN:VEVENT\nUID:annuelle\nDTSTART;VALUE=DATE:{first:%Y%m%d}\nRRULE:FREQ=YEARLY;COUNT=3\n"
+        "SUMMARY:Rencontre annuelle\nEND:VEVENT\n"
+        f"BEGIN:VEVENT\nUID:cafe\nDTSTART:{weekly:%Y%m%d}T100000\nDTEND:{weekly:%Y%m%d}T120000\n"
+        "RRULE:FREQ=WEEKLY;COUNT=2\n"
+        "SUMMARY:Café\nEND:VEVENT\nEND:VCALENDAR\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config_file), "events", "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    next_year = first.replace(year=first.year + 1)
+    assert (
+        f"« Rencontre annuelle » (annuelle): 1 occurrence imported, up to {first:%Y-%m-%d}; later ones "
+        f"(next on {next_year:%Y-%m-%d}) are imported by running this import again"
+    ) in out
+    last_cafe = weekly + dt.timedelta(days=7)
+    assert f"« Café » (cafe): 2 occurrences imported, up to {last_cafe:%Y-%m-%d}.\n" in out

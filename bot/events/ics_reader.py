@@ -31,6 +31,7 @@ from bot.events.recurrence import (
     OCCURRENCE_ID_LENGTH,
     is_override,
     is_recurring,
+    next_after_window,
     occurrence_id,
     occurrences,
 )
@@ -79,6 +80,7 @@ class IcsReader:
         self.warnings: list[Problem] = []
         self.uids: dict[tuple[str, str], str] = {}  # (uid, RECURRENCE-ID) → the VEVENT that has it first
         self.series: dict[str, tuple[int, _Block]] = {}  # uid of a recurring event → its VEVENT
+        self.later: dict[str, datetime] = {}  # uid of a series → its first occurrence after the window
 
     def read(self, source: str) -> tuple[list[ImportedEvent], list[Problem]]:
         try:
@@ -105,6 +107,7 @@ class IcsReader:
                 event = self.vevent(component, number, block, occurrence_id(component))
                 if event is not None:
                     events.append(event)
+            self.later = next_after_window(calendar, series, self.now)
         problems = sorted(self.problems, key=lambda p: p.line)
         return ([] if problems else events), problems
 

@@ -36,7 +36,7 @@ all-day event is the day *after* the last one (RFC 5545); in YAML, `end` is the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -82,6 +82,27 @@ class ImportedFile:
     warnings: list[Problem]  # what was changed on the way (a description shortened), `file:line: …`
     series: tuple[str, ...] = ()  # uids of the recurring events, whose occurrences are in `events`
     window: tuple[datetime, datetime] | None = None  # the span of the occurrences imported (UTC)
+    later: dict[str, datetime] = field(default_factory=dict)  # series uid → first occurrence left out
+
+    def series_summaries(self) -> list[SeriesSummary]:
+        """One line of facts per recurring event: how many occurrences are imported, the last one's start,
+        and the first one left for a later re-import (None when the series ends within the window)."""
+        summaries = []
+        for uid in self.series:
+            mine = [e for e in self.events if e.uid.startswith(f"{uid}#")]
+            title = mine[0].title if mine else uid
+            last = max((e.starts_at for e in mine), default=None)
+            summaries.append(SeriesSummary(uid, title, len(mine), last, self.later.get(uid)))
+        return summaries
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    uid: str
+    title: str
+    imported: int  # occurrences in the window
+    last: datetime | None  # start of the last one imported (UTC)
+    next_left_out: datetime | None  # start of the first one after the window, imported by a later re-import
 
 
 def read_events_file(path: Path | str, *, now: datetime | None = None) -> ImportedFile:
@@ -92,10 +113,10 @@ def read_events_file(path: Path | str, *, now: datetime | None = None) -> Import
     twice gives equal lists: importing is idempotent when the storage upserts by uid.
     """
     now = now or utc_now()
-    events, problems, warnings, series = _parse(Path(path), now)
+    events, problems, warnings, series, later = _parse(Path(path), now)
     if problems:
         raise EventImportError(problems)
-    return ImportedFile(events, warnings, series, occurrence_window(now))
+    return ImportedFile(events, warnings, series, occurrence_window(now), later)
 
 
 def load_events_file(path: Path | str, *, now: datetime | None = None) -> list[ImportedEvent]:
@@ -108,27 +129,27 @@ def check_events_file(path: Path | str) -> list[Problem]:
     return _parse(Path(path), utc_now())[1]
 
 
-_Parsed = tuple[list[ImportedEvent], list[Problem], list[Problem], tuple[str, ...]]
+_Parsed = tuple[list[ImportedEvent], list[Problem], list[Problem], tuple[str, ...], dict[str, datetime]]
 
 
 def _parse(path: Path, now: datetime) -> _Parsed:
-    """(events, problems, warnings, uids of the recurring events)."""
+    """(events, problems, warnings, uids of the recurring events, their first occurrences left out)."""
     suffix = path.suffix.lower()
     if suffix not in YAML_SUFFIXES + ICS_SUFFIXES:
-        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")], [], ()
+        return [], [Problem(path, 1, "unknown kind of file: expected .yaml, .yml or .ics")], [], (), {}
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], [], ()
+        return [], [Problem(path, 1, f"cannot read the file: {exc.strerror or exc}")], [], (), {}
     source, problem = decode(path, data)
     if source is None:
-        return [], [problem] if problem else [], [], ()
+        return [], [problem] if problem else [], [], (), {}
     if suffix in YAML_SUFFIXES:
         yaml_reader = _YamlReader(path)
-        return (*yaml_reader.read(source), yaml_reader.warnings, ())
+        return (*yaml_reader.read(source), yaml_reader.warnings, (), {})
     ics_reader = IcsReader(path, now)
     events, problems = ics_reader.read(source)
-    return events, problems, ics_reader.warnings, tuple(ics_reader.series)
+    return events, problems, ics_reader.warnings, tuple(ics_reader.series), ics_reader.later
 
 
 # --- YAML ---------------------------------------------------------------------------------------------

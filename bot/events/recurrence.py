@@ -46,3 +46,22 @@ def occurrences(calendar: Calendar, uids: Collection[str], now: datetime) -> lis
     DTSTART/DTEND and a RECURRENCE-ID."""
     found = recurring_ical_events.of(calendar, components=["VEVENT"]).between(*occurrence_window(now))
     return [c for c in found if str(c.get("UID", "")).strip() in uids]
+
+
+def next_after_window(calendar: Calendar, uids: Collection[str], now: datetime) -> dict[str, datetime]:
+    """For each series of `uids` that goes on after `occurrence_window(now)`, the start (aware UTC) of its
+    first occurrence left out, which a later re-import brings in; series that end within the window are
+    absent. Looks at most 10 years past the window."""
+    end = occurrence_window(now)[1]
+    found: dict[str, datetime] = {}
+    query = recurring_ical_events.of(calendar, components=["VEVENT"])
+    for component in query.between(end, end + timedelta(days=3660)):
+        uid = str(component.get("UID", "")).strip()
+        if uid in uids and uid not in found:
+            value = component["DTSTART"].dt
+            if not isinstance(value, datetime):
+                value = datetime(value.year, value.month, value.day)
+            found[uid] = to_utc(value) if value.tzinfo is not None else paris_to_utc(value)
+            if len(found) == len(uids):
+                break
+    return found

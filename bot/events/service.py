@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bot.clock import Clock, utc_now
 from bot.delivery.outbox import Delivery, Status
 from bot.delivery.sender import Skip
+from bot.events.clock import utc_to_paris
 from bot.events.planning import due_reminders, horizon
 from bot.events.records import (
     EDITABLE_FIELDS,
@@ -68,6 +69,16 @@ class EventService:
             now=now, include_members_only=members, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
         return Page(events, number, pages)
+
+    async def in_period(
+        self, first: dt.date, last: dt.date, *, members: bool, limit: int = 20
+    ) -> list[Event]:
+        """Scheduled events not over yet that start between the Paris days `first` and `last` (included),
+        soonest first, at most `limit`."""
+        upcoming = await self.storage.events.upcoming_events(
+            now=self.clock(), include_members_only=members, limit=500
+        )
+        return [e for e in upcoming if first <= utc_to_paris(e.starts_at).date() <= last][:limit]
 
     async def get(self, event_id: int) -> Event | None:
         return await self.storage.events.get_event(event_id)

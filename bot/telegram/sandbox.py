@@ -114,6 +114,9 @@ class Sandbox:
         from bot.testing.harness import running_application
 
         async with FakeTelegram() as fake:
+            # a reused database may hold what earlier runs left for any persona (an answer, a reminder):
+            # each persona has started the bot, so the fake delivers to them as Telegram would
+            fake.add_private_chats(p.user_id for p in PERSONAS.values())
             services = await open_services(self.config, say=lambda m: log.info("%s", m))
             try:
                 async with running_application(fake, services, deliver=True) as application:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from bot.events.intent import asks_for_calendar
+from bot.events.intent import asked_period, asks_for_calendar
 from bot.events.planning import DEFAULT_OFFSETS, Reminder, due_reminders
 from bot.events.records import Event
 from bot.events.when import relative, understand
@@ -108,3 +108,43 @@ def test_a_reminder_on_time_is_sent_even_with_a_closer_one_soon() -> None:
         [event], {1: [7]}, (dt.timedelta(days=1), dt.timedelta(hours=23, minutes=50)), NOW, set()
     )
     assert [r.key for r in plan.send] == ["1d@r1"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "options", "expected", "all_day"),
+    [
+        ("16h", {"day_of": paris(2027, 3, 11, 14)}, paris(2027, 3, 11, 16), False),
+        ("après-demain midi", {}, paris(2027, 3, 12, 12), False),
+        ("ce soir 18h", {}, paris(2027, 3, 10, 18), False),
+        ("demain matin", {}, paris(2027, 3, 11, 9), False),
+        ("jeudi", {"all_day": True}, paris(2027, 3, 11, 0), True),
+        ("12/03/2027", {"all_day": True}, paris(2027, 3, 12, 0), True),
+        ("jeudi toute la journée", {"all_day": True}, paris(2027, 3, 11, 0), True),
+    ],
+)
+def test_times_alone_day_words_and_all_day_dates(
+    typed: str, options: dict[str, object], expected: dt.datetime, all_day: bool
+) -> None:
+    understood = understand(typed, NOW, **options)  # type: ignore[arg-type]
+    assert (understood.at, understood.all_day) == (expected, all_day)
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "last"),
+    [
+        ("Quels sont les événements en mars ?", dt.date(2027, 3, 1), dt.date(2027, 3, 31)),
+        ("Des ateliers en février ?", dt.date(2028, 2, 1), dt.date(2028, 2, 29)),  # past this year: next
+        ("Quels webinaires la semaine prochaine ?", dt.date(2027, 3, 15), dt.date(2027, 3, 21)),
+        ("Any events in December?", dt.date(2027, 12, 1), dt.date(2027, 12, 31)),
+    ],
+)
+def test_questions_about_a_period_are_calendar_questions(
+    question: str, first: dt.date, last: dt.date
+) -> None:
+    period = asked_period(question, dt.date(2027, 3, 10))
+    assert asks_for_calendar(question)
+    assert period is not None and (period.first, period.last) == (first, last)
+
+
+def test_a_month_without_event_words_is_not_a_calendar_question() -> None:
+    assert not asks_for_calendar("Quelle subvention en mars pour un tiers-lieu ?")

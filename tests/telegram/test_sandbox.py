@@ -89,3 +89,14 @@ def test_terminal_text_shows_links_and_drops_tags() -> None:
     assert terminal_text('<b>Vu</b> : <a href="https://x.org/?a=1&amp;b=2">page</a> &lt;3') == (
         "Vu : page (https://x.org/?a=1&b=2) <3"
     )
+
+
+def test_a_reused_database_still_delivers_to_personas_of_earlier_runs(config: Config, tmp_path: Path) -> None:
+    chat(config, ["/personne membre", "/start", "/quitter"], tmp_path / "files")
+    second = [
+        "/personne coordinateur", "/annonce", "Le webinaire a lieu jeudi à 11 h.", "1", "1", "/attendre 3",
+        "/personne membre", "/quitter",
+    ]  # fmt: skip
+    transcript = chat(config, second, tmp_path / "files")  # the member does not write in this run
+    assert "Traceback" not in transcript and "Chat not found" not in transcript
+    assert "Le webinaire a lieu jeudi à 11 h." in after(transcript, "/personne membre")

@@ -9,9 +9,9 @@ from typing import Any
 from telegram import CallbackQuery, Chat, Message, Update
 from telegram.ext import filters
 
-from bot.events.clock import format_when
+from bot.events.clock import format_when, utc_to_paris
 from bot.events.ics import event_to_ics
-from bot.events.intent import asks_for_calendar
+from bot.events.intent import asked_period, asks_for_calendar
 from bot.events.records import EDITABLE_FIELDS, Event
 from bot.messages import text
 from bot.telegram import callbacks
@@ -246,9 +246,19 @@ async def calendar_question(update: Update, context: Context) -> None:
     if user is None or message is None:
         return
     language = await context.language()
-    page = await context.services.events.page(
-        1, members=await context.services.users.role(user.id) >= Role.MEMBER
-    )
-    if page.events:
+    svc = context.services
+    shared = message.chat.type != Chat.PRIVATE
+    members = not shared and await svc.users.role(user.id) >= Role.MEMBER
+    period = asked_period(message.text or "", utc_to_paris(svc.events.clock()).date())
+    if period is not None:
+        found = await svc.events.in_period(period.first, period.last, members=members)
+        label = period.label(language)
+        if found:
+            await send(message, Reply(html_text("events_period_header", language, period=label)))
+            for event in found:
+                await send(message, await event_reply(context, event, user.id, language, shared=shared))
+            return
+        await send(message, Reply(html_text("events_period_none", language, period=label)))
+    elif (await svc.events.page(1, members=members)).events:
         await send(message, Reply(html_text("events_chat_header", language)))
     await _list_for(message, context, user.id, 1, language)

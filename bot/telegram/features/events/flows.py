@@ -10,7 +10,8 @@ from typing import Any
 from telegram import CallbackQuery, Message, Update
 
 from bot.conversations import Flow
-from bot.events.clock import format_when
+from bot.events.clock import format_when, utc_to_paris
+from bot.events.entries import all_day_span
 from bot.events.records import FIELD_LIMITS, EventFields
 from bot.events.when import understand
 from bot.messages import text
@@ -43,7 +44,6 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
     if message is None or message.text is None:
         return False
     language = await context.language()
-    svc = context.services
     value = message.text.strip()
     skip = value in ("-", "—")
     if current.name == EDIT:
@@ -53,24 +53,7 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
     if current.name == MOVE or (
         flow.get("step") in ("start", "end") and not (flow["step"] == "end" and skip)
     ):
-        understood = understand(value, svc.events.clock())
-        if understood.at is None:
-            error = text(understood.problem or "date_not_understood", language)
-            await send(message, Reply(html_text("new_event_invalid", language, error=error)))
-            return True
-        data = flow.get("data", {})
-        if flow.get("step") == "end" and understood.at.isoformat() <= data["start"]:
-            error = text("event_end_before_start", language)
-            await send(message, Reply(html_text("new_event_invalid", language, error=error)))
-            return True
-        flow["pending"] = understood.at.isoformat()
-        await context.save_flow(current.name, flow)
-        buttons = [
-            [(text("new_event_date_yes", language), "ne:dy"), (text("new_event_date_no", language), "ne:dn")]
-        ]
-        when = format_when(understood.at, None, language)
-        await send(message, Reply(html_text("new_event_date_check", language, when=when), buttons))
-        return True
+        return await _date_text(message, context, current, value, language)
     if flow.get("step") not in _STEPS:
         return False
     step: str = flow["step"]
@@ -89,6 +72,40 @@ async def flow_text(update: Update, context: Context, current: Flow) -> bool:
         data[step] = value
     await _next_step(message, context, flow, language)
     return True
+
+
+async def _date_text(message: Message, context: Context, current: Flow, value: str, language: str) -> bool:
+    """A date typed in the creation (start, end) or the move flow: asks to confirm what was understood.
+
+    At the start, a day without a time is an all-day event; at the end, a time alone is on the start's
+    day and « toute la journée » makes the event all-day."""
+    flow, data = current.state, current.state.get("data", {})
+    creating = current.name == NEW_EVENT
+    start = dt.datetime.fromisoformat(data["start"]) if creating and data.get("start") else None
+    understood = understand(value, context.services.events.clock(), day_of=start, all_day=creating)
+    if understood.at is None:
+        error = text(understood.problem or "date_not_understood", language)
+        await send(message, Reply(html_text("new_event_invalid", language, error=error)))
+        return True
+    if start is not None and flow.get("step") == "end" and _before(understood.at, start, understood.all_day):
+        when = format_when(start, None, language, all_day=bool(data.get("all_day")))
+        await send(message, Reply(html_text("event_end_before_start", language, start=when)))
+        return True
+    flow["pending"] = understood.at.isoformat()
+    flow["pending_all_day"] = understood.all_day
+    await context.save_flow(current.name, flow)
+    buttons = [
+        [(text("new_event_date_yes", language), "ne:dy"), (text("new_event_date_no", language), "ne:dn")]
+    ]
+    when = format_when(understood.at, None, language, all_day=understood.all_day)
+    await send(message, Reply(html_text("new_event_date_check", language, when=when), buttons))
+    return True
+
+
+def _before(end: dt.datetime, start: dt.datetime, all_day: bool) -> bool:
+    if all_day:  # a last day: the start's day itself is fine
+        return utc_to_paris(end).date() < utc_to_paris(start).date()
+    return end <= start
 
 
 async def _next_step(message: Message | None, context: Context, flow: dict[str, Any], language: str) -> None:
@@ -169,6 +186,7 @@ async def _date_button(query: CallbackQuery, context: Context, args: list[str]) 
         return text("button_stale", language)
     flow, message = current.state, query_message(query)
     pending = flow.pop("pending")
+    all_day = bool(flow.pop("pending_all_day", False))
     await query.answer()
     if args == ["dn"]:
         await context.save_flow(current.name, flow)
@@ -185,19 +203,27 @@ async def _date_button(query: CallbackQuery, context: Context, args: list[str]) 
         await send(message, Reply(done))
         return None
     flow["data"][flow["step"]] = pending
+    if all_day:  # an all-day start, or an all-day end that makes the whole event all-day
+        flow["data"]["all_day"] = True
     await _next_step(message, context, flow, language)
     return None
 
 
-def _draft_fields(data: dict[str, str]) -> EventFields:
+def _draft_fields(data: dict[str, Any]) -> EventFields:
+    starts_at = dt.datetime.fromisoformat(data["start"])
+    ends_at = dt.datetime.fromisoformat(data["end"]) if data.get("end") else None
+    if data.get("all_day"):  # stored as the all-day convention: 09:00 on the first day, 18:00 on the last
+        first = utc_to_paris(starts_at).date()
+        starts_at, ends_at = all_day_span(first, utc_to_paris(ends_at).date() if ends_at else first)
     return EventFields(
         title=data["title"],
-        starts_at=dt.datetime.fromisoformat(data["start"]),
-        ends_at=dt.datetime.fromisoformat(data["end"]) if data.get("end") else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
         place=data.get("place"),
         link=data.get("link"),
         description=data.get("description"),
         audience=data.get("audience", "all"),
+        all_day=bool(data.get("all_day")),
     )
 
 
@@ -252,6 +278,7 @@ class _PreviewEvent:
 
     def __init__(self, fields: EventFields) -> None:
         self.title, self.starts_at, self.ends_at = fields.title, fields.starts_at, fields.ends_at
+        self.all_day = fields.all_day
         self.place, self.link, self.description, self.audience = (
             fields.place,
             fields.link,
