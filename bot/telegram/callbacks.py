@@ -31,3 +31,7 @@ def row_id(value: str) -> int | None:
     """The id of a stored question, event or campaign (or a page number) carried by a button, or None:
     `bot.text.parse_row_id`, ASCII digits in range."""
     return parse_row_id(value)
+
+
+# `/start reponse`: the asker of a group question opens their private chat to receive the answer.
+ANSWER_LINK = "reponse"

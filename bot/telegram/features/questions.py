@@ -21,6 +21,7 @@ from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
 from bot.telegram import callbacks
+from bot.telegram.callbacks import ANSWER_LINK
 from bot.telegram.context import App, Context, add_flow_handler, on_button, private_only, privileged, shared
 from bot.telegram.render import Reply, for_coordinators, hit_message, html_text, menu_reply, short_title
 from bot.telegram.replies import query_message, send
@@ -32,7 +33,6 @@ QUESTION_LANE = MAX_BATCH  # questions at work at once: enough for one full enco
 _LANE = "question_lane"
 log = logging.getLogger(__name__)
 DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
-ANSWER_LINK = "reponse"  # `/start reponse`: the asker of a group question opens their private chat
 
 
 def _lane(context: Context) -> asyncio.Semaphore:

@@ -17,12 +17,13 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
-from bot.knowledge.contributions import Contribution, ContributionError
+from bot.knowledge.contributions import ContributionError
 from bot.messages import DEFAULT_LANGUAGE, text
 from bot.qa.coordination import Handled
 from bot.qa.records import ANSWER_FLOW, KeptQuestion
 from bot.retrieval.search import Hit
 from bot.telegram import callbacks
+from bot.telegram.callbacks import ANSWER_LINK
 from bot.telegram.context import (
     App,
     Context,
@@ -31,15 +32,18 @@ from bot.telegram.context import (
     add_job,
     on_button,
     private_only,
-    privileged,
 )
-from bot.telegram.features.questions import ANSWER_LINK
+from bot.telegram.features.answers.contributions import (
+    FIX_FLOW,
+    contribution_button,
+    contributions,
+    refresh_index,
+)
 from bot.telegram.render import Reply, for_coordinators, hit_message, html_text, short_title
 from bot.telegram.replies import query_message, send
 from bot.users import Role
 
 FAQ_FLOW = "qa_faq"  # state: question_id, question, answer, editing ("question" | "answer" | None)
-FIX_FLOW = "qa_fix"  # state: resource_id
 MAX_ANSWER = 2500  # with the quoted question (1,000 at most) the message stays under Telegram's 4,096
 WAITING_GROUP = 5  # the handler group delivering waiting answers, after every reply to the message
 log = logging.getLogger(__name__)
@@ -58,10 +62,6 @@ def kept_data(action: str, question_id: int, *rest: str) -> str:
     """r (answer), c (covered: choose), cv (covered by a resource), x (dismiss), s (send), w (rewrite),
     k (add to the base), ka/kq/kr (add, edit question, edit answer), h (helped: 1 or -1)."""
     return ":".join(("qa", action, str(question_id), *rest))
-
-
-def contribution_data(action: str, resource_id: str) -> str:
-    return f"qa:{action}:{resource_id}"
 
 
 def kept_reply(question: KeptQuestion, language: str) -> Reply:
@@ -367,60 +367,6 @@ async def flow_text(update: Update, context: Context, flow: Flow) -> bool:
     else:
         return False
     return True
-
-
-def _contribution_reply(item: Contribution, language: str) -> Reply:
-    body = html_text("contribution_card", language, question=item.question, answer=item.answer[:500],
-                     date=f"{item.date:%d/%m/%Y}")  # fmt: skip
-    return Reply(
-        body,
-        [
-            [
-                (text("contribution_fix", language), contribution_data("fx", item.id)),
-                (text("contribution_withdraw", language), contribution_data("fw", item.id)),
-            ]
-        ],
-    )
-
-
-@private_only("reponses")
-@privileged(Role.COORDINATOR)
-async def contributions(update: Update, context: Context) -> None:
-    """/reponses: the coordinators' answers in the knowledge, each with « Corriger » and « Retirer »."""
-    language = await context.language()
-    items = context.services.coordination.contributions_list()[:20]
-    await send(
-        update.effective_message,
-        Reply(html_text("contributions_header" if items else "contributions_none", language)),
-    )
-    for item in items:
-        await send(update.effective_message, _contribution_reply(item, language))
-
-
-async def contribution_button(query: CallbackQuery, context: Context, args: list[str]) -> str | None:
-    language = await context.language()
-    if not await context.has_role(Role.COORDINATOR):
-        return text("not_allowed", language, role=text("role_coordinator", language))
-    if len(args) != 2:
-        return text("button_stale", language)
-    action, resource_id = args
-    coordination = context.services.coordination
-    if coordination.contribution(resource_id) is None:
-        return text("contribution_missing", language)
-    if action == "fx":
-        await context.start_flow(FIX_FLOW, {"resource_id": resource_id})
-        reply = Reply(html_text("contribution_write", language))
-    else:
-        await coordination.withdraw(resource_id)
-        reply = Reply(html_text("contribution_withdrawn", language))
-    await query.answer()
-    await send(query_message(query), reply)
-    return None
-
-
-async def refresh_index(context: Context) -> None:
-    """Every `retrieval.refresh_seconds`, on every instance: swap in the index of a changed `knowledge/`."""
-    await context.services.coordination.live.refresh()
 
 
 def register(application: App) -> None:
