@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import CatabotError
-from bot.retrieval.abstention import Evidence, fit_field_threshold, fit_logistic, weights_key
+from bot.retrieval.abstention import fit_field_threshold, fit_logistic, weights_key
 from bot.retrieval.search import Answer, Mode, Searcher
 from bot.text import normalize_for_match
 
@@ -179,18 +179,6 @@ def failures(searcher: Searcher, cases: list[Case], mode: Mode = "hybrid") -> li
         elif case.expect_url and not source_at_1(case, answer):
             lines.append(f"{case.id} source@1 {where}: {case.question}")
     return lines
-
-
-def calibration_samples(searcher: Searcher, cases: list[Case]) -> tuple[list[Evidence], list[bool]]:
-    """The evidence for each question that reaches any passage, labelled True when it should be answered."""
-    samples: list[Evidence] = []
-    labels: list[bool] = []
-    for case in cases:
-        evidence = searcher.evidence(case.question)
-        if evidence is not None:
-            samples.append(evidence)
-            labels.append(not case.abstain)
-    return samples, labels
 
 
 def calibrate(searcher: Searcher, cases: list[Case]) -> dict[str, dict[str, float]]:
