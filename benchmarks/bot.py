@@ -51,6 +51,7 @@ from bot.app import Services, open_services
 from bot.config import Config, load_config
 from bot.embedding.cache import QueryCache
 from bot.retrieval.search import Answer, Searcher
+from bot.telegram.run import fast_event_loop
 from bot.testing.harness import running_application
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--flood", action="store_true", help="only the flood: 500 updates in 4.5 s (benchmarks/bot_flood.py)"
     )
     args = parser.parse_args(argv)
+    fast_event_loop()  # as `catabot run` does
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     rounds = QUICK_ROUNDS if args.quick else ROUNDS
     questions = load_questions()

@@ -3,6 +3,7 @@ numbers and ids typed by people or carried by buttons (`parse_int`, `parse_id`).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -17,12 +18,16 @@ _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-Ý0-9*-])|\n+")
 
 
+@functools.lru_cache(maxsize=8192)  # the same passage sentences are folded for every question
 def fold_accents(text: str) -> str:
     """Remove diacritics: « Expérimentations » → « Experimentations »."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@functools.lru_cache(maxsize=8192)
 def clean_text(text: str) -> str:
     """What a user typed, as read: invisible characters removed, every apostrophe as `'`, spaces folded."""
     visible = "".join(" " if c in _INVISIBLE_EXTRA else c for c in text if unicodedata.category(c) != "Cf")

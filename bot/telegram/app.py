@@ -25,6 +25,7 @@ from bot.telegram.features import (
     questions,
     start,
 )
+from bot.telegram.http import AiohttpRequest
 from bot.telegram.transport import DEFAULT_API_ROOT
 from bot.telegram.updates import ChatOrdered
 
@@ -60,6 +61,8 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(ChatOrdered())  # chats overlap, each chat's updates stay in order
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(1))
     )
     if rate_limit:
         # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.delivery.outbox import Delivery
 from bot.delivery.sender import Blocked, ChatMoved, DeliveryError, Rejected, RetryLater, Transient
+from bot.telegram.http import AiohttpRequest
 
 DEFAULT_API_ROOT = "https://api.telegram.org"
 _URL_PREFIXES = ("https://", "http://", "tg://")
@@ -76,8 +76,8 @@ Renderer = Callable[[Delivery], Awaitable[Outgoing]]
 def build_bot(token: str, *, api_root: str = DEFAULT_API_ROOT, timeout: float = 10.0) -> Bot:
     """A plain Bot for the sender: no rate limiter, its own small connection pool (sends are sequential)."""
     root = api_root.rstrip("/")
-    request = HTTPXRequest(
-        connection_pool_size=4,
+    request = AiohttpRequest(
+        4,
         connect_timeout=timeout,
         read_timeout=timeout,
         write_timeout=timeout,

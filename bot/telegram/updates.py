@@ -6,9 +6,11 @@ With `concurrent_updates(True)` it would handle them all at once, but two messag
 race (a flow's step read before the previous step was saved). `ChatOrdered` keeps the order inside each
 chat and lets chats overlap, up to `max_concurrent_updates` updates in flight.
 
-Questions run on after their dispatch (`block=False`), and under a flood they would share the event loop
-evenly with button presses and commands; `give_way` lets a question step wait (briefly) while updates are
-being dispatched, so a button press is answered ahead of the questions queued before it.
+Under a flood of texts (questions, mostly), button presses and commands must not queue behind them: every
+dispatch reads the database, and a few hundred texts dispatched at once would fill its connection pool for
+seconds. So texts are dispatched through their own lane (`TEXT_LANE` at once), and button presses and
+commands beside it. Questions run on after their dispatch (`block=False`), and `give_way` lets a question
+step wait (briefly) while a button press or a command is being dispatched.
 """
 
 from __future__ import annotations
@@ -21,27 +23,32 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-MAX_CONCURRENT_UPDATES = 256
+MAX_CONCURRENT_UPDATES = 4096  # updates waiting their turn (their chat's, or the text lane) cost a task each
+TEXT_LANE = 8  # texts dispatched at once: each reads the database (the flow in progress, waiting answers)
 GIVE_WAY_SECONDS = 0.05  # the longest a question step waits for the dispatches in flight
 
 
 class ChatOrdered(BaseUpdateProcessor):
-    """One lock per chat (per user for updates without a chat), held while the update is dispatched.
+    """One lock per chat (per user for updates without a chat), held while the update is dispatched; texts
+    (messages that are not commands) are also dispatched at most `text_lane` at a time.
 
     Handlers registered with `block=False` return at once (their task runs on): the next update of the
     chat does not wait for them, only for the dispatch. Locks of idle chats are dropped.
     """
 
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+    def __init__(
+        self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES, text_lane: int = TEXT_LANE
+    ) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
-        self._dispatching = 0
-        self._calm = asyncio.Event()  # set while no update is being dispatched
+        self._texts = asyncio.Semaphore(text_lane)
+        self._dispatching = 0  # button presses and commands being dispatched
+        self._calm = asyncio.Event()  # set while none is
         self._calm.set()
 
     async def give_way(self, most: float = GIVE_WAY_SECONDS) -> None:
-        """Wait until no update is being dispatched, for at most `most` seconds (never longer: questions
-        keep moving under a steady stream of button presses)."""
+        """Wait until no button press or command is being dispatched, for at most `most` seconds (never
+        longer: questions keep moving under a steady stream of button presses)."""
         if self._dispatching:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calm.wait(), most)
@@ -56,7 +63,17 @@ class ChatOrdered(BaseUpdateProcessor):
                 return ("user", update.effective_user.id)
         return None
 
+    @staticmethod
+    def is_text(update: object) -> bool:
+        """A message (or an edit) that is not a command: a question, a flow's answer, a file."""
+        if not isinstance(update, Update) or update.effective_message is None or update.callback_query:
+            return False
+        return not (update.effective_message.text or "").startswith("/")
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self.is_text(update):
+            await self._in_order(update, coroutine, lane=self._texts)
+            return
         self._dispatching += 1
         self._calm.clear()
         try:
@@ -66,15 +83,18 @@ class ChatOrdered(BaseUpdateProcessor):
             if not self._dispatching:
                 self._calm.set()
 
-    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def _in_order(
+        self, update: object, coroutine: Awaitable[Any], lane: asyncio.Semaphore | None = None
+    ) -> None:
         key = self.key(update)
         if key is None:
-            await coroutine
+            async with lane or contextlib.nullcontext():
+                await coroutine
             return
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
+            async with lock, lane or contextlib.nullcontext():  # the chat's turn first: order is kept
                 await coroutine
         finally:
             lock, users = self._locks[key]

@@ -9,14 +9,14 @@ import html
 import logging
 import re
 
-from telegram import CallbackQuery, Chat, Message, Update
+from telegram import CallbackQuery, Chat, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.conversations import Flow
 from bot.messages import text
-from bot.qa.batcher import MAX_BATCH
 from bot.qa.records import DISLIKE_REASONS
+from bot.qa.service import Asked
 from bot.qa.smalltalk import SmallTalk, small_talk
 from bot.retrieval.citation import is_link
 from bot.retrieval.search import Answer, QuestionError
@@ -29,16 +29,17 @@ from bot.telegram.updates import give_way
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
-QUESTION_LANE = MAX_BATCH  # questions at work at once: enough for one full encoding batch
+QUESTION_LANE = 8  # questions doing their own round trips at once (the search waits outside: see _lane)
 _LANE = "question_lane"
 log = logging.getLogger(__name__)
 DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
 
 
 def _lane(context: Context) -> asyncio.Semaphore:
-    """The questions' lane: at most QUESTION_LANE questions at work (their database round trips, the
-    search), the others wait their turn in order, so the database and the event loop stay free for button
-    presses and commands, which never enter it."""
+    """The questions' lane: at most QUESTION_LANE questions doing their own round trips (the typing
+    action, the reply, the visit), the others wait their turn in order, so the database, the HTTP pool and
+    the event loop stay free for button presses and commands, which never enter it. A question leaves it
+    while its search waits in the batcher, so one batch can gather every question queued."""
     lane = context.bot_data.get(_LANE)
     if not isinstance(lane, asyncio.Semaphore):
         lane = context.bot_data[_LANE] = asyncio.Semaphore(QUESTION_LANE)
@@ -102,33 +103,38 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     user, message, chat = update.effective_user, update.effective_message, update.effective_chat
     if user is None or message is None or chat is None:
         return
-    async with _lane(context):  # buttons and commands never wait behind the questions (see QUESTION_LANE)
-        await _answer_in_lane(context, message, chat, user.id, question)
-
-
-async def _answer_in_lane(
-    context: Context, message: Message, chat: Chat, user_id: int, question: str
-) -> None:
-    svc = context.services
+    svc, lane = context.services, _lane(context)
     processor = context.application.update_processor
-    with svc.questions.coming():  # the batch being formed waits for this question (briefly)
-        await give_way(processor)  # before each step: button presses and commands first
-        language = await context.language()
-        await chat.send_action(ChatAction.TYPING)
-    try:
-        asked = await svc.questions.ask(user_id, question, chat_type=chat.type, language=language)
+    async with lane:  # buttons and commands never wait behind the questions (see QUESTION_LANE)
+        with svc.questions.coming():  # the batch being formed waits for this question (briefly)
+            await give_way(processor)  # before each step: button presses and commands first
+            language = await context.language()
+            await chat.send_action(ChatAction.TYPING)
+    try:  # the search waits outside the lane: a batch can hold every question queued
+        asked = await svc.questions.ask(user.id, question, chat_type=chat.type, language=language)
     except QuestionError as exc:
-        await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
+        async with lane:
+            await send(message, Reply(html_text(exc.reason, language, limit=exc.limit)))
         return
-    await give_way(processor)
-    reply = answer_reply(asked.answer, asked.question_id, language)
-    kept = asked.question_id is not None and not asked.answer.answered and asked.answer.in_field
-    if kept and shared(chat) and context.bot.username:  # the answer can only come in private
-        link = f"https://t.me/{context.bot.username}?start={ANSWER_LINK}"
-        body = reply.text + "\n\n" + html_text("group_kept_private", language)
-        reply = Reply(body, [*reply.buttons, [(text("private_open", language), link)]])
-    await send(message, reply)
-    await svc.users.note_seen(user_id)  # after the answer; it never raises
+    async with lane:
+        await give_way(processor)
+        reply = answer_reply(asked.answer, asked.question_id, language)
+        await send(message, _reply_in(chat, context, reply, kept=_kept(asked), language=language))
+        await svc.users.note_seen(user.id)  # after the answer; it never raises
+
+
+def _kept(asked: Asked) -> bool:
+    """Whether the question went to the coordinators (its answer will come later)."""
+    return asked.question_id is not None and not asked.answer.answered and asked.answer.in_field
+
+
+def _reply_in(chat: Chat, context: Context, reply: Reply, *, kept: bool, language: str) -> Reply:
+    """In a group, a kept question's answer can only come in private: say so, with the way there."""
+    if not (kept and shared(chat) and context.bot.username):
+        return reply
+    link = f"https://t.me/{context.bot.username}?start={ANSWER_LINK}"
+    body = reply.text + "\n\n" + html_text("group_kept_private", language)
+    return Reply(body, [*reply.buttons, [(text("private_open", language), link)]])
 
 
 async def private_text(update: Update, context: Context) -> None:
