@@ -128,7 +128,7 @@ class BotSide:
     def __init__(self, services: Services, questions: Sequence[str]) -> None:
         self.services = services
         self.questions = questions
-        self.counter = CountingSearcher(services.questions.batcher.searcher)
+        self.counter = CountingSearcher(services.questions.searcher)
         self.profile = Profile()
         self._mark = (0, 0.0)
         self._profiling = False

@@ -1,8 +1,10 @@
-"""Off-loop, batched search: questions arriving together share one call to the embedding model.
+"""Batched work: questions arriving together are handled by one call (one model call, one database read,
+one database write for all of them).
 
 The model runs in a worker thread, so the event loop keeps serving button presses; and under load,
 one batch of 50 short questions costs far less than 50 separate encodings (on this project's 2-core
-machine: about 500 ms for 50 against 14 ms for one).
+machine: about 500 ms for 50 against 14 ms for one). The database work gains the same way: one transaction
+for the batch instead of one or more per question.
 
 Questions reach the queue one by one, each after its own database and HTTP round trips. A batch started
 as soon as the first one arrives would hold one question while the rest queue behind it, and batches
@@ -15,33 +17,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Generic, TypeVar
 
-from bot.retrieval.search import Answer, Searcher
-
-_Pending = tuple[str, str, asyncio.Future[Answer]]
 MAX_BATCH = 64
 GATHER_WAIT = 0.1  # seconds a batch waits at most for questions still arriving
 QUIET = 0.01  # seconds without a new question after which a batch starts (when none is announced)
 
+T = TypeVar("T")
+R = TypeVar("R")
 
-class BatchingSearcher:
+
+class Batcher(Generic[T, R]):
+    """Hands the items submitted together to one call of `run(items) -> results` (one result per item, in
+    order), made by a single worker task, one batch after the other."""
+
     def __init__(
-        self, searcher: Searcher, max_batch: int = MAX_BATCH, gather_wait: float = GATHER_WAIT
+        self,
+        run: Callable[[list[T]], Awaitable[list[R]]],
+        max_batch: int = MAX_BATCH,
+        gather_wait: float = GATHER_WAIT,
     ) -> None:
-        self.searcher = searcher
+        self.run = run
         self.max_batch = max_batch
         self.gather_wait = gather_wait
         self.quiet = QUIET
-        self._queue: asyncio.Queue[_Pending] | None = None
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._coming = 0  # questions announced and not yet queued
+        self._coming = 0  # items announced and not yet queued
         self._arrived = asyncio.Event()
 
     @contextlib.contextmanager
     def coming(self) -> Iterator[None]:
-        """Announce a question while its caller does its own round trips; `search` is called right after
-        the block (a block left without a search, e.g. on an error, simply ends the announcement)."""
+        """Announce an item while its caller does its own round trips; `submit` is called right after
+        the block (a block left without a submit, e.g. on an error, simply ends the announcement)."""
         self._coming += 1
         try:
             yield
@@ -49,22 +58,20 @@ class BatchingSearcher:
             self._coming -= 1
             self._arrived.set()
 
-    async def search(self, question: str, previous: str = "") -> Answer:
-        """The answer to one question (read with `previous` if it is a follow-up to it); raises QuestionError
-        at once for an empty or too long question."""
-        text = self.searcher.check_question(question)
+    async def submit(self, item: T) -> R:
+        """The result of `item`, once its batch is done; what `run` raised for the batch, if it raised."""
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
-            self._worker = asyncio.create_task(self._work(self._queue), name="catabot-search")
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        await self._queue.put((text, previous, future))
+            self._worker = asyncio.create_task(self._work(self._queue), name="catabot-batch")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
         self._arrived.set()
         return await future
 
-    async def _gather(self, queue: asyncio.Queue[_Pending]) -> None:
-        """Let the batch fill while questions are still arriving: wait while an announced question is on
-        its way or one arrived less than `quiet` seconds ago, for at most `gather_wait` seconds in all.
-        A lone question (nothing announced, nothing else queued) starts at once."""
+    async def _gather(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
+        """Let the batch fill while items are still arriving: wait while an announced item is on its way or
+        one arrived less than `quiet` seconds ago, for at most `gather_wait` seconds in all.
+        A lone item (nothing announced, nothing else queued) starts at once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.gather_wait
         while queue.qsize() + 1 < self.max_batch and (self._coming > 0 or not queue.empty()):
@@ -78,24 +85,22 @@ class BatchingSearcher:
                 if self._coming == 0 or loop.time() >= deadline:
                     return
 
-    async def _work(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _work(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
         while True:
             batch = [await queue.get()]
             await self._gather(queue)
             while not queue.empty() and len(batch) < self.max_batch:
                 batch.append(queue.get_nowait())
             try:
-                answers = await asyncio.to_thread(
-                    self.searcher.search_many, [t for t, _, _ in batch], previous=[p for _, p, _ in batch]
-                )
+                results = await self.run([item for item, _ in batch])
             except Exception as exc:  # hand the failure to every waiting caller, keep serving
-                for _, _, future in batch:
+                for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, _, future), answer in zip(batch, answers, strict=True):
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
-                    future.set_result(answer)
+                    future.set_result(result)
 
     async def close(self) -> None:
         if self._worker is not None:

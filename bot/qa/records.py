@@ -37,6 +37,22 @@ class Stats:
     answer_rate: float  # answered / questions, 0.0 without questions
 
 
+@dataclass(frozen=True)
+class NewQuestion:
+    """A question to record (`QuestionRepository.record_questions`). `kept`: keep it for the coordinators
+    at once (status pending, and its asker gets a handle); `user_id` None for no known asker."""
+
+    user_id: int | None
+    chat_type: str
+    text: str
+    language: str
+    answered: bool
+    resource_id: str | None
+    confidence: float | None
+    asked_at: datetime
+    kept: bool = False
+
+
 ANSWER_FLOW = "qa_answer"  # a coordinator writing an answer (state: {"question_id": int, ...}), see /oubli
 
 

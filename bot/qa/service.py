@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
-from bot.qa.batcher import BatchingSearcher
-from bot.qa.records import FeedbackSummary, QuestionSummary, Stats
+from bot.qa.batcher import Batcher
+from bot.qa.records import FeedbackSummary, NewQuestion, QuestionSummary, Stats
 from bot.retrieval.lexical import tokenize
 from bot.retrieval.search import Answer, Hit, Searcher
 
@@ -34,10 +35,21 @@ class Asked:
     question_id: int | None
 
 
+@dataclass(frozen=True)
+class _Question:
+    """A question waiting for its batch: its text as checked, and when it was asked."""
+
+    user_id: int
+    text: str
+    chat_type: str
+    language: str
+    asked_at: datetime
+
+
 class QuestionService:
     def __init__(self, searcher: Searcher, storage: Storage, clock: Clock = utc_now) -> None:
         self.searcher = searcher
-        self.batcher = BatchingSearcher(searcher)
+        self.batcher: Batcher[_Question, Asked] = Batcher(self._answer_all)
         self.storage = storage
         self.clock = clock
 
@@ -48,38 +60,57 @@ class QuestionService:
     async def ask(self, user_id: int, text: str, *, chat_type: str, language: str) -> Asked:
         """Answer `text`, read with the user's previous question in this chat type when it is a follow-up.
 
-        Keeps the question unless it is off-topic. Raises QuestionError for an empty or too long question.
+        Keeps the question unless it is off-topic. Raises QuestionError for an empty or too long question,
+        ValueError for a chat type or language that cannot be recorded. Questions asked together are answered
+        together (`_answer_all`).
         """
-        now = self.clock()
-        since = now - FOLLOW_UP_WINDOW
-        with self.batcher.coming():  # the batch being formed waits for this read (briefly)
-            previous = await self.storage.questions.last_question(user_id, chat_type, since=since)
-        answer = await self.batcher.search(text, previous or "")
-        if not answer.answered and not answer.in_field:
-            return Asked(answer, None)
-        best = answer.best
-        try:
-            question_id = await self.storage.questions.record_question(
-                user_id,
-                chat_type,
-                answer.question,
-                language,
-                answer.answered,
-                best.chunk.resource_id if best else None,
-                round(answer.confidence, 4),
-                now=now,
+        question = _Question(user_id, self.searcher.check_question(text), chat_type, language, self.clock())
+        self.storage.questions.check_fields(chat_type, language)
+        return await self.batcher.submit(question)
+
+    async def _answer_all(self, batch: list[_Question]) -> list[Asked]:
+        """One `Asked` per question of `batch`, in order, for one database read (the askers' previous
+        questions), one call to the model, and one database write (the questions not off-topic, the
+        unanswered ones kept for the coordinators).
+
+        A refused write (SQLAlchemyError: a full disk, a read-only database) is logged, and every asker is
+        answered all the same, with `question_id` None; any other error (the read, the search) is raised to
+        every asker of the batch.
+        """
+        searcher = self.searcher  # a new one (`use`) serves from the next batch on
+        previous = await self.storage.questions.last_questions(
+            [(q.user_id, q.chat_type, q.asked_at - FOLLOW_UP_WINDOW) for q in batch]
+        )
+        answers = await asyncio.to_thread(
+            searcher.search_many, [q.text for q in batch], previous=[p or "" for p in previous]
+        )
+        kept = [(q, a) for q, a in zip(batch, answers, strict=True) if a.answered or a.in_field]
+        new = [
+            NewQuestion(
+                q.user_id,
+                q.chat_type,
+                a.question,
+                q.language,
+                a.answered,
+                a.best.chunk.resource_id if a.best else None,
+                round(a.confidence, 4),
+                q.asked_at,
+                kept=not a.answered,
             )
-            if not answer.answered:
-                await self.storage.coordination.keep(question_id)
-        except SQLAlchemyError as exc:  # a full disk, a read-only database: the asker is answered anyway
-            log.warning("recording a question failed (%s): answered, not kept", type(exc).__name__)
-            return Asked(answer, None)
-        return Asked(answer, question_id)
+            for q, a in kept
+        ]
+        try:
+            ids = iter(await self.storage.questions.record_questions(new))
+        except SQLAlchemyError as exc:  # the askers are answered anyway
+            log.warning(
+                "recording %d questions failed (%s): answered, not kept", len(new), type(exc).__name__
+            )
+            return [Asked(a, None) for a in answers]
+        return [Asked(a, next(ids) if a.answered or a.in_field else None) for a in answers]
 
     def use(self, searcher: Searcher) -> None:
         """Serve from `searcher` from now on (see `bot.retrieval.live`); a batch under way ends on the old."""
         self.searcher = searcher
-        self.batcher.searcher = searcher
 
     async def lead(self, question_id: int, resource_id: str) -> Hit | None:
         """The passage of `resource_id` that best matches the stored question (no model call)."""

@@ -7,7 +7,7 @@ unit of work's connection, and everything commits (or rolls back) together at it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -62,15 +62,24 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | s
 
 
 async def ensure_user(conn: AsyncConnection, user_id: int, now: datetime) -> None:
-    stmt = dialect_insert(conn, users).values(
-        id=user_id,
-        language=DEFAULT_LANGUAGE,
-        role=Role.NEWCOMER.value,
-        active=True,
-        created_at=now,
-        last_seen_at=now,
-    )
-    await conn.execute(stmt.on_conflict_do_nothing(index_elements=[users.c.id]))
+    await ensure_users(conn, {user_id: now})
+
+
+async def ensure_users(conn: AsyncConnection, seen: Mapping[int, datetime]) -> None:
+    """Create the users of `seen` (user id → first seen) not there yet, as French newcomers: one statement."""
+    stmt = dialect_insert(conn, users).on_conflict_do_nothing(index_elements=[users.c.id])
+    rows = [
+        {
+            "id": user_id,
+            "language": DEFAULT_LANGUAGE,
+            "role": Role.NEWCOMER.value,
+            "active": True,
+            "created_at": now,
+            "last_seen_at": now,
+        }
+        for user_id, now in sorted(seen.items())  # the same lock order in every transaction
+    ]
+    await conn.execute(stmt, rows)
 
 
 def plain(row: RowMapping, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -8,17 +8,20 @@ A question is answered (or dismissed) once: `handle` is one conditional UPDATE (
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, select, update
+from sqlalchemy import RowMapping, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.qa.records import KeptQuestion, Status
 from bot.storage.base import Repository, check_length, utc
 from bot.storage.schema import feedback, questions, users
 
 HANDLE_BYTES = 3  # six hex digits: 16 million handles, retried on the rare collision
+HANDLE_DRAWS = 5  # attempts at drawing free handles
 
 
 class CoordinationRepository(Repository):
@@ -28,31 +31,19 @@ class CoordinationRepository(Repository):
         """Keep a question for the coordinators (once: a question already kept or handled stays as it is)
         and give its asker a handle if they have none. False if the question is unknown."""
         async with self._tx(write=True) as conn:
-            user_id = await conn.scalar(select(questions.c.user_id).where(questions.c.id == question_id))
-            exists = await conn.scalar(select(questions.c.id).where(questions.c.id == question_id))
-            if exists is None:
+            found = (
+                await conn.execute(select(questions.c.user_id).where(questions.c.id == question_id))
+            ).first()
+            if found is None:
                 return False
             await conn.execute(
                 update(questions)
                 .where(questions.c.id == question_id, questions.c.status.is_(None))
                 .values(status=Status.PENDING.value)
             )
-        if user_id is not None:
-            await self._ensure_handle(int(user_id))
+            if found.user_id is not None:
+                await give_handles(conn, [int(found.user_id)])
         return True
-
-    async def _ensure_handle(self, user_id: int) -> None:
-        for _ in range(5):
-            try:
-                async with self._tx(write=True) as conn:
-                    await conn.execute(
-                        update(users)
-                        .where(users.c.id == user_id, users.c.handle.is_(None))
-                        .values(handle=secrets.token_hex(HANDLE_BYTES))
-                    )
-                return
-            except IntegrityError:  # another asker has that handle: draw again
-                continue
 
     async def kept(self, status: Status, *, limit: int = 10) -> list[KeptQuestion]:
         """Kept questions with this status, the oldest pending first (latest handled first otherwise)."""
@@ -191,6 +182,31 @@ class CoordinationRepository(Repository):
         for question_id, reason in (await conn.execute(stmt)).all():
             found[int(question_id)] = (*found.get(int(question_id), ()), str(reason))
         return found
+
+
+async def give_handles(conn: AsyncConnection, user_ids: Collection[int]) -> None:
+    """Give each of these users a pseudonymous handle if they have none, in the caller's transaction.
+
+    One UPDATE for all of them, in a savepoint: should a drawn handle be taken already (IntegrityError, about
+    one chance in millions), only that attempt is undone and new handles are drawn, up to HANDLE_DRAWS times
+    (then the users stay without a handle until their next kept question). Other errors propagate."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    stmt = (
+        update(users)
+        .where(users.c.id == bindparam("user"), users.c.handle.is_(None))
+        .values(handle=bindparam("new_handle"))
+    )
+    for _ in range(HANDLE_DRAWS):
+        try:
+            async with conn.begin_nested():
+                await conn.execute(
+                    stmt, [{"user": u, "new_handle": secrets.token_hex(HANDLE_BYTES)} for u in ids]
+                )
+            return
+        except IntegrityError:  # another asker has that handle: draw again
+            continue
 
 
 def _kept_select() -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,14 +19,16 @@ from sqlalchemy import (
     true,
 )
 
-from bot.qa.records import FeedbackSummary, QuestionSummary, Stats, Status
+from bot.qa.records import FeedbackSummary, NewQuestion, QuestionSummary, Stats, Status
 from bot.storage.base import (
     Repository,
     check_length,
     dialect_insert,
-    ensure_user,
+    ensure_users,
     utc,
+    utc_value,
 )
+from bot.storage.coordination import give_handles
 from bot.storage.schema import (
     feedback,
     questions,
@@ -36,6 +39,12 @@ from bot.users.records import Role
 
 class QuestionRepository(Repository):
     """The questions (kept `question_retention_days`), their feedback, usage statistics."""
+
+    @staticmethod
+    def check_fields(chat_type: str, language: str) -> None:
+        """Raises ValueError if a question of this chat type and language cannot be recorded."""
+        check_length("chat_type", chat_type, 16)
+        check_length("language", language, 5)
 
     async def record_question(
         self,
@@ -50,31 +59,52 @@ class QuestionRepository(Repository):
         now: datetime | None = None,
     ) -> int:
         """Store a question and return its id. An unknown `user_id` is created as a newcomer."""
-        check_length("chat_type", chat_type, 16)
-        check_length("language", language, 5)
-        if resource_id is not None:
-            check_length("resource_id", resource_id, 255)
-        now = utc(now)
+        new = NewQuestion(user_id, chat_type, text, language, answered, resource_id, confidence, utc(now))
+        [question_id] = await self.record_questions([new])
+        return question_id
+
+    async def record_questions(self, new: Sequence[NewQuestion]) -> list[int]:
+        """Store these questions in one transaction and return their ids, in the same order.
+
+        Unknown askers are created as newcomers; a question `kept` is stored pending for the coordinators and
+        its asker gets a handle if they have none (as `CoordinationRepository.keep` would). Raises
+        ValueError (nothing stored) for a field too long, SQLAlchemyError if the database refuses the write
+        (nothing stored either)."""
+        for q in new:
+            self.check_fields(q.chat_type, q.language)
+            if q.resource_id is not None:
+                check_length("resource_id", q.resource_id, 255)
+        if not new:
+            return []
+        rows = [
+            {
+                "user_id": q.user_id,
+                "chat_type": q.chat_type,
+                "text": q.text,
+                "normalized_text": normalize_question(q.text),
+                "language": q.language,
+                "answered": q.answered,
+                "resource_id": q.resource_id,
+                "confidence": q.confidence,
+                "created_at": utc_value("asked_at", q.asked_at),
+            }
+            for q in new
+        ]
+        if any(q.kept for q in new):  # named only then: databases of older versions (migration tests) lack it
+            for row, q in zip(rows, new, strict=True):
+                row["status"] = Status.PENDING.value if q.kept else None
+        askers = {q.user_id: utc_value("asked_at", q.asked_at) for q in new if q.user_id is not None}
         async with self._tx(write=True) as conn:
-            if user_id is not None:
-                await ensure_user(conn, user_id, now)
-            question_id = await conn.scalar(
-                insert(questions)
-                .values(
-                    user_id=user_id,
-                    chat_type=chat_type,
-                    text=text,
-                    normalized_text=normalize_question(text),
-                    language=language,
-                    answered=answered,
-                    resource_id=resource_id,
-                    confidence=confidence,
-                    created_at=now,
-                )
-                .returning(questions.c.id)
-            )
-        assert question_id is not None
-        return int(question_id)
+            if askers:
+                await ensure_users(conn, askers)
+            # PostgreSQL returns the ids in the order of `rows` (SQLAlchemy's INSERT … SELECT … ORDER BY);
+            # SQLite has no such form, but gives each row of one INSERT the next rowid: sorted, they match.
+            ordered = conn.dialect.name == "postgresql"
+            stmt = insert(questions).returning(questions.c.id, sort_by_parameter_order=ordered)
+            ids = [int(question_id) for question_id in (await conn.execute(stmt, rows)).scalars()]
+            ids = ids if ordered else sorted(ids)
+            await give_handles(conn, [q.user_id for q in new if q.kept and q.user_id is not None])
+        return ids
 
     async def record_feedback(
         self, question_id: int, user_id: int, value: int, *, now: datetime | None = None
@@ -102,18 +132,43 @@ class QuestionRepository(Repository):
 
     async def last_question(self, user_id: int, chat_type: str, *, since: datetime) -> str | None:
         """The text of the user's latest question in this chat type asked at or after `since`, if any."""
-        async with self._tx(write=False) as conn:
-            found = await conn.scalar(
-                select(questions.c.text)
-                .where(
-                    questions.c.user_id == user_id,
-                    questions.c.chat_type == chat_type,
-                    questions.c.created_at >= utc(since),
+        [found] = await self.last_questions([(user_id, chat_type, since)])
+        return found
+
+    async def last_questions(self, asks: Sequence[tuple[int, str, datetime]]) -> list[str | None]:
+        """For each (user id, chat type, since): the text of that user's latest question in that chat type
+        asked at or after `since`, or None; one query for all of them."""
+        if not asks:
+            return []
+        ranked = (
+            select(
+                questions.c.user_id,
+                questions.c.chat_type,
+                questions.c.text,
+                questions.c.created_at,
+                func.row_number()
+                .over(
+                    partition_by=(questions.c.user_id, questions.c.chat_type),
+                    order_by=(questions.c.created_at.desc(), questions.c.id.desc()),
                 )
-                .order_by(questions.c.created_at.desc(), questions.c.id.desc())
-                .limit(1)
+                .label("rank"),
             )
-        return None if found is None else str(found)
+            .where(
+                questions.c.user_id.in_(sorted({user_id for user_id, _, _ in asks})),
+                questions.c.created_at >= min(utc_value("since", since) for _, _, since in asks),
+            )
+            .subquery()
+        )
+        stmt = select(ranked.c.user_id, ranked.c.chat_type, ranked.c.text, ranked.c.created_at).where(
+            ranked.c.rank == 1
+        )
+        async with self._tx(write=False) as conn:
+            latest = {(u, c): (str(text), at) for u, c, text, at in (await conn.execute(stmt)).all()}
+        found: list[str | None] = []
+        for user_id, chat_type, since in asks:  # the latest since the earliest `since`: is it within its own?
+            text, at = latest.get((user_id, chat_type), (None, None))
+            found.append(text if at is not None and at >= utc_value("since", since) else None)
+        return found
 
     async def question_text(self, question_id: int) -> str | None:
         """The text of a stored question, or None once it was purged or forgotten."""

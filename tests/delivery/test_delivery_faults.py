@@ -31,8 +31,9 @@ class ReadOnlySwitch:
             try:
                 if sqlite:
                     cursor.execute(f"PRAGMA query_only = {int(self.on)}")
-                else:
+                else:  # committed, or the transaction it opened would be the caller's, not read-only
                     cursor.execute(f"SET default_transaction_read_only = {'on' if self.on else 'off'}")
+                    dbapi_connection.commit()
             finally:
                 cursor.close()
 

@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from bot.qa.batcher import BatchingSearcher
+from bot.qa.batcher import Batcher
 
 
 class RecordingSearcher:
-    """Stands for the Searcher: answers each question with its own text, records the batches."""
+    """Stands for the batch's work: answers each question with its own text, records the batches."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
 
-    def check_question(self, question: str) -> str:
-        return question.strip()
-
-    def search_many(self, questions: Sequence[str], previous: Sequence[str] = ()) -> list[str]:
+    async def search_many(self, questions: list[str]) -> list[str]:
         self.batches.append(list(questions))
         return [f"answer to {q}" for q in questions]
 
 
 async def test_questions_announced_together_share_one_model_call() -> None:
     searcher = RecordingSearcher()
-    batcher = BatchingSearcher(searcher, gather_wait=30.0)  # type: ignore[arg-type]
+    batcher = Batcher(searcher.search_many, gather_wait=30.0)
 
     async def person(n: int) -> object:
         with batcher.coming():
             await asyncio.sleep(0.01 * n)  # each person's own database and HTTP round trips
-        return await batcher.search(f"question {n}")
+        return await batcher.submit(f"question {n}")
 
     try:
         answers = await asyncio.wait_for(asyncio.gather(*(person(n) for n in range(5))), 10)
@@ -41,11 +37,11 @@ async def test_questions_announced_together_share_one_model_call() -> None:
 
 async def test_a_lone_question_is_not_held_for_the_gathering_window() -> None:
     searcher = RecordingSearcher()
-    batcher = BatchingSearcher(searcher, gather_wait=60.0)  # type: ignore[arg-type]
+    batcher = Batcher(searcher.search_many, gather_wait=60.0)
     try:
         with batcher.coming():
             pass
-        answer = await asyncio.wait_for(batcher.search("seul"), 10)  # hang guard, far below the window
+        answer = await asyncio.wait_for(batcher.submit("seul"), 10)  # hang guard, far below the window
     finally:
         await batcher.close()
     assert answer == "answer to seul"
@@ -54,7 +50,7 @@ async def test_a_lone_question_is_not_held_for_the_gathering_window() -> None:
 
 async def test_an_announcement_that_never_asks_does_not_stall_the_others() -> None:
     searcher = RecordingSearcher()
-    batcher = BatchingSearcher(searcher, gather_wait=30.0)  # type: ignore[arg-type]
+    batcher = Batcher(searcher.search_many, gather_wait=30.0)
     gone = asyncio.Event()
 
     async def gives_up() -> None:
@@ -63,7 +59,7 @@ async def test_an_announcement_that_never_asks_does_not_stall_the_others() -> No
 
     quitter = asyncio.create_task(gives_up())
     try:
-        asking = asyncio.create_task(batcher.search("reste"))
+        asking = asyncio.create_task(batcher.submit("reste"))
         await asyncio.sleep(0.05)
         gone.set()
         answer = await asyncio.wait_for(asking, 10)

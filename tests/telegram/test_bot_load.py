@@ -51,9 +51,9 @@ async def env(tmp_path: Path, knowledge_copy: Path, monkeypatch: pytest.MonkeyPa
 
 
 async def test_buttons_and_commands_are_served_while_questions_wait_for_the_encoder(env: BotEnv) -> None:
-    batcher = env.services.questions.batcher
-    blocked = BlockedEncoder(batcher.searcher)
-    batcher.searcher = blocked  # type: ignore[assignment]
+    service = env.services.questions
+    blocked = BlockedEncoder(service.searcher)
+    service.searcher = blocked  # type: ignore[assignment]
     askers = list(range(600, 605))
     try:
         for user in askers:
