@@ -65,9 +65,18 @@ async def ensure_user(conn: AsyncConnection, user_id: int, now: datetime) -> Non
     await ensure_users(conn, {user_id: now})
 
 
-async def ensure_users(conn: AsyncConnection, seen: Mapping[int, datetime]) -> None:
-    """Create the users of `seen` (user id → first seen) not there yet, as French newcomers: one statement."""
-    stmt = dialect_insert(conn, users).on_conflict_do_nothing(index_elements=[users.c.id])
+async def ensure_users(conn: AsyncConnection, seen: Mapping[int, datetime], *, visit: bool = False) -> None:
+    """Create the users of `seen` (user id → first seen) not there yet, as French newcomers: one statement.
+    With `visit`, known users are also seen then, and active again (as `UserRepository.touch_user`)."""
+    insert = dialect_insert(conn, users)
+    stmt = (
+        insert.on_conflict_do_update(
+            index_elements=[users.c.id],
+            set_={"last_seen_at": insert.excluded.last_seen_at, "active": insert.excluded.active},
+        )
+        if visit
+        else insert.on_conflict_do_nothing(index_elements=[users.c.id])
+    )
     rows = [
         {
             "id": user_id,

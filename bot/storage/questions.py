@@ -96,7 +96,7 @@ class QuestionRepository(Repository):
         askers = {q.user_id: utc_value("asked_at", q.asked_at) for q in new if q.user_id is not None}
         async with self._tx(write=True) as conn:
             if askers:
-                await ensure_users(conn, askers)
+                await ensure_users(conn, askers, visit=True)  # asking is a visit (see `note_seen`)
             # PostgreSQL returns the ids in the order of `rows` (SQLAlchemy's INSERT … SELECT … ORDER BY);
             # SQLite has no such form, but gives each row of one INSERT the next rowid: sorted, they match.
             ordered = conn.dialect.name == "postgresql"

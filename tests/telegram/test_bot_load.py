@@ -108,15 +108,19 @@ async def _stored_user(env: BotEnv, user_id: int) -> User:
 
 
 async def test_a_visit_is_recorded_after_the_reply_and_at_most_every_few_minutes(env: BotEnv) -> None:
+    """/start writes the visit after the menu, once per SEEN_EVERY; a question writes it with itself."""
     users, start = env.services.users, dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     users.clock = lambda: start
     await env.say(810, "/start")
     first = await _stored_user(env, 810)
     assert first.last_seen_at == start  # a new user is created by their first /start
     users.clock = lambda: start + SEEN_EVERY / 2
-    await env.say(810, "/start")
-    await env.say(810, QUESTION)  # neither writes again within SEEN_EVERY
+    await env.say(810, "/start")  # no second write within SEEN_EVERY
     assert (await _stored_user(env, 810)).last_seen_at == start
+    asked = start + SEEN_EVERY * 3 / 4
+    env.services.questions.clock = lambda: asked
+    await env.say(810, QUESTION)  # a recorded question is a visit, written with the question itself
+    assert (await _stored_user(env, 810)).last_seen_at == asked
     later = start + SEEN_EVERY + dt.timedelta(seconds=1)
     users.clock = lambda: later
     await env.say(810, "/start")

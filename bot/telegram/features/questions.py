@@ -120,7 +120,8 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         await give_way(processor)
         reply = answer_reply(asked.answer, asked.question_id, language)
         await send(message, _reply_in(chat, context, reply, kept=_kept(asked), language=language))
-        await svc.users.note_seen(user.id)  # after the answer; it never raises
+        if asked.question_id is None:  # a recorded question was a visit already
+            await svc.users.note_seen(user.id)  # after the answer; it never raises
 
 
 def _kept(asked: Asked) -> bool:
