@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.qa.records import KeptQuestion, Status
@@ -127,11 +127,7 @@ class CoordinationRepository(Repository):
         """This user's answered questions whose answer has not reached them yet, the oldest first."""
         stmt = (
             _kept_select()
-            .where(
-                questions.c.user_id == user_id,
-                questions.c.status == Status.ANSWERED.value,
-                questions.c.delivered_at.is_(None),
-            )
+            .where(*undelivered_conditions(user_id))
             .order_by(questions.c.handled_at, questions.c.id)
             .limit(limit)
         )
@@ -191,6 +187,15 @@ class CoordinationRepository(Repository):
         for question_id, reason in (await conn.execute(stmt)).all():
             found[int(question_id)] = (*found.get(int(question_id), ()), str(reason))
         return found
+
+
+def undelivered_conditions(user_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The questions of `user_id` answered by a coordinator whose answer has not reached them yet."""
+    return (
+        questions.c.user_id == user_id,
+        questions.c.status == Status.ANSWERED.value,
+        questions.c.delivered_at.is_(None),
+    )
 
 
 def _kept_select() -> Any:
