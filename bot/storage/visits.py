@@ -50,4 +50,3 @@ class VisitRepository(Repository):
             state=dict(state) if isinstance(state, dict) else None,
             answers_waiting=bool(row["waiting"]),
         )
-
