@@ -161,9 +161,7 @@ async def test_my_diagnostic_shows_the_change_and_stats_stay_anonymous(env: BotE
     before = len(env.fake.sent_to(USER))
     await _press(env, confirm, text("forget_yes"))
     # Any message still on its way (a chart) may come after the confirmation: look at every new message.
-    await env.fake.wait_for(
-        lambda: text("forget_done") in [m.text for m in env.fake.sent_to(USER)[before:]]
-    )
+    await env.fake.wait_for(lambda: text("forget_done") in [m.text for m in env.fake.sent_to(USER)[before:]])
     assert await env.services.database.storage.diagnosis.diagnostic_results(USER) == []
 
 
