@@ -28,6 +28,7 @@ from bot.retrieval.search import Searcher
 from bot.storage.database import Database, normalize_url, open_database
 from bot.storage.repository import Storage
 from bot.users import UserService
+from bot.users.visits import VisitService
 
 if TYPE_CHECKING:
     from bot.knowledge.importing import DocumentImporter
@@ -73,6 +74,7 @@ class Services:
     events: EventService
     announcements: AnnouncementService
     conversations: ConversationService
+    visits: VisitService  # what every update needs of its user, in one read
     leases: JobLeases
     importer: DocumentImporter
     owned: bool = True
@@ -132,17 +134,19 @@ async def open_services(
     knowledge_dir = config.path(config.knowledge_dir)
     live = LiveIndex(searcher, knowledge_dir, config.path(config.index_dir), on_swap=questions.use)
     await storage.questions.purge_old_questions(config.database.question_retention_days, now=utc_now())
+    users, conversations = UserService(storage, config.admins), ConversationService(storage.conversations)
     return Services(
         config=config,
         database=database,
         outbox=storage.outbox,
-        users=UserService(storage, config.admins),
+        users=users,
         questions=questions,
         coordination=CoordinationService(storage, Contributions(knowledge_dir), live),
         diagnosis=DiagnosisService(questionnaire, storage, searcher.index.chunks),
         events=event_service(config, storage),
         announcements=AnnouncementService(storage, require_approval=config.announcements.require_approval),
-        conversations=ConversationService(storage.conversations),
+        conversations=conversations,
+        visits=VisitService(storage, users, conversations),
         leases=JobLeases(storage.conversations),
         importer=document_importer(config),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Select, and_, delete, or_, select
 
 from bot.storage.base import Repository, dialect_insert, ensure_user, utc_value
 from bot.storage.schema import conversations, job_leases
@@ -35,18 +35,8 @@ class ConversationRepository(Repository):
 
     async def latest(self, chat_id: int, user_id: int, *, now: datetime) -> tuple[str, dict[str, Any]] | None:
         """(flow, state) of the flow in progress changed last for this chat and user, or None."""
-        stmt = (
-            select(conversations.c.flow, conversations.c.state)
-            .where(
-                conversations.c.chat_id == chat_id,
-                conversations.c.user_id == user_id,
-                conversations.c.expires_at > now,
-            )
-            .order_by(conversations.c.updated_at.desc(), conversations.c.flow)
-            .limit(1)
-        )
         async with self._tx(write=False) as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(latest_flow(chat_id, user_id, now))).first()
         return (row[0], dict(row[1])) if row is not None else None
 
     async def save(
@@ -118,3 +108,17 @@ class ConversationRepository(Repository):
             await conn.execute(
                 delete(job_leases).where(and_(job_leases.c.name == name, job_leases.c.holder == holder))
             )
+
+
+def latest_flow(chat_id: int, user_id: int, now: datetime) -> Select[tuple[str, Any]]:
+    """(flow, state) of the unexpired flow changed last for this chat and user: at most one row."""
+    return (
+        select(conversations.c.flow, conversations.c.state)
+        .where(
+            conversations.c.chat_id == chat_id,
+            conversations.c.user_id == user_id,
+            conversations.c.expires_at > now,
+        )
+        .order_by(conversations.c.updated_at.desc(), conversations.c.flow)
+        .limit(1)
+    )

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -118,11 +118,7 @@ class CoordinationRepository(Repository):
         """This user's answered questions whose answer has not reached them yet, the oldest first."""
         stmt = (
             _kept_select()
-            .where(
-                questions.c.user_id == user_id,
-                questions.c.status == Status.ANSWERED.value,
-                questions.c.delivered_at.is_(None),
-            )
+            .where(*undelivered_conditions(user_id))
             .order_by(questions.c.handled_at, questions.c.id)
             .limit(limit)
         )
@@ -207,6 +203,15 @@ async def give_handles(conn: AsyncConnection, user_ids: Collection[int]) -> None
             return
         except IntegrityError:  # another asker has that handle: draw again
             continue
+
+
+def undelivered_conditions(user_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The questions of `user_id` answered by a coordinator whose answer has not reached them yet."""
+    return (
+        questions.c.user_id == user_id,
+        questions.c.status == Status.ANSWERED.value,
+        questions.c.delivered_at.is_(None),
+    )
 
 
 def _kept_select() -> Any:

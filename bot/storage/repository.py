@@ -3,8 +3,9 @@
 `Storage(engine)` has the repositories as attributes: `users` (users, invitations), `questions` (questions,
 feedback, usage counts), `coordination` (questions kept for the coordinators), `diagnosis`, `events`
 (events, reminders, RSVP), `preferences`, `campaigns`, `outbox` (the `bot.delivery.outbox.OutboxStore`),
-`personal_data` (export, erasure) and `conversations` (chat flows in progress, job leases). Each of their
-methods is one transaction. Operations that span several concerns run in a unit of work:
+`personal_data` (export, erasure), `conversations` (chat flows in progress, job leases) and `visits` (what
+one update needs of its user, in one statement). Each of their methods is one transaction. Operations that
+span several concerns run in a unit of work:
 
     async with storage.uow() as tx:        # one transaction (SQLite: the write lock from its start)
         event = await tx.events.create_event(fields, created_by=user_id, now=now)
@@ -34,6 +35,7 @@ from bot.storage.personal_data import PersonalDataRepository
 from bot.storage.preferences import PreferenceRepository
 from bot.storage.questions import QuestionRepository
 from bot.storage.users import UserRepository
+from bot.storage.visits import VisitRepository
 
 
 class Repositories:
@@ -50,6 +52,7 @@ class Repositories:
         self.outbox = OutboxRepository(connector)
         self.personal_data = PersonalDataRepository(connector)
         self.conversations = ConversationRepository(connector)  # chat flows in progress, job leases
+        self.visits = VisitRepository(connector)  # what one update needs of its user, in one statement
 
 
 class Storage(Repositories):

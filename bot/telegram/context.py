@@ -1,6 +1,10 @@
 """The typed context every handler receives: the services, the user's language, the role check and the
 chat flow in progress (kept in the database, so any instance of the bot continues it).
 
+The language, the role, the flow and whether answers wait for the user are read together, once per update,
+in one statement (`bot.users.visits`), on the first of `language()`, `role()`, `flow()` or
+`answers_waiting()`.
+
 `CONTEXT_TYPES` goes to `ApplicationBuilder.context_types`; handlers are `async def h(update, context:
 Context)`. `privileged(role)` re-checks the role on every use; `add_flow_handler` lets a feature answer the
 messages of its own flows before anything else sees them.
@@ -8,6 +12,7 @@ messages of its own flows before anything else sees them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -30,10 +35,11 @@ from bot.messages import DEFAULT_LANGUAGE, text
 from bot.telegram import callbacks
 from bot.telegram.render import Reply, html_text
 from bot.telegram.replies import send
-from bot.users import NotAllowed, Role
+from bot.users import Role
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.users.visits import Visit
 
 _ROLE_NAMES = {Role.MEMBER: "role_member", Role.COORDINATOR: "role_coordinator", Role.ADMIN: "role_admin"}
 _FLOW_GROUPS = "flow_groups"
@@ -50,12 +56,13 @@ class _Unread:
 
 
 _UNREAD = _Unread()
+_FROM_VISIT = _Unread()  # the flow is the one the update's visit read (not read again since)
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """python-telegram-bot's context, plus what every catabot handler needs."""
 
-    __slots__ = ("_flow", "_hint", "_language")
+    __slots__ = ("_flow", "_hint", "_language", "_reading", "_visit")
 
     def __init__(
         self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
@@ -64,7 +71,9 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self._language: str | None = None
         self._hint: str | None = None
-        self._flow: Flow | _Unread | None = _UNREAD
+        self._flow: Flow | _Unread | None = _FROM_VISIT
+        self._visit: Visit | None = None
+        self._reading: asyncio.Lock | None = None
 
     @classmethod
     def from_update(cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]) -> Context:
@@ -87,14 +96,27 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     def chat_id(self) -> int | None:
         return self._chat_id
 
+    async def _visited(self) -> Visit:
+        """The update's user as the update found them (`bot.users.visits`), read on first use; handlers of
+        one update running at the same time (`block=False`) share the read."""
+        assert self._user_id is not None
+        if self._visit is None:
+            self._reading = self._reading or asyncio.Lock()
+            async with self._reading:
+                if self._visit is None:
+                    self._visit = await self.services.visits.visit(self._user_id, self._chat_id)
+        return self._visit
+
     async def language(self) -> str:
         """The user's language ("fr" or "en"), read once per update: the one they chose, else the one
         their Telegram speaks (stored at first contact), else French."""
         if self._language is None:
-            user = self._user_id
-            self._language = (
-                await self.services.users.language(user, hint=self._hint) if user else DEFAULT_LANGUAGE
-            )
+            if not self._user_id:
+                self._language = DEFAULT_LANGUAGE
+            elif (stored := (await self._visited()).language) is not None:
+                self._language = stored
+            else:  # met for the first time: recorded now, with their Telegram's language
+                self._language = await self.services.users.first_language(self._user_id, hint=self._hint)
         return self._language
 
     def set_language(self, language: str) -> None:
@@ -102,7 +124,12 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         self._language = language
 
     async def role(self) -> Role:
-        return await self.services.users.role(self._user_id) if self._user_id else Role.NEWCOMER
+        """The user's role, read once per update (admins come from the config)."""
+        return (await self._visited()).role if self._user_id else Role.NEWCOMER
+
+    async def answers_waiting(self) -> bool:
+        """Whether coordinators' answers wait for the user (`deliver_waiting` then fetches them)."""
+        return bool(self._user_id) and (await self._visited()).answers_waiting
 
     async def has_role(self, role: Role) -> bool:
         return await self.role() >= role
@@ -114,7 +141,9 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         this update started, saved or ended one."""
         if self._chat_id is None or self._user_id is None:
             return None
-        if isinstance(self._flow, _Unread):
+        if self._flow is _FROM_VISIT:
+            self._flow = (await self._visited()).flow
+        elif isinstance(self._flow, _Unread):
             self._flow = await self.services.conversations.current(self._chat_id, self._user_id)
         return self._flow
 
@@ -196,12 +225,7 @@ def privileged(role: Role) -> Callable[[Handler], Handler]:
 
     def wrap(handler: Handler) -> Handler:
         async def checked(update: Update, context: Context) -> None:
-            user = update.effective_user
-            try:
-                if user is None:
-                    raise NotAllowed(role.name)
-                await context.services.users.require(user.id, role)
-            except NotAllowed:
+            if update.effective_user is None or not await context.has_role(role):
                 language = await context.language()
                 refusal = html_text("not_allowed", language, role=text(_ROLE_NAMES[role], language))
                 await send(update.effective_message, Reply(refusal))

@@ -69,3 +69,16 @@ class Preferences:
     new_event_notices: bool = False  # a message when an event is created
     announcements: bool = True  # False: opted out of announcements
     topics: tuple[str, ...] = ()  # for announcements to a topic
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one update needs of its user, read in one statement (`VisitRepository.snapshot`): their stored
+    language and role (None for a user never seen), the flow in progress in the chat (its name and state,
+    None without one) and whether coordinators' answers wait for them."""
+
+    language: str | None
+    role: Role | None
+    flow: str | None
+    state: dict[str, Any] | None
+    answers_waiting: bool

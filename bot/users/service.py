@@ -61,7 +61,14 @@ class UserService:
         if user_id in self.admins:
             return Role.ADMIN
         user = await self.storage.users.get_user(user_id)
-        return Role(user.role) if user else Role.NEWCOMER
+        return self.role_of(user_id, Role(user.role) if user else None)
+
+    def role_of(self, user_id: int, stored: Role | None) -> Role:
+        """The role of `user_id` whose stored role is `stored` (None: never seen): admins come from the
+        config, whatever is stored."""
+        if user_id in self.admins:
+            return Role.ADMIN
+        return stored if stored is not None else Role.NEWCOMER
 
     async def require(self, user_id: int, role: Role) -> None:
         if await self.role(user_id) < role:
@@ -72,12 +79,19 @@ class UserService:
         language of `hint` (Telegram's `language_code`, "en-US" → "en"; French without one), so that every
         reply speaks it until they choose another with /langue. A failed write is logged, not raised."""
         user = await self.storage.users.get_user(user_id)
-        if user is None and hint:
-            try:
-                user = await self.storage.users.touch_user(user_id, language_hint=hint, now=self.clock())
-            except SQLAlchemyError as exc:
-                log.warning("recording a new user failed (%s)", type(exc).__name__)
-        return user.language if user else DEFAULT_LANGUAGE
+        return user.language if user else await self.first_language(user_id, hint=hint)
+
+    async def first_language(self, user_id: int, *, hint: str | None) -> str:
+        """The language of a user met for the first time (none stored): the one of `hint`, and the user is
+        recorded with it; French without a hint (nothing is written then). A failed write is logged."""
+        if not hint:
+            return DEFAULT_LANGUAGE
+        try:
+            user = await self.storage.users.touch_user(user_id, language_hint=hint, now=self.clock())
+        except SQLAlchemyError as exc:
+            log.warning("recording a new user failed (%s)", type(exc).__name__)
+            return DEFAULT_LANGUAGE
+        return user.language
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self.storage.users.touch_user(user_id, now=self.clock())

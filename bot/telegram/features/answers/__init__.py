@@ -251,9 +251,10 @@ async def _waiting_reply(context: Context, question: KeptQuestion) -> Reply | No
 
 async def deliver_waiting(update: Update, context: Context) -> None:
     """After any private message: the coordinators' answers that could not reach this person before (they
-    had never written to the bot in private), oldest first."""
+    had never written to the bot in private), oldest first. Almost always there are none: the update's
+    visit says so, and nothing more is read."""
     user = update.effective_user
-    if user is None:
+    if user is None or not await context.answers_waiting():
         return
     for question in await context.services.coordination.undelivered(user.id):
         reply = await _waiting_reply(context, question)
@@ -267,7 +268,7 @@ async def deliver_waiting(update: Update, context: Context) -> None:
 async def waiting_here(update: Update, context: Context) -> None:
     """`/start reponse` (the button under a group question kept for the coordinators): say the answer will
     come here, unless one is waiting already (`deliver_waiting` sends it right after)."""
-    if update.effective_user and await context.services.coordination.undelivered(update.effective_user.id):
+    if update.effective_user and await context.answers_waiting():
         return
     await send(update.effective_message, Reply(html_text("answer_waiting_here", await context.language())))
 
