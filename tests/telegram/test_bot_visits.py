@@ -24,8 +24,9 @@ QUESTION = "Quelle différence entre un partenariat et une alliance ?"
 GROUP = -1002
 # A statement reading the users' or the flows' table (the undelivered answers join `users` too).
 READS_USER = re.compile(r"^\s*SELECT\b.*\b(users|conversations)\b", re.DOTALL | re.IGNORECASE)
-# Recording a user as seen (`touch_user`; the question's own `… DO NOTHING` upsert is not that).
-RECORDS_USER = re.compile(r"^\s*INSERT INTO users\b.*\bDO UPDATE\b", re.DOTALL | re.IGNORECASE)
+# Recording a user on their own (`touch_user`, which returns the row; the upsert of the askers that goes with
+# the questions' insert is not that).
+RECORDS_USER = re.compile(r"^\s*INSERT INTO users\b.*\bDO UPDATE\b.*\bRETURNING\b", re.DOTALL | re.IGNORECASE)
 
 
 @pytest.fixture
