@@ -35,6 +35,7 @@ COMMANDS = (
 )  # fmt: skip
 PURGE_EVERY = dt.timedelta(hours=24)
 ServicesFactory = Callable[[], Awaitable[Services]]
+_REQUESTS = "http_requests"  # the bot's HTTP sessions (bot.telegram.http), closed at the very end
 
 
 def bot_commands(language: str) -> list[BotCommand]:
@@ -51,6 +52,7 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The bot, with `services` given or opened by `post_init` (and closed at shutdown)."""
     root = api_root.rstrip("/")
+    requests = (AiohttpRequest(), AiohttpRequest(1))
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -61,8 +63,8 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(ChatOrdered())  # chats overlap, each chat's updates stay in order
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(1))
+        .request(requests[0])
+        .get_updates_request(requests[1])
     )
     if rate_limit:
         # Retries a RetryAfter once the wait Telegram asked for is over, holding back every other request.
@@ -70,6 +72,7 @@ def build_application(
     application = builder.build()
     application.bot_data["services"] = services
     application.bot_data["delivery_settings"] = (token, root) if deliver else None
+    application.bot_data[_REQUESTS] = requests
     _add_handlers(application)
     return application
 
@@ -144,6 +147,8 @@ async def stop_delivery(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    for request in app.bot_data.get(_REQUESTS, ()):  # already closed, unless the start failed (a bad token)
+        await request.shutdown()
     await stop_delivery(app)
     services = app.bot_data.get("services")
     if isinstance(services, Services) and services.owned:

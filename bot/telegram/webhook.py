@@ -122,8 +122,8 @@ async def serve_webhook(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
-    await application.initialize()
     try:
+        await application.initialize()  # a rejected token raises here: post_shutdown still runs
         if application.post_init:
             await application.post_init(application)
         server = await start_webhook(application, settings, allowed_updates)
