@@ -39,6 +39,7 @@ class EmbeddingConfig:
     cache_dir: str = "~/.cache/catabot/models"
     batch_size: int = 32
     threads: int = 1
+    streams: int = 0  # question batches encoded at once (OpenVINO); 0: as many as cores / threads
     backend: str = "auto"
     precision: str = "auto"
     query_cache: int = 1024
@@ -271,6 +272,7 @@ def _validate(config: Config, source: Callable[[str], str]) -> None:
         (config.embedding.batch_size >= 1, "embedding.batch_size: must be 1 or more"),
         (config.embedding.backend in BACKENDS, f"embedding.backend: one of {', '.join(BACKENDS)}"),
         (config.embedding.precision in PRECISIONS, f"embedding.precision: one of {', '.join(PRECISIONS)}"),
+        (config.embedding.streams >= 0, "embedding.streams: batches at once, 0 (automatic) or more"),
         (config.embedding.query_cache >= 0, "embedding.query_cache: questions kept, 0 or more"),
         (config.database.question_retention_days >= 1, "database.question_retention_days: must be 1 or more"),
         (

@@ -31,3 +31,9 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def concurrency(embedder: Embedder) -> int:
+    """How many calls to `embed_queries` the embedder runs side by side (its `concurrency`, ≥ 1); 1 for an
+    embedder that does not say (one call at a time)."""
+    return max(1, int(getattr(embedder, "concurrency", 1)))

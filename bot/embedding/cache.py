@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.embedding.base import Embedder, Vectors
+from bot.embedding.base import Embedder, Vectors, concurrency
 
 
 class QueryCache:
@@ -37,6 +37,10 @@ class QueryCache:
     @property
     def precision(self) -> str:
         return self.inner.precision
+
+    @property
+    def concurrency(self) -> int:
+        return concurrency(self.inner)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         keys = [" ".join(text.split()) for text in texts]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,14 @@ def _settings(config: Config, source: Path) -> dict[str, Any] | None:
     return settings
 
 
+def streams(config: Config) -> int:
+    """Question batches encoded at once: `embedding.streams`, or when 0 the cores ÷ `embedding.threads`."""
+    if config.embedding.streams:
+        return config.embedding.streams
+    cores = os.cpu_count() or 1
+    return max(1, cores // (config.embedding.threads or cores))
+
+
 def load_embedder(config: Config) -> Embedder:
     """The configured model, loaded on the configured backend, behind the question cache.
 
@@ -178,6 +187,7 @@ def _load(config: Config) -> Embedder:
                     precision=precision,
                     batch_size=config.embedding.batch_size,
                     threads=config.embedding.threads,
+                    streams=streams(config),
                 )
             except ImportError as exc:
                 reason = f"openvino cannot be imported ({exc})"

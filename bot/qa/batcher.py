@@ -30,15 +30,18 @@ R = TypeVar("R")
 
 class Batcher(Generic[T, R]):
     """Hands the items submitted together to one call of `run(items) -> results` (one result per item, in
-    order), made by a single worker task, one batch after the other."""
+    order). A single worker task forms the batches; up to `parallel` of them run at once (an encoder with
+    as many streams), so items arriving while a batch runs start at once when a stream is free."""
 
     def __init__(
         self,
         run: Callable[[list[T]], Awaitable[list[R]]],
         max_batch: int = MAX_BATCH,
         gather_wait: float = GATHER_WAIT,
+        parallel: int = 1,
     ) -> None:
         self.run = run
+        self.parallel = max(1, parallel)
         self.max_batch = max_batch
         self.gather_wait = gather_wait
         self.quiet = QUIET
@@ -86,21 +89,35 @@ class Batcher(Generic[T, R]):
                     return
 
     async def _work(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
-        while True:
-            batch = [await queue.get()]
-            await self._gather(queue)
-            while not queue.empty() and len(batch) < self.max_batch:
-                batch.append(queue.get_nowait())
-            try:
-                results = await self.run([item for item, _ in batch])
-            except Exception as exc:  # hand the failure to every waiting caller, keep serving
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
+        slots = asyncio.Semaphore(self.parallel)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                batch = [await queue.get()]
+                await self._gather(queue)
+                await slots.acquire()  # items keep queuing meanwhile: the batch grows while it waits
+                while not queue.empty() and len(batch) < self.max_batch:
+                    batch.append(queue.get_nowait())
+                task = asyncio.create_task(self._run(batch, slots))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]], slots: asyncio.Semaphore) -> None:
+        try:
+            results = await self.run([item for item, _ in batch])
+        except Exception as exc:  # hand the failure to every waiting caller, keep serving
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_exception(exc)
+            return
+        finally:
+            slots.release()
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def close(self) -> None:
         if self._worker is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
+from bot.embedding.base import concurrency
 from bot.qa.batcher import Batcher
 from bot.qa.records import FeedbackSummary, NewQuestion, QuestionSummary, Stats
 from bot.retrieval.lexical import tokenize
@@ -49,7 +50,9 @@ class _Question:
 class QuestionService:
     def __init__(self, searcher: Searcher, storage: Storage, clock: Clock = utc_now) -> None:
         self.searcher = searcher
-        self.batcher: Batcher[_Question, Asked] = Batcher(self._answer_all)
+        self.batcher: Batcher[_Question, Asked] = Batcher(
+            self._answer_all, parallel=concurrency(searcher.embedder)
+        )
         self.storage = storage
         self.clock = clock
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,9 +38,15 @@ def _stop_words() -> frozenset[str]:
     return frozenset(fold_accents(w) for w in words)
 
 
-@lru_cache(maxsize=1)
+_LOCAL = threading.local()
+
+
 def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("french")
+    """This thread's stemmer (PyStemmer's are not thread-safe, and searches run on several threads)."""
+    stemmer: Stemmer.Stemmer | None = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("french")
+    return stemmer
 
 
 def tokenize(text: str) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shlex
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
@@ -91,7 +95,7 @@ async def transaction(
     migration copies a table and drops the old one, and with enforcement on that drop would cascade and delete
     the rows referencing it, as Alembic's batch-mode documentation warns); the keys are checked before commit.
     """
-    async with engine.connect() as conn:
+    async with _sqlite_writer(engine, write), engine.connect() as conn:
         relax = not foreign_keys and conn.dialect.name == "sqlite"
         if relax:  # the pragma is a no-op inside a transaction: set it before BEGIN
             await conn.run_sync(_sqlite_foreign_keys, False)
@@ -105,6 +109,41 @@ async def transaction(
         finally:
             if relax:
                 await conn.run_sync(_sqlite_foreign_keys, True)
+
+
+# SQLite has one writer at a time. Writers of this process queue here, on the event loop, rather than in
+# SQLite's busy handler: a writer waiting there holds a pooled connection and sleeps in growing steps (up to
+# 100 ms), and under a burst of writes (a flood of /start) the readers behind them found no free connection.
+_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, dict[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_writer(engine: AsyncEngine, write: bool) -> contextlib.AbstractAsyncContextManager[None]:
+    if not write or engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    locks = _WRITERS.setdefault(engine, {})
+    loop = asyncio.get_running_loop()
+    if loop not in locks:
+        for old in [other for other in locks if other.is_closed()]:
+            del locks[old]
+        locks[loop] = asyncio.Lock()
+    return _held(locks[loop])
+
+
+@asynccontextmanager
+async def _held(lock: asyncio.Lock) -> AsyncIterator[None]:
+    """The lock, waited for as long as SQLite's busy timeout at most (then "database is locked", as SQLite
+    itself would say: e.g. a write transaction opened inside another one of this process)."""
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
+    except TimeoutError:
+        raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked")) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot.messages import DEFAULT_LANGUAGE
 from bot.storage.base import (
     Repository,
     check_length,
@@ -26,7 +25,7 @@ from bot.storage.schema import (
     invitations,
     users,
 )
-from bot.users.records import STORED_ROLES, RedeemResult, Role, User
+from bot.users.records import STORED_ROLES, RedeemResult, Role, User, language_from_hint
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or copied by hand safely
 CODE_GROUP = 4  # "K7QF-2M9X": 31**8 ≈ 8.5e11 codes
@@ -47,7 +46,7 @@ class UserRepository(Repository):
         async with self._tx(write=True) as conn:
             values = dialect_insert(conn, users).values(
                 id=user_id,
-                language=_language_from_hint(language_hint),
+                language=language_from_hint(language_hint),
                 role=Role.NEWCOMER.value,
                 active=True,
                 created_at=now,
@@ -183,14 +182,6 @@ def user_record(row: RowMapping) -> User:
         created_at=row["created_at"],
         last_seen_at=row["last_seen_at"],
     )
-
-
-def _language_from_hint(hint: str | None) -> str:
-    if hint:
-        primary = hint.strip().replace("_", "-").split("-")[0].lower()
-        if 2 <= len(primary) <= 3 and primary.isascii() and primary.isalpha():
-            return primary
-    return DEFAULT_LANGUAGE
 
 
 def stored_role(role: Role | str) -> str:

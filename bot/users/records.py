@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.messages import DEFAULT_LANGUAGE
+
 
 class Role(StrEnum):
     """What a user may do, in increasing order (`Role.MEMBER < Role.COORDINATOR`).
@@ -82,3 +84,12 @@ class Snapshot:
     flow: str | None
     state: dict[str, Any] | None
     answers_waiting: bool
+
+
+def language_from_hint(hint: str | None) -> str:
+    """The language a Telegram `language_code` stands for ("en-US" → "en"); French without a usable one."""
+    if hint:
+        primary = hint.strip().replace("_", "-").split("-")[0].lower()
+        if 2 <= len(primary) <= 3 and primary.isascii() and primary.isalpha():
+            return primary
+    return DEFAULT_LANGUAGE

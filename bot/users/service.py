@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.clock import Clock, utc_now
 from bot.errors import CatabotError
 from bot.messages import DEFAULT_LANGUAGE
-from bot.users.records import Preferences, RedeemResult, Role, User
+from bot.users.records import Preferences, RedeemResult, Role, User, language_from_hint
 
 if TYPE_CHECKING:
     from bot.qa.records import Stats
@@ -83,8 +83,10 @@ class UserService:
 
     async def first_language(self, user_id: int, *, hint: str | None) -> str:
         """The language of a user met for the first time (none stored): the one of `hint`, and the user is
-        recorded with it; French without a hint (nothing is written then). A failed write is logged."""
-        if not hint:
+        recorded with it; French without a hint or with a French one (nothing is written then: an absent
+        user reads as French, so a burst of newcomers costs no write before their replies). A failed write
+        is logged."""
+        if language_from_hint(hint) == DEFAULT_LANGUAGE:
             return DEFAULT_LANGUAGE
         try:
             user = await self.storage.users.touch_user(user_id, language_hint=hint, now=self.clock())

@@ -3,6 +3,8 @@ index following the backend, and a serving path without torch."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import json
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from bot.embedding.base import Vectors
 from bot.embedding.cache import QueryCache
 from bot.embedding.convert import agreement, probe_texts
 from bot.embedding.fake import FakeEmbedder
+from bot.embedding.base import concurrency
 from bot.embedding.install import ModelUnavailable, find_model, install_model, load_embedder
 from bot.embedding.openvino_embedder import candidate_precisions, choose_precision, cpu_flags
 from bot.retrieval.index import build_index, stale_reason
@@ -162,3 +165,20 @@ def test_the_serving_path_does_not_import_torch() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT, timeout=600
     )
     assert result.stdout.split() == ["openvino", "True", "[]"]
+
+
+@pytest.mark.model
+def test_batches_encoded_at_once_on_two_streams_get_the_vectors_of_one_at_a_time() -> None:
+    config = load_config(
+        ROOT / "config.yaml", env={"CATABOT_EMBEDDING_BACKEND": "openvino", "CATABOT_EMBEDDING_STREAMS": "2"}
+    )
+    install_model(config)
+    served = load_embedder(config)
+    assert concurrency(served) == 2
+    questions, passages = probe_texts()
+    batches = [questions[:8], questions[8:], passages[:8]]
+    alone = [served.embed_queries(batch) for batch in batches]
+    with ThreadPoolExecutor(3) as pool:  # three batches for two streams: one waits for a free stream
+        together = list(pool.map(served.embed_queries, batches))
+    for one, other in zip(alone, together, strict=True):
+        assert np.sum(one * other, axis=1).min() > 0.99999

@@ -68,3 +68,48 @@ async def test_an_announcement_that_never_asks_does_not_stall_the_others() -> No
         await batcher.close()
     assert answer == "answer to reste"
     assert searcher.batches == [["reste"]]
+
+
+async def test_a_batch_formed_while_another_runs_starts_at_once_on_a_second_stream() -> None:
+    release, started = asyncio.Event(), []
+
+    async def run(questions: list[str]) -> list[str]:
+        started.append(list(questions))
+        if questions == ["first"]:
+            await release.wait()  # the first batch keeps its stream busy
+        return [f"answer to {q}" for q in questions]
+
+    batcher = Batcher(run, parallel=2)
+    try:
+        first = asyncio.create_task(batcher.submit("first"))
+        await asyncio.sleep(0.05)
+        second = await asyncio.wait_for(batcher.submit("second"), 5)  # not held behind the first
+        assert second == "answer to second" and not first.done()
+        release.set()
+        assert await asyncio.wait_for(first, 5) == "answer to first"
+    finally:
+        await batcher.close()
+    assert started == [["first"], ["second"]]
+
+
+async def test_with_one_stream_a_batch_waits_for_the_one_running_and_grows_meanwhile() -> None:
+    release, started = asyncio.Event(), []
+
+    async def run(questions: list[str]) -> list[str]:
+        started.append(list(questions))
+        if questions == ["first"]:
+            await release.wait()
+        return [f"answer to {q}" for q in questions]
+
+    batcher = Batcher(run, parallel=1)
+    try:
+        first = asyncio.create_task(batcher.submit("first"))
+        await asyncio.sleep(0.05)
+        later = [asyncio.create_task(batcher.submit(f"q{n}")) for n in range(3)]
+        await asyncio.sleep(0.05)
+        assert started == [["first"]]
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), 5)
+    finally:
+        await batcher.close()
+    assert started == [["first"], ["q0", "q1", "q2"]]
