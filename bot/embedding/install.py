@@ -145,12 +145,16 @@ def _settings(config: Config, source: Path) -> dict[str, Any] | None:
     return settings
 
 
+MAX_AUTO_STREAMS = 4  # beyond, batches would start at once instead of growing
+
+
 def streams(config: Config) -> int:
-    """Question batches encoded at once: `embedding.streams`, or when 0 the cores ÷ `embedding.threads`."""
+    """Question batches encoded at once: `embedding.streams`, or when 0 the cores this process may use
+    ÷ `embedding.threads`, 1 to MAX_AUTO_STREAMS."""
     if config.embedding.streams:
         return config.embedding.streams
-    cores = os.cpu_count() or 1
-    return max(1, cores // (config.embedding.threads or cores))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_AUTO_STREAMS, cores // (config.embedding.threads or cores)))
 
 
 def load_embedder(config: Config) -> Embedder:

@@ -76,14 +76,19 @@ class QuestionService:
         questions), one call to the model, and one database write (the questions not off-topic, the
         unanswered ones kept for the coordinators).
 
-        A refused write (SQLAlchemyError: a full disk, a read-only database) is logged, and every asker is
-        answered all the same, with `question_id` None; any other error (the read, the search) is raised to
-        every asker of the batch.
+        A failed read of the previous questions is logged and the batch is searched without them; a refused
+        write (SQLAlchemyError: a full disk, a read-only database; ValueError: a field the database cannot
+        hold) is logged, and every asker is answered all the same, with `question_id` None. An error of the
+        search itself is raised to every asker of the batch.
         """
         searcher = self.searcher  # a new one (`use`) serves from the next batch on
-        previous = await self.storage.questions.last_questions(
-            [(q.user_id, q.chat_type, q.asked_at - FOLLOW_UP_WINDOW) for q in batch]
-        )
+        try:
+            previous = await self.storage.questions.last_questions(
+                [(q.user_id, q.chat_type, q.asked_at - FOLLOW_UP_WINDOW) for q in batch]
+            )
+        except SQLAlchemyError as exc:  # follow-ups are read as new questions this time
+            log.warning("reading %d previous questions failed (%s)", len(batch), type(exc).__name__)
+            previous = [None] * len(batch)
         answers = await asyncio.to_thread(
             searcher.search_many, [q.text for q in batch], previous=[p or "" for p in previous]
         )
@@ -104,7 +109,7 @@ class QuestionService:
         ]
         try:
             ids = iter(await self.storage.questions.record_questions(new))
-        except SQLAlchemyError as exc:  # the askers are answered anyway
+        except (SQLAlchemyError, ValueError) as exc:  # the askers are answered anyway
             log.warning(
                 "recording %d questions failed (%s): answered, not kept", len(new), type(exc).__name__
             )

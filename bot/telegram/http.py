@@ -8,11 +8,15 @@ and the reply), so under load this is CPU the bot does not spend on HTTP. The bo
 
 from __future__ import annotations
 
+import re
+import ssl
 from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+_TOKEN_PATH = re.compile(r"/bot[^/\s'\"]+")  # the token is the path segment after /bot
 
 
 class AiohttpRequest(BaseRequest):
@@ -44,10 +48,12 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=self._pool_size)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, limit_per_host=self._pool_size, ssl=_tls_context()
             )
+            headers = {"User-Agent": self.USER_AGENT}
+            # trust_env: HTTPS_PROXY and the like are honoured, as PTB's httpx client did
+            self._session = aiohttp.ClientSession(connector=connector, headers=headers, trust_env=True)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -76,14 +82,24 @@ class AiohttpRequest(BaseRequest):
         total = None if read is None or write is None else read + write + (connect or 0.0)
         timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
         try:
-            async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
+            async with self._session.request(  # a redirect would turn the POST into an empty GET
+                method, url, data=_body(request_data), timeout=timeout, allow_redirects=False
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut(f"aiohttp: {type(exc).__name__}") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {str(exc).replace(url, '<url>')}") from None
+            message = _TOKEN_PATH.sub("/bot<token>", str(exc))
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {message}") from None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """certifi's certificates when installed (httpx's choice), else the system's."""
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:

@@ -75,9 +75,9 @@ class UserService:
             raise NotAllowed(role.name.lower())
 
     async def language(self, user_id: int, *, hint: str | None = None) -> str:
-        """The user's stored language (ISO 639-1). A user met for the first time is recorded with the
-        language of `hint` (Telegram's `language_code`, "en-US" → "en"; French without one), so that every
-        reply speaks it until they choose another with /langue. A failed write is logged, not raised."""
+        """The user's stored language (ISO 639-1), else the one of `hint` (Telegram's `language_code`,
+        "en-US" → "en"; French without one): see `first_language`, which records a newcomer whose language
+        is not French, so that every reply speaks it until they choose another with /langue."""
         user = await self.storage.users.get_user(user_id)
         return user.language if user else await self.first_language(user_id, hint=hint)
 

@@ -3,23 +3,21 @@ index following the backend, and a serving path without torch."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.config import Config, load_config
-from bot.embedding.base import Vectors
+from bot.embedding.base import Vectors, concurrency
 from bot.embedding.cache import QueryCache
 from bot.embedding.convert import agreement, probe_texts
 from bot.embedding.fake import FakeEmbedder
-from bot.embedding.base import concurrency
 from bot.embedding.install import ModelUnavailable, find_model, install_model, load_embedder
 from bot.embedding.openvino_embedder import candidate_precisions, choose_precision, cpu_flags
 from bot.retrieval.index import build_index, stale_reason

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.embedding.fake import FakeEmbedder
 from bot.qa.records import NewQuestion, Status
 from bot.qa.service import FOLLOW_UP_WINDOW, Asked, QuestionService
 from bot.retrieval.search import Answer
@@ -26,6 +27,7 @@ class ScriptedSearcher:
 
     def __init__(self) -> None:
         self.batches: list[list[tuple[str, str]]] = []
+        self.embedder = FakeEmbedder(8)  # one batch at a time
         self.during_search: Callable[[], object] = lambda: None
 
     def check_question(self, question: str) -> str:

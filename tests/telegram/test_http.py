@@ -93,3 +93,17 @@ async def test_a_slow_server_is_a_timeout_and_a_closed_port_a_network_error_with
 async def test_a_request_before_initialize_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:1/bot1:x/getMe", "POST")
+
+
+async def test_a_redirect_is_not_followed(request_: AiohttpRequest) -> None:
+    """Followed, a 302 would turn the POST into a GET without its fields."""
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/elsewhere")
+
+    runner, root = await serve(moved)
+    try:
+        status, _ = await request_.do_request(f"{root}/sendMessage", "POST")
+    finally:
+        await runner.cleanup()
+    assert status == 302
