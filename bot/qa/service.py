@@ -55,6 +55,8 @@ class QuestionService:
         )
         self.storage = storage
         self.clock = clock
+        # (user, chat type) → their turn, and how many wait for it (see `ask`)
+        self._asking: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
 
     def coming(self) -> AbstractContextManager[None]:
         """Wrap the round trips a caller makes before `ask`: the batch being formed waits for it (briefly)."""
@@ -65,11 +67,23 @@ class QuestionService:
 
         Keeps the question unless it is off-topic. Raises QuestionError for an empty or too long question,
         ValueError for a chat type or language that cannot be recorded. Questions asked together are answered
-        together (`_answer_all`).
+        together (`_answer_all`); a user's questions in one chat type one after the other, so that with
+        batches running side by side the second is still answered after the first, and read as its follow-up.
         """
         question = _Question(user_id, self.searcher.check_question(text), chat_type, language, self.clock())
         self.storage.questions.check_fields(chat_type, language)
-        return await self.batcher.submit(question)
+        turn = (user_id, chat_type)
+        lock, waiting = self._asking.get(turn, (asyncio.Lock(), 0))
+        self._asking[turn] = (lock, waiting + 1)
+        try:
+            async with lock:
+                return await self.batcher.submit(question)
+        finally:
+            lock, waiting = self._asking[turn]
+            if waiting == 1:
+                del self._asking[turn]
+            else:
+                self._asking[turn] = (lock, waiting - 1)
 
     async def _answer_all(self, batch: list[_Question]) -> list[Asked]:
         """One `Asked` per question of `batch`, in order, for one database read (the askers' previous

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -185,3 +187,24 @@ async def test_a_handle_already_taken_is_drawn_again_without_losing_the_batch(
     kept = {k.id: k.asker for k in await storage.coordination.kept(Status.PENDING)}
     assert kept == {first[0]: "aaaaaa", ids[0]: "bbbbbb", ids[1]: "cccccc"}
     assert next(draws, None) is None
+
+
+async def test_a_users_second_question_waits_for_the_first_and_reads_it_as_previous(storage: Storage) -> None:
+    """With batches side by side, one user's questions still go one after the other."""
+    searcher = ScriptedSearcher()
+    searcher.embedder = SimpleNamespace(concurrency=2)  # type: ignore[assignment]
+    searcher.during_search = lambda: time.sleep(0.2)  # the first batch is still at work when others form
+    svc = QuestionService(searcher, storage)  # type: ignore[arg-type]
+    assert svc.batcher.parallel == 2
+    try:
+        first = asyncio.create_task(svc.ask(7, "ok premier", chat_type="private", language="fr"))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(svc.ask(7, "ok second", chat_type="private", language="fr"))
+        other = asyncio.create_task(svc.ask(8, "ok autre", chat_type="private", language="fr"))
+        await asyncio.wait_for(asyncio.gather(first, second, other), 10)
+    finally:
+        await svc.close()
+    asked = [q for batch in searcher.batches for q in batch]
+    assert asked.index(("ok premier", "")) < asked.index(("ok second", "ok premier"))
+    assert ("ok autre", "") in asked
+    assert svc._asking == {}
