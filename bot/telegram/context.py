@@ -119,6 +119,12 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
                 self._language = await self.services.users.first_language(self._user_id, hint=self._hint)
         return self._language
 
+    def note_visit(self) -> None:
+        """Record the user's visit (`UserService.note_seen`) in a task of its own, after the reply: the
+        chat's next update does not wait for the write, which may queue behind others under load."""
+        if self._user_id is not None:
+            self.application.create_task(self.services.users.note_seen(self._user_id), name="catabot-visit")
+
     def set_language(self, language: str) -> None:
         """After the user chose a language: the rest of this update speaks it."""
         self._language = language

@@ -29,7 +29,7 @@ from bot.telegram.updates import give_way
 from bot.users import Role
 
 FEEDBACK = ("1", "-1")
-QUESTION_LANE = 8  # questions doing their own round trips at once (the search waits outside: see _lane)
+QUESTION_LANE = 4  # questions doing their own round trips at once (the search waits outside: see _lane)
 _LANE = "question_lane"
 log = logging.getLogger(__name__)
 DISLIKE_FLOW = "dislike"  # state: question_id; the next message says what was wrong
@@ -121,7 +121,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         reply = answer_reply(asked.answer, asked.question_id, language)
         await send(message, _reply_in(chat, context, reply, kept=_kept(asked), language=language))
         if asked.question_id is None:  # a recorded question was a visit already
-            await svc.users.note_seen(user.id)  # after the answer; it never raises
+            context.note_visit()
 
 
 def _kept(asked: Asked) -> bool:
@@ -146,8 +146,7 @@ async def private_text(update: Update, context: Context) -> None:
     talk = small_talk(message.text)
     if talk is SmallTalk.GREETING:
         await send(message, menu_reply(await context.language()))
-        if update.effective_user:
-            await context.services.users.note_seen(update.effective_user.id)
+        context.note_visit()
     elif talk is SmallTalk.THANKS:
         await send(message, Reply(html_text("you_are_welcome", await context.language())))
     else:

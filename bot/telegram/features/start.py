@@ -28,8 +28,7 @@ def language_data(code: str) -> str:
 
 async def start(update: Update, context: Context) -> None:
     await send(update.effective_message, menu_reply(await context.language()))
-    if update.effective_user:  # after the reply, and at most once in a while (see `note_seen`)
-        await context.services.users.note_seen(update.effective_user.id)
+    context.note_visit()  # after the reply, and at most once in a while (see `note_seen`)
 
 
 async def help_command(update: Update, context: Context) -> None:
