@@ -107,3 +107,17 @@ async def test_a_redirect_is_not_followed(request_: AiohttpRequest) -> None:
     finally:
         await runner.cleanup()
     assert status == 302
+
+
+def test_the_environments_proxy_is_used_except_for_the_hosts_it_bypasses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,internal.example")
+    request = AiohttpRequest()
+    assert request._proxy(f"https://api.telegram.org/bot{TOKEN}/getMe") == "http://proxy.example:3128"
+    assert request._proxy("https://internal.example/bot1/getMe") is None
+    assert request._proxy("http://127.0.0.1:8081/bot1/getMe") is None  # no HTTP proxy set
