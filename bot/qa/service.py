@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock, utc_now
 from bot.embedding.base import concurrency
+from bot.locks import KeyedLocks
 from bot.qa.batcher import Batcher
 from bot.qa.records import FeedbackSummary, NewQuestion, QuestionSummary, Stats
 from bot.retrieval.lexical import tokenize
@@ -55,8 +56,7 @@ class QuestionService:
         )
         self.storage = storage
         self.clock = clock
-        # (user, chat type) → their turn, and how many wait for it (see `ask`)
-        self._asking: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
+        self._asking: KeyedLocks[tuple[int, str]] = KeyedLocks()  # (user, chat type): see `ask`
 
     def coming(self) -> AbstractContextManager[None]:
         """Wrap the round trips a caller makes before `ask`: the batch being formed waits for it (briefly)."""
@@ -72,18 +72,8 @@ class QuestionService:
         """
         question = _Question(user_id, self.searcher.check_question(text), chat_type, language, self.clock())
         self.storage.questions.check_fields(chat_type, language)
-        turn = (user_id, chat_type)
-        lock, waiting = self._asking.get(turn, (asyncio.Lock(), 0))
-        self._asking[turn] = (lock, waiting + 1)
-        try:
-            async with lock:
-                return await self.batcher.submit(question)
-        finally:
-            lock, waiting = self._asking[turn]
-            if waiting == 1:
-                del self._asking[turn]
-            else:
-                self._asking[turn] = (lock, waiting - 1)
+        async with self._asking.hold((user_id, chat_type)):
+            return await self.batcher.submit(question)
 
     async def _answer_all(self, batch: list[_Question]) -> list[Asked]:
         """One `Asked` per question of `batch`, in order, for one database read (the askers' previous

@@ -108,8 +108,8 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         return self._visit
 
     async def language(self) -> str:
-        """The user's language ("fr" or "en"), read once per update: the one they chose, else the one
-        their Telegram speaks (stored at first contact), else French."""
+        """The user's language ("fr" or "en"), read once per update: the one stored, else for a newcomer
+        the one their Telegram speaks (`UserService.first_language`), else French."""
         if self._language is None:
             if not self._user_id:
                 self._language = DEFAULT_LANGUAGE

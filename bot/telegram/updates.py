@@ -23,6 +23,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.locks import KeyedLocks
+
 MAX_CONCURRENT_UPDATES = 4096  # updates waiting their turn (their chat's, or the text lane) cost a task each
 TEXT_LANE = 4  # texts dispatched at once (each reads the database); 4 measured better than 8 under a flood
 GIVE_WAY_SECONDS = 0.05  # the longest a question step waits for the dispatches in flight
@@ -40,7 +42,7 @@ class ChatOrdered(BaseUpdateProcessor):
         self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES, text_lane: int = TEXT_LANE
     ) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
+        self._locks: KeyedLocks[tuple[str, int]] = KeyedLocks()
         self._texts = asyncio.Semaphore(text_lane)
         self._dispatching = 0  # button presses and commands being dispatched
         self._calm = asyncio.Event()  # set while none is
@@ -91,17 +93,8 @@ class ChatOrdered(BaseUpdateProcessor):
             async with lane or contextlib.nullcontext():
                 await coroutine
             return
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock, lane or contextlib.nullcontext():  # the chat's turn first: order is kept
-                await coroutine
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with self._locks.hold(key), lane or contextlib.nullcontext():  # the chat's turn first: in order
+            await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -58,9 +58,9 @@ class UserService:
             log.warning("marking user as seen failed (%s)", type(exc).__name__)
 
     async def role(self, user_id: int) -> Role:
-        if user_id in self.admins:
-            return Role.ADMIN
-        user = await self.storage.users.get_user(user_id)
+        user = (
+            None if user_id in self.admins else await self.storage.users.get_user(user_id)
+        )  # no read needed
         return self.role_of(user_id, Role(user.role) if user else None)
 
     def role_of(self, user_id: int, stored: Role | None) -> Role:

@@ -207,4 +207,4 @@ async def test_a_users_second_question_waits_for_the_first_and_reads_it_as_previ
     asked = [q for batch in searcher.batches for q in batch]
     assert asked.index(("ok premier", "")) < asked.index(("ok second", "ok premier"))
     assert ("ok autre", "") in asked
-    assert svc._asking == {}
+    assert len(svc._asking) == 0
