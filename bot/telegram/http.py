@@ -18,6 +18,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.redaction import MASK
+
 _TOKEN_PATH = re.compile(r"/bot[^/\s'\"]+")  # the token is the path segment after /bot
 
 
@@ -108,7 +110,7 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as exc:
             raise TimedOut(f"aiohttp: {type(exc).__name__}") from None
         except (aiohttp.ClientError, OSError) as exc:
-            message = _TOKEN_PATH.sub("/bot<token>", str(exc))
+            message = _TOKEN_PATH.sub(f"/bot{MASK}", str(exc))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {message}") from None
 
 
